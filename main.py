@@ -1,0 +1,34 @@
+#!/usr/bin/env python
+"""cdktf app: the payment platform stack for one environment, plus the state-bucket bootstrap stack.
+
+Environment: ``environmentSuffix`` in cdktf.json context, overridden by ENVIRONMENT_SUFFIX.
+"""
+
+from __future__ import annotations
+
+import modules  # noqa: F401  (first: enables the fast provider import, see modules/provider_loader.py)
+from cdktf import App
+
+from modules.payment_stack import PaymentStack
+from modules.settings import SettingsError, build_settings, load_cdktf_context
+from modules.state_stack import StateBucketStack
+
+
+def build_app(app: App | None = None) -> App:
+    """Build (not synthesize) the app; tests and benchmarks call this too."""
+    app = app or App()
+    context = load_cdktf_context()
+    context.update({k: v for k, v in (("environmentSuffix", app.node.try_get_context("environmentSuffix")),)
+                    if v is not None})
+    settings = build_settings(context)
+    PaymentStack(app, settings)
+    StateBucketStack(app, settings)
+    return app
+
+
+if __name__ == "__main__":
+    try:
+        app = build_app()
+    except SettingsError as err:  # one line naming the setting, not a jsii traceback
+        raise SystemExit(f"error: {err}") from None
+    app.synth()

@@ -1,0 +1,157 @@
+"""Data: Aurora Serverless v2 PostgreSQL (customers) and the DynamoDB tables (transactions,
+idempotency records). Everything is encrypted with the platform key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from constructs import Construct
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
+from cdktf_cdktf_provider_aws.dynamodb_table import (
+    DynamodbTable, DynamodbTableAttribute, DynamodbTableGlobalSecondaryIndex,
+    DynamodbTablePointInTimeRecovery, DynamodbTableServerSideEncryption, DynamodbTableTtl,
+)
+from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
+from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
+from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
+    RdsClusterParameterGroup, RdsClusterParameterGroupParameter,
+)
+from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
+    SecretsmanagerSecretRotation, SecretsmanagerSecretRotationRotationRules,
+)
+
+from modules.settings import Settings
+
+AURORA_ENGINE = "aurora-postgresql"
+AURORA_ENGINE_VERSION = "15.8"
+AURORA_PARAMETER_FAMILY = "aurora-postgresql15"
+CUSTOMER_INDEX = "customer-index"
+STATUS_INDEX = "status-index"
+SECRET_ROTATION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class DatabaseProps:
+    settings: Settings
+    kms_key_arn: str
+    subnet_ids: Sequence[str]
+    security_group_id: str
+
+
+class CustomerDatabase(Construct):
+    """Aurora Serverless v2 cluster: writer + reader, TLS forced, IAM auth, managed master secret."""
+
+    def __init__(self, scope: Construct, id: str, props: DatabaseProps):
+        super().__init__(scope, id)
+        s = props.settings
+        identifier = s.name("customer-db")
+        subnets = DbSubnetGroup(self, "subnets", name=identifier, subnet_ids=list(props.subnet_ids),
+                                description="Isolated subnets of the payment VPC")
+        params = RdsClusterParameterGroup(
+            self, "params", name=identifier, family=AURORA_PARAMETER_FAMILY,
+            description="Payment customer DB: TLS only, connection logging",
+            parameter=[
+                RdsClusterParameterGroupParameter(name="rds.force_ssl", value="1"),
+                RdsClusterParameterGroupParameter(name="log_connections", value="1"),
+                RdsClusterParameterGroupParameter(name="log_disconnections", value="1"),
+            ],
+        )
+        # RDS creates the export log group on first write unless it exists; create it ourselves so
+        # retention and the KMS key are ours.
+        self.log_group = CloudwatchLogGroup(
+            self, "postgresql-logs", name=f"/aws/rds/cluster/{identifier}/postgresql",
+            retention_in_days=s.log_retention_days, kms_key_id=props.kms_key_arn,
+        )
+        self.cluster = RdsCluster(
+            self, "cluster",
+            cluster_identifier=identifier,
+            engine=AURORA_ENGINE, engine_mode="provisioned", engine_version=AURORA_ENGINE_VERSION,
+            database_name="customerdb",
+            master_username="dbadmin",
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=props.kms_key_arn,
+            iam_database_authentication_enabled=True,
+            storage_encrypted=True, kms_key_id=props.kms_key_arn,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[props.security_group_id],
+            db_cluster_parameter_group_name=params.name,
+            serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
+                min_capacity=s.aurora_min_capacity, max_capacity=s.aurora_max_capacity,
+            ),
+            backup_retention_period=s.aurora_backup_retention_days,
+            preferred_backup_window="03:00-04:00",
+            copy_tags_to_snapshot=True,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            deletion_protection=s.deletion_protection,
+            skip_final_snapshot=not s.is_production,
+            final_snapshot_identifier=f"{identifier}-final" if s.is_production else None,
+            depends_on=[self.log_group],
+        )
+        self.instances = [
+            RdsClusterInstance(
+                self, role, identifier=f"{identifier}-{role}", cluster_identifier=self.cluster.id,
+                instance_class="db.serverless", engine=AURORA_ENGINE,
+                engine_version=self.cluster.engine_version,
+                db_subnet_group_name=subnets.name,
+                performance_insights_enabled=True, performance_insights_kms_key_id=props.kms_key_arn,
+                performance_insights_retention_period=7,
+                auto_minor_version_upgrade=True,
+                # The reader scales with the writer (promotion tier 1) so a failover keeps capacity.
+                promotion_tier=0 if role == "writer" else 1,
+            )
+            for role in ("writer", "reader")
+        ]
+        self.secret_arn = self.cluster.master_user_secret.get(0).secret_arn
+        SecretsmanagerSecretRotation(
+            self, "secret-rotation", secret_id=self.secret_arn,
+            rotation_rules=SecretsmanagerSecretRotationRotationRules(
+                automatically_after_days=SECRET_ROTATION_DAYS),
+        )
+        self.endpoint = self.cluster.endpoint
+        self.reader_endpoint = self.cluster.reader_endpoint
+
+
+@dataclass(frozen=True)
+class TablesProps:
+    settings: Settings
+    kms_key_arn: str
+
+
+def _string_and_number(*pairs: tuple[str, str]) -> list[DynamodbTableAttribute]:
+    return [DynamodbTableAttribute(name=name, type=kind) for name, kind in pairs]
+
+
+class TransactionTables(Construct):
+    """The transactions table (with the stream the audit writer consumes) and the idempotency table."""
+
+    def __init__(self, scope: Construct, id: str, props: TablesProps):
+        super().__init__(scope, id)
+        s = props.settings
+        encryption = [DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=props.kms_key_arn)]
+        self.transactions = DynamodbTable(
+            self, "transactions", name=s.name("transactions"),
+            billing_mode="PAY_PER_REQUEST", hash_key="transaction_id", range_key="timestamp",
+            attribute=_string_and_number(
+                ("transaction_id", "S"), ("timestamp", "N"), ("customer_id", "S"), ("status", "S")),
+            global_secondary_index=[
+                DynamodbTableGlobalSecondaryIndex(name=CUSTOMER_INDEX, hash_key="customer_id",
+                                                  range_key="timestamp", projection_type="ALL"),
+                DynamodbTableGlobalSecondaryIndex(name=STATUS_INDEX, hash_key="status",
+                                                  range_key="timestamp", projection_type="ALL"),
+            ],
+            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
+            server_side_encryption=encryption[0],
+            stream_enabled=True, stream_view_type="NEW_IMAGE",
+            deletion_protection_enabled=s.deletion_protection,
+        )
+        self.idempotency = DynamodbTable(
+            self, "idempotency", name=s.name("idempotency"),
+            billing_mode="PAY_PER_REQUEST", hash_key="idempotency_key",
+            attribute=_string_and_number(("idempotency_key", "S")),
+            ttl=DynamodbTableTtl(attribute_name="expires_at", enabled=True),
+            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
+            server_side_encryption=encryption[0],
+            deletion_protection_enabled=s.deletion_protection,
+        )

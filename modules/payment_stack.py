@@ -1,0 +1,60 @@
+"""The payment platform stack: composes the constructs of one environment."""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput, TerraformStack
+from constructs import Construct
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+
+from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
+from modules.messaging import AlertsProps, AlertTopic
+from modules.network import Network, NetworkProps
+from modules.parameters import PlatformParameters
+from modules.platform import aws_provider, configure_backend
+from modules.security import KeyProps, PlatformKey
+from modules.settings import Settings
+from modules.storage import SecureBucket, SecureBucketProps
+
+AUDIT_GLACIER_AFTER_DAYS = 90
+
+
+def stack_name(settings: Settings) -> str:
+    return f"payments-{settings.environment}"
+
+
+class PaymentStack(TerraformStack):
+    """All infrastructure of one environment of the payment platform."""
+
+    def __init__(self, scope: Construct, settings: Settings):
+        super().__init__(scope, stack_name(settings))
+        self.settings = s = settings
+        aws_provider(self, s)
+        configure_backend(self, s)
+        identity = DataAwsCallerIdentity(self, "caller")
+        partition = DataAwsPartition(self, "partition").partition
+        account_id = identity.account_id
+
+        self.key = PlatformKey(self, "kms", KeyProps(s, account_id, partition))
+        self.network = Network(self, "network", NetworkProps(s, self.key.arn))
+        self.database = CustomerDatabase(self, "aurora", DatabaseProps(
+            s, self.key.arn, self.network.subnet_ids["isolated"], self.network.aurora_sg.id))
+        self.tables = TransactionTables(self, "dynamodb", TablesProps(s, self.key.arn))
+        self.audit = SecureBucket(self, "audit", SecureBucketProps(
+            name=f"payment-audit-logs-{s.environment}-{account_id}", kms_key_arn=self.key.arn,
+            force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS))
+        self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition))
+
+        outputs = {
+            "vpc-id": (self.network.vpc.id, "VPC ID for payment processing"),
+            "aurora-endpoint": (self.database.endpoint, "Aurora cluster writer endpoint"),
+            "transaction-table": (self.tables.transactions.name, "DynamoDB transaction table name"),
+            "audit-bucket": (self.audit.name, "S3 audit log bucket name"),
+            "kms-key-id": (self.key.key_id, "KMS key ID for payment processing"),
+        }
+        PlatformParameters(self, "ssm", s, outputs)
+        for name, (value, description) in outputs.items():
+            TerraformOutput(self, name, value=value, description=description)
+        TerraformOutput(self, "aurora-reader-endpoint", value=self.database.reader_endpoint)
+        TerraformOutput(self, "alert-topic-arn", value=self.alerts.arn)
+        TerraformOutput(self, "idempotency-table", value=self.tables.idempotency.name)

@@ -1,0 +1,79 @@
+"""Security: the platform's customer-managed KMS key, its alias and its key policy.
+
+The key policy names every AWS service that encrypts with the key on the platform's behalf, each
+scoped to this account and region. CloudWatch alarms are among them: without that statement an alarm
+cannot publish to the KMS-encrypted alert topic (the seed's defect: none of its alarms could page).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from constructs import Construct
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+
+from modules.iam import Statement, policy_document
+from modules.settings import Settings
+
+ENCRYPT_ACTIONS = ("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*")
+PUBLISH_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
+
+
+@dataclass(frozen=True)
+class KeyProps:
+    settings: Settings
+    account_id: str
+    partition: str = "aws"
+
+
+def platform_key_policy(account_id: str, region: str, partition: str = "aws") -> str:
+    """Key policy: account administration, plus the services that use the key for us."""
+    account_arn = f"arn:{partition}:iam::{account_id}:root"
+    return policy_document(
+        # Key administration and use stay with the account's IAM policies (AWS default policy).
+        # "*" in a key policy means this key only.
+        Statement(sid="AccountAdministers", actions=["kms:*"], principals={"AWS": account_arn}),
+        Statement(
+            sid="CloudWatchLogsEncryptsLogGroups", actions=ENCRYPT_ACTIONS,
+            principals={"Service": f"logs.{region}.amazonaws.com"},
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                    f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}},
+        ),
+        Statement(
+            sid="CloudWatchAlarmsPublishToEncryptedTopics", actions=PUBLISH_ACTIONS,
+            principals={"Service": "cloudwatch.amazonaws.com"},
+            conditions={"StringEquals": {"aws:SourceAccount": account_id},
+                        "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"}},
+        ),
+        Statement(
+            sid="SnsUsesKeyForTopics", actions=PUBLISH_ACTIONS,
+            principals={"Service": "sns.amazonaws.com"},
+            conditions={"StringEquals": {"aws:SourceAccount": account_id},
+                        "ArnLike": {"aws:SourceArn": f"arn:{partition}:sns:{region}:{account_id}:*"}},
+        ),
+        Statement(
+            sid="CodeDeployNotifiesEncryptedTopics", actions=PUBLISH_ACTIONS,
+            principals={"Service": "codedeploy.amazonaws.com"},
+            conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+        ),
+    )
+
+
+class PlatformKey(Construct):
+    """The one customer-managed key every encrypted resource of the platform uses."""
+
+    def __init__(self, scope: Construct, id: str, props: KeyProps):
+        super().__init__(scope, id)
+        s = props.settings
+        self.key = KmsKey(
+            self, "key",
+            description=f"Payment platform data key ({s.environment})",
+            enable_key_rotation=True,
+            rotation_period_in_days=365,
+            deletion_window_in_days=30 if s.is_production else 7,
+            policy=platform_key_policy(props.account_id, s.region, props.partition),
+        )
+        self.alias = KmsAlias(self, "alias", name=f"alias/{s.name('key')}", target_key_id=self.key.key_id)
+        self.arn = self.key.arn
+        self.key_id = self.key.key_id

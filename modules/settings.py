@@ -1,0 +1,228 @@
+"""The one typed settings object of the platform, built and validated once per synth.
+
+Sources, later wins: per-environment defaults (``PROFILES``) -> ``cdktf.json`` context
+(``environmentSuffix``) -> environment variables (``ENVIRONMENT_SUFFIX``, ``PAYMENTS_*``).
+Any bad value fails synth with one message that names the setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+ENVIRONMENT_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,11}$")
+EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+STAGE_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# Values CloudWatch Logs accepts for retention_in_days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)
+
+
+class SettingsError(ValueError):
+    """A setting has a value the platform cannot be built with."""
+
+    def __init__(self, setting: str, problem: str):
+        super().__init__(f"invalid setting {setting}: {problem}")
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that varies per environment. Field docs double as the README settings table."""
+
+    environment: str = "dev"
+    region: str = "us-east-1"
+    alert_email: str = "ops@example.com"
+    nat_gateways: int = 1
+    aurora_min_capacity: float = 0.5
+    aurora_max_capacity: float = 2.0
+    aurora_backup_retention_days: int = 1
+    log_retention_days: int = 7
+    deletion_protection: bool = False
+    api_stage_name: str = "prod"
+    api_rate_limit: int = 100
+    api_burst_limit: int = 200
+    api_quota_per_day: int = 100_000
+    waf_rate_limit_per_5min: int = 2_000
+    max_payment_amount: str = "1000000"
+    fraud_window_seconds: int = 86_400
+    lambda_reserved_concurrency: int = 10
+    vpc_cidr: str = "10.0.0.0/16"
+    # Tags carried by the provider's default_tags.
+    repository: str = "unknown"
+    author: str = "unknown"
+    pr_number: str = "unknown"
+    team: str = "unknown"
+    # Local rehearsal endpoint (moto); empty means real AWS.
+    aws_endpoint: str = ""
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def rehearsal(self) -> bool:
+        return bool(self.aws_endpoint)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {
+            "Environment": self.environment,
+            "Repository": self.repository,
+            "Author": self.author,
+            "PRNumber": self.pr_number,
+            "Team": self.team,
+            "Project": "payments",
+            "ManagedBy": "cdktf",
+        }
+
+    def name(self, component: str) -> str:
+        """Physical name of a component in this environment: ``payment-<component>-<env>``."""
+        return f"payment-{component}-{self.environment}"
+
+
+# Defaults per environment; an environment not listed here (e.g. a PR preview "pr123") uses dev's.
+PROFILES: Mapping[str, Mapping[str, object]] = {
+    "dev": {},
+    "staging": {
+        "nat_gateways": 1,
+        "aurora_max_capacity": 4.0,
+        "aurora_backup_retention_days": 7,
+        "log_retention_days": 30,
+    },
+    "prod": {
+        "nat_gateways": 3,
+        "aurora_min_capacity": 1.0,
+        "aurora_max_capacity": 16.0,
+        "aurora_backup_retention_days": 35,
+        "log_retention_days": 365,
+        "deletion_protection": True,
+        "lambda_reserved_concurrency": 100,
+        "api_rate_limit": 500,
+        "api_burst_limit": 1000,
+        "api_quota_per_day": 1_000_000,
+    },
+}
+
+# Setting name -> environment variable that overrides it.
+ENV_VARS: Mapping[str, str] = {
+    "region": "PAYMENTS_AWS_REGION",
+    "alert_email": "PAYMENTS_ALERT_EMAIL",
+    "nat_gateways": "PAYMENTS_NAT_GATEWAYS",
+    "aurora_min_capacity": "PAYMENTS_AURORA_MIN_CAPACITY",
+    "aurora_max_capacity": "PAYMENTS_AURORA_MAX_CAPACITY",
+    "aurora_backup_retention_days": "PAYMENTS_AURORA_BACKUP_RETENTION_DAYS",
+    "log_retention_days": "PAYMENTS_LOG_RETENTION_DAYS",
+    "deletion_protection": "PAYMENTS_DELETION_PROTECTION",
+    "api_stage_name": "PAYMENTS_API_STAGE",
+    "api_rate_limit": "PAYMENTS_API_RATE_LIMIT",
+    "api_burst_limit": "PAYMENTS_API_BURST_LIMIT",
+    "api_quota_per_day": "PAYMENTS_API_QUOTA_PER_DAY",
+    "waf_rate_limit_per_5min": "PAYMENTS_WAF_RATE_LIMIT",
+    "max_payment_amount": "PAYMENTS_MAX_AMOUNT",
+    "fraud_window_seconds": "PAYMENTS_FRAUD_WINDOW_SECONDS",
+    "lambda_reserved_concurrency": "PAYMENTS_LAMBDA_RESERVED_CONCURRENCY",
+    "vpc_cidr": "PAYMENTS_VPC_CIDR",
+    "repository": "REPOSITORY",
+    "author": "COMMIT_AUTHOR",
+    "pr_number": "PR_NUMBER",
+    "team": "TEAM",
+    "aws_endpoint": "PAYMENTS_AWS_ENDPOINT",
+}
+ENVIRONMENT_VAR = "ENVIRONMENT_SUFFIX"
+
+
+def _coerce(name: str, raw: object, kind: type) -> object:
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    text = str(raw).strip()
+    try:
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+    except ValueError:
+        raise SettingsError(name, f"{text!r} is not a {kind.__name__}") from None
+    return text
+
+
+def _validate(s: Settings) -> None:
+    if not ENVIRONMENT_PATTERN.match(s.environment):
+        raise SettingsError("environment", f"{s.environment!r} must match {ENVIRONMENT_PATTERN.pattern}")
+    if not REGION_PATTERN.match(s.region):
+        raise SettingsError("region", f"{s.region!r} is not an AWS region name")
+    if not EMAIL_PATTERN.match(s.alert_email):
+        raise SettingsError("alert_email", f"{s.alert_email!r} is not an e-mail address")
+    if not 0 <= s.nat_gateways <= 3:
+        raise SettingsError("nat_gateways", f"{s.nat_gateways} must be between 0 and 3 (one per AZ)")
+    if not 0.5 <= s.aurora_min_capacity <= 256:
+        raise SettingsError("aurora_min_capacity", f"{s.aurora_min_capacity} must be 0.5..256 ACU")
+    if not 1 <= s.aurora_max_capacity <= 256:
+        raise SettingsError("aurora_max_capacity", f"{s.aurora_max_capacity} must be 1..256 ACU")
+    if s.aurora_min_capacity > s.aurora_max_capacity:
+        raise SettingsError(
+            "aurora_min_capacity",
+            f"{s.aurora_min_capacity} is above aurora_max_capacity {s.aurora_max_capacity}",
+        )
+    if not 1 <= s.aurora_backup_retention_days <= 35:
+        raise SettingsError("aurora_backup_retention_days", "must be 1..35 days")
+    if s.log_retention_days not in LOG_RETENTION_DAYS:
+        raise SettingsError("log_retention_days", f"{s.log_retention_days} is not one of {LOG_RETENTION_DAYS}")
+    if not STAGE_PATTERN.match(s.api_stage_name):
+        raise SettingsError("api_stage_name", f"{s.api_stage_name!r} must match {STAGE_PATTERN.pattern}")
+    for name in ("api_rate_limit", "api_burst_limit", "api_quota_per_day", "waf_rate_limit_per_5min",
+                 "fraud_window_seconds", "lambda_reserved_concurrency"):
+        if getattr(s, name) < 0:
+            raise SettingsError(name, f"{getattr(s, name)} must not be negative")
+    if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < 10:
+        raise SettingsError("waf_rate_limit_per_5min", "AWS WAF needs at least 10")
+    try:
+        amount = Decimal(s.max_payment_amount)
+    except InvalidOperation:
+        raise SettingsError("max_payment_amount", f"{s.max_payment_amount!r} is not a decimal") from None
+    if not amount.is_finite() or amount <= 0:
+        raise SettingsError("max_payment_amount", "must be a positive finite amount")
+    if s.aws_endpoint and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", s.aws_endpoint):
+        raise SettingsError("aws_endpoint", f"{s.aws_endpoint!r} is not an http(s) URL")
+
+
+def build_settings(context: Mapping[str, object] | None = None,
+                   env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve and validate the settings for one environment."""
+    context = dict(context or {})
+    env = os.environ if env is None else env
+    environment = str(env.get(ENVIRONMENT_VAR) or context.get("environmentSuffix") or "dev").strip()
+    values: dict[str, object] = {"environment": environment}
+    values.update(PROFILES.get(environment, PROFILES["dev"]))
+    for key, value in context.items():
+        if key in Settings.__dataclass_fields__ and key != "environment":
+            values[key] = value
+    for setting, var in ENV_VARS.items():
+        if env.get(var, "") != "":
+            values[setting] = env[var]
+    types = {f.name: f.type for f in dataclasses.fields(Settings)}
+    kinds = {"str": str, "int": int, "float": float, "bool": bool}
+    coerced = {k: _coerce(k, v, kinds[types[k]]) for k, v in values.items()}
+    settings = Settings(**coerced)
+    _validate(settings)
+    return settings
+
+
+def load_cdktf_context(path: Path = PROJECT_ROOT / "cdktf.json") -> dict[str, object]:
+    """The ``context`` block of cdktf.json (also what ``cdktf synth`` passes to the app)."""
+    return dict(json.loads(path.read_text()).get("context", {}))

@@ -1,0 +1,1 @@
+"""Project tooling: Terraform runner, rehearsal, benchmarks (not part of the synthesized app)."""

@@ -1,0 +1,66 @@
+"""Run Terraform the way this project needs it: with a CLI config written from project settings.
+
+PAYMENTS_PROVIDER_MIRROR names a filesystem mirror of providers (for example the offline mirror of
+hashicorp/aws 5.100.0 on CI machines). When it is unset, Terraform uses the public registry, as users
+with internet access expect. Usage: ``python -m scripts.terraform <dir> <terraform args...>``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Mapping, Sequence
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = PROJECT_ROOT / "build"
+MIRROR_VAR = "PAYMENTS_PROVIDER_MIRROR"
+
+
+def cli_config(mirror: str | None) -> str:
+    """Terraform CLI config text: the mirror for every provider it has, nothing else fetched."""
+    if not mirror:
+        return "# PAYMENTS_PROVIDER_MIRROR unset: providers come from the public registry.\n"
+    return (
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f"    path    = {str(Path(mirror).resolve())!r}\n"
+        '    include = ["registry.terraform.io/*/*"]\n'
+        "  }\n"
+        "}\n"
+    ).replace("'", '"')
+
+
+def terraform_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for a terraform process: the project's CLI config, no prompts, no telemetry."""
+    env = dict(os.environ if base is None else base)
+    mirror = env.get(MIRROR_VAR, "")
+    if mirror and not Path(mirror).is_dir():
+        raise SystemExit(f"{MIRROR_VAR}={mirror} is not a directory")
+    BUILD_DIR.mkdir(exist_ok=True)
+    rc = BUILD_DIR / "terraform.rc"
+    text = cli_config(mirror)
+    if not rc.exists() or rc.read_text() != text:
+        rc.write_text(text)
+    env.update(TF_CLI_CONFIG_FILE=str(rc), TF_IN_AUTOMATION="1", TF_INPUT="0",
+               CHECKPOINT_DISABLE="1")
+    return env
+
+
+def run(workdir: Path, args: Sequence[str], env: Mapping[str, str] | None = None,
+        check: bool = True, capture: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``terraform <args>`` in ``workdir``; raise with Terraform's output when it fails."""
+    proc = subprocess.run(
+        ["terraform", *args], cwd=workdir, env=terraform_env(env), text=True,
+        stdout=subprocess.PIPE if capture else None, stderr=subprocess.STDOUT if capture else None,
+    )
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"terraform {' '.join(args)} failed in {workdir}:\n{proc.stdout}")
+    return proc
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    sys.exit(run(Path(sys.argv[1]), sys.argv[2:], check=False, capture=False).returncode)

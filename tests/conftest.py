@@ -1,0 +1,39 @@
+"""One synthesis per test run, shared by every test and every xdist worker."""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support import PROJECT_ROOT, Synthesized, synth_environments
+
+SYNTH_ROOT = PROJECT_ROOT / "build" / "test-synth"
+
+
+@pytest.fixture(scope="session")
+def synth_root(testrun_uid: str) -> Path:
+    """``build/test-synth/<run>/dev``: synthesized once per run; workers wait on a lock."""
+    SYNTH_ROOT.mkdir(parents=True, exist_ok=True)
+    outdir = SYNTH_ROOT / testrun_uid
+    with open(SYNTH_ROOT / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (outdir / "done").exists():
+            for old in SYNTH_ROOT.iterdir():  # earlier runs
+                if old.is_dir():
+                    shutil.rmtree(old)
+            synth_environments(outdir, ["dev"])
+            (outdir / "done").touch()
+    return outdir / "dev"
+
+
+@pytest.fixture(scope="session")
+def stack(synth_root: Path) -> Synthesized:
+    return Synthesized(synth_root / "stacks" / "payments-dev" / "cdk.tf.json")
+
+
+@pytest.fixture(scope="session")
+def state_stack(synth_root: Path) -> Synthesized:
+    return Synthesized(synth_root / "stacks" / "payments-state" / "cdk.tf.json")

@@ -1,0 +1,66 @@
+"""Helpers shared by the tests: synthesize in a clean environment, read synthesized JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Settings that would leak from a developer's shell or CI into a synth under test.
+SETTING_PREFIXES = ("PAYMENTS_", "ENVIRONMENT_SUFFIX", "REPOSITORY", "COMMIT_AUTHOR", "PR_NUMBER", "TEAM")
+KEEP = ("PAYMENTS_PROVIDER_MIRROR",)
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k in KEEP or not k.startswith(SETTING_PREFIXES)}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(overrides)
+    return env
+
+
+def synth_environments(outdir: Path, environments: Iterable[str], **env: str) -> Path:
+    """Synthesize in a fresh process (as a user would), return ``outdir``."""
+    subprocess.run(
+        [sys.executable, "-m", "scripts.synth", "--outdir", str(outdir), *environments],
+        cwd=PROJECT_ROOT, env=clean_env(**env), check=True, capture_output=True, text=True,
+    )
+    return outdir
+
+
+class Synthesized:
+    """One synthesized stack (cdk.tf.json) with lookups by resource type."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.text = path.read_text()
+        self.json: dict[str, Any] = json.loads(self.text)
+
+    def resources(self, rtype: str) -> dict[str, dict[str, Any]]:
+        return self.json.get("resource", {}).get(rtype, {})
+
+    def one(self, rtype: str, **match: Any) -> dict[str, Any]:
+        found = [r for r in self.resources(rtype).values()
+                 if all(r.get(k) == v for k, v in match.items())]
+        assert len(found) == 1, f"expected one {rtype} matching {match}, found {len(found)}"
+        return found[0]
+
+    def ref(self, rtype: str, attribute: str, **match: Any) -> str:
+        """The ``${type.name.attr}`` reference of the one resource matching ``match``."""
+        names = [n for n, r in self.resources(rtype).items()
+                 if all(r.get(k) == v for k, v in match.items())]
+        assert len(names) == 1, f"expected one {rtype} matching {match}, found {names}"
+        return f"${{{rtype}.{names[0]}.{attribute}}}"
+
+    def policy(self, resource: dict[str, Any], key: str = "policy") -> dict[str, Any]:
+        return json.loads(resource[key])
+
+
+def statement(policy: dict[str, Any], sid: str) -> dict[str, Any]:
+    found = [s for s in policy["Statement"] if s.get("Sid") == sid]
+    assert len(found) == 1, f"no statement {sid} in {[s.get('Sid') for s in policy['Statement']]}"
+    return found[0]

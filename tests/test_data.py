@@ -1,0 +1,89 @@
+"""Aurora Serverless v2 and the DynamoDB tables."""
+
+import pytest
+
+KEY = "${aws_kms_key."
+
+
+@pytest.fixture(scope="module")
+def cluster(stack):
+    return stack.one("aws_rds_cluster")
+
+
+def test_aurora_is_serverless_v2_postgres_with_capacity_from_settings(cluster):
+    assert cluster["engine"] == "aurora-postgresql" and cluster["engine_mode"] == "provisioned"
+    assert cluster["serverlessv2_scaling_configuration"] == {"min_capacity": 0.5, "max_capacity": 2}
+
+
+def test_aurora_has_a_writer_and_a_reader_on_db_serverless(stack):
+    instances = stack.resources("aws_rds_cluster_instance").values()
+    assert sorted(i["identifier"] for i in instances) == ["payment-customer-db-dev-reader",
+                                                         "payment-customer-db-dev-writer"]
+    assert {i["instance_class"] for i in instances} == {"db.serverless"}
+
+
+def test_aurora_storage_and_performance_insights_use_the_platform_key(stack, cluster):
+    assert cluster["storage_encrypted"] is True and cluster["kms_key_id"].startswith(KEY)
+    for i in stack.resources("aws_rds_cluster_instance").values():
+        assert i["performance_insights_enabled"] is True
+        assert i["performance_insights_kms_key_id"].startswith(KEY)
+
+
+def test_aurora_master_password_is_managed_in_secrets_manager_with_the_key(cluster):
+    assert cluster["manage_master_user_password"] is True
+    assert cluster["master_user_secret_kms_key_id"].startswith(KEY)
+    assert "master_password" not in cluster
+
+
+def test_aurora_secret_rotates_every_30_days(stack):
+    rotation = stack.one("aws_secretsmanager_secret_rotation")
+    assert rotation["rotation_rules"]["automatically_after_days"] == 30
+    assert "master_user_secret" in rotation["secret_id"]
+
+
+def test_aurora_parameter_group_forces_tls(stack):
+    params = {p["name"]: p["value"] for p in stack.one("aws_rds_cluster_parameter_group")["parameter"]}
+    assert params["rds.force_ssl"] == "1"
+
+
+def test_aurora_uses_isolated_subnets(stack):
+    group = stack.one("aws_db_subnet_group")
+    isolated = {f"${{aws_subnet.{n}.id}}" for n, s in stack.resources("aws_subnet").items()
+                if s["tags"]["Tier"] == "isolated"}
+    assert set(group["subnet_ids"]) == isolated
+
+
+def test_aurora_iam_auth_log_exports_backups(cluster):
+    assert cluster["iam_database_authentication_enabled"] is True
+    assert cluster["enabled_cloudwatch_logs_exports"] == ["postgresql"]
+    assert cluster["backup_retention_period"] >= 1
+
+
+def test_aurora_deletion_protection_off_in_dev(cluster):
+    assert cluster["deletion_protection"] is False and cluster["skip_final_snapshot"] is True
+
+
+def test_transactions_table_keys_and_indexes_match_the_seed(stack):
+    table = stack.one("aws_dynamodb_table", name="payment-transactions-dev")
+    assert (table["hash_key"], table["range_key"]) == ("transaction_id", "timestamp")
+    indexes = {i["name"]: (i["hash_key"], i["range_key"]) for i in table["global_secondary_index"]}
+    assert indexes == {"customer-index": ("customer_id", "timestamp"), "status-index": ("status", "timestamp")}
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+
+
+@pytest.mark.parametrize("name", ["payment-transactions-dev", "payment-idempotency-dev"])
+def test_tables_have_pitr_and_are_encrypted_with_the_platform_key(stack, name):
+    table = stack.one("aws_dynamodb_table", name=name)
+    assert table["point_in_time_recovery"] == {"enabled": True}
+    assert table["server_side_encryption"]["enabled"] is True
+    assert table["server_side_encryption"]["kms_key_arn"].startswith(KEY)
+
+
+def test_transactions_table_streams_new_images_for_the_audit_trail(stack):
+    table = stack.one("aws_dynamodb_table", name="payment-transactions-dev")
+    assert table["stream_enabled"] is True and table["stream_view_type"] == "NEW_IMAGE"
+
+
+def test_idempotency_records_expire(stack):
+    table = stack.one("aws_dynamodb_table", name="payment-idempotency-dev")
+    assert table["ttl"] == {"attribute_name": "expires_at", "enabled": True}

@@ -1,0 +1,96 @@
+"""Network: three tiers over three AZs, NAT by setting, endpoints, flow logs, security groups."""
+
+from tests.support import statement
+
+
+def _subnets(stack, tier):
+    return [s for s in stack.resources("aws_subnet").values() if s["tags"]["Tier"] == tier]
+
+
+def test_vpc_has_dns_support_and_hostnames(stack):
+    vpc = stack.one("aws_vpc")
+    assert vpc["enable_dns_support"] and vpc["enable_dns_hostnames"]
+
+
+def test_three_subnets_per_tier_in_distinct_azs(stack):
+    for tier in ("public", "private", "isolated"):
+        subnets = _subnets(stack, tier)
+        assert len(subnets) == 3
+        assert len({s["availability_zone"] for s in subnets}) == 3
+
+
+def test_subnet_cidrs_do_not_overlap(stack):
+    cidrs = [s["cidr_block"] for s in stack.resources("aws_subnet").values()]
+    assert len(cidrs) == len(set(cidrs)) == 9
+
+
+def test_no_subnet_maps_public_ips(stack):
+    assert not any(s["map_public_ip_on_launch"] for s in stack.resources("aws_subnet").values())
+
+
+def test_nat_gateway_count_follows_setting_and_sits_in_public_subnets(stack):
+    nats = stack.resources("aws_nat_gateway").values()
+    assert len(nats) == 1  # dev default, as the seed
+    public_ids = {f"${{aws_subnet.{n}.id}}" for n, s in stack.resources("aws_subnet").items()
+                  if s["tags"]["Tier"] == "public"}
+    assert all(n["subnet_id"] in public_ids for n in nats)
+
+
+def test_private_route_tables_default_route_through_nat(stack):
+    routes = [r for r in stack.resources("aws_route").values() if "nat_gateway_id" in r]
+    assert len(routes) == 3
+
+
+def test_isolated_subnets_have_no_default_route(stack):
+    isolated_rt = stack.ref("aws_route_table", "id", tags={"Name": "payment-isolated-dev"})
+    assert not [r for r in stack.resources("aws_route").values() if r["route_table_id"] == isolated_rt]
+
+
+def test_s3_and_dynamodb_gateway_endpoints_on_the_private_route_tables(stack):
+    for svc in ("s3", "dynamodb"):
+        ep = stack.one("aws_vpc_endpoint", service_name=f"com.amazonaws.us-east-1.{svc}")
+        assert ep["vpc_endpoint_type"] == "Gateway"
+        assert len(ep["route_table_ids"]) == 3
+
+
+def test_flow_logs_capture_all_traffic_to_an_encrypted_log_group(stack):
+    flow = stack.one("aws_flow_log")
+    assert flow["traffic_type"] == "ALL"
+    group = stack.one("aws_cloudwatch_log_group", name="/aws/vpc/flow-logs/payment-vpc-dev")
+    assert group["kms_key_id"].startswith("${aws_kms_key.") and group["retention_in_days"] == 7
+    assert flow["log_destination"].endswith(".arn}")
+
+
+def test_flow_log_role_may_only_write_its_log_group(stack):
+    policy = stack.policy(stack.one("aws_iam_role_policy", name="write-flow-logs"))
+    st = statement(policy, "WriteFlowLogs")
+    assert all(r.startswith("${aws_cloudwatch_log_group.") for r in st["Resource"])
+
+
+def test_aurora_security_group_has_exactly_one_ingress_rule_5432_from_lambda_sg(stack):
+    aurora_sg = stack.ref("aws_security_group", "id", name="payment-aurora-dev")
+    lambda_sg = stack.ref("aws_security_group", "id", name="payment-lambda-dev")
+    ingress = [r for r in stack.resources("aws_vpc_security_group_ingress_rule").values()
+               if r["security_group_id"] == aurora_sg]
+    assert len(ingress) == 1
+    assert (ingress[0]["from_port"], ingress[0]["to_port"]) == (5432, 5432)
+    assert ingress[0]["referenced_security_group_id"] == lambda_sg
+    assert "cidr_ipv4" not in ingress[0]
+
+
+def test_no_security_group_declares_inline_rules(stack):
+    for sg in stack.resources("aws_security_group").values():
+        assert "ingress" not in sg and "egress" not in sg
+
+
+def test_aurora_security_group_has_no_egress(stack):
+    aurora_sg = stack.ref("aws_security_group", "id", name="payment-aurora-dev")
+    assert not [r for r in stack.resources("aws_vpc_security_group_egress_rule").values()
+                if r["security_group_id"] == aurora_sg]
+
+
+def test_lambda_egress_is_https_and_postgres_only(stack):
+    lambda_sg = stack.ref("aws_security_group", "id", name="payment-lambda-dev")
+    ports = sorted(r["from_port"] for r in stack.resources("aws_vpc_security_group_egress_rule").values()
+                   if r["security_group_id"] == lambda_sg)
+    assert ports == [443, 5432]
