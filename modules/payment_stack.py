@@ -12,6 +12,7 @@ from modules.messaging import AlertsProps, AlertTopic
 from modules.network import Network, NetworkProps
 from modules.parameters import PlatformParameters
 from modules.platform import aws_provider, configure_backend
+from modules.rehearsal import apply_rehearsal_overrides
 from modules.security import KeyProps, PlatformKey
 from modules.settings import Settings
 from modules.storage import SecureBucket, SecureBucketProps
@@ -58,3 +59,5 @@ class PaymentStack(TerraformStack):
         TerraformOutput(self, "aurora-reader-endpoint", value=self.database.reader_endpoint)
         TerraformOutput(self, "alert-topic-arn", value=self.alerts.arn)
         TerraformOutput(self, "idempotency-table", value=self.tables.idempotency.name)
+        if s.rehearsal:
+            apply_rehearsal_overrides(self)
