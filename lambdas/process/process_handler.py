@@ -1,0 +1,23 @@
+"""POST /process: re-validate, re-score and idempotently store a payment."""
+from __future__ import annotations
+
+from typing import Any
+
+from payments_core import service
+from payments_core.config import Config
+from payments_core.apigw import RouteResult, get_header, run_api
+from payments_core.validation import parse_payment_body, validate_idempotency_key
+
+FUNCTION_NAME = "process"
+
+
+def route(event: dict, config: Config, correlation_id: str) -> RouteResult:
+    idempotency_key = validate_idempotency_key(get_header(event, "Idempotency-Key"))
+    request = parse_payment_body(event.get("body"), bool(event.get("isBase64Encoded")),
+                                 config.max_amount)
+    outcome = service.process_payment(request, idempotency_key, config)
+    return RouteResult(outcome.status_code, outcome.body, outcome.headers)
+
+
+def handler(event: dict, context: Any) -> dict:
+    return run_api(event, context, FUNCTION_NAME, route)

@@ -1,0 +1,41 @@
+"""Thread-safe, cached boto3 clients (created once per process / warm container)."""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str | None], Any] = {}
+
+# Bounded retries/timeouts so a slow dependency fails inside the Lambda timeout.
+_BOTO_CONFIG = BotoConfig(
+    retries={"max_attempts": 3, "mode": "standard"},
+    connect_timeout=3,
+    read_timeout=5,
+)
+
+
+def client(service: str) -> Any:
+    """A cached low-level client (low-level clients are thread-safe)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    key = (service, region)
+    cached = _clients.get(key)
+    if cached is not None:
+        return cached
+    with _lock:  # boto3 session/client creation is not thread-safe
+        cached = _clients.get(key)
+        if cached is None:
+            cached = boto3.session.Session().client(service, region_name=region,
+                                                    config=_BOTO_CONFIG)
+            _clients[key] = cached
+        return cached
+
+
+def reset_clients() -> None:
+    """Drop cached clients (tests call this between mocked AWS contexts)."""
+    with _lock:
+        _clients.clear()

@@ -1,0 +1,101 @@
+"""Runtime configuration read from environment variables.
+
+Configuration is read at call time (``load_config()`` is cheap), so tests can
+change variables with ``monkeypatch.setenv`` without any cache to reset.
+Invalid values raise :class:`ConfigurationError`, which handlers turn into a
+generic HTTP 500 (it is an operator error, not a client error).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Mapping
+
+from .errors import ConfigurationError
+
+DEFAULT_MAX_AMOUNT = "1000000"
+DEFAULT_CUSTOMER_INDEX = "customer-index"
+DEFAULT_FRAUD_WINDOW_SECONDS = 86400
+DEFAULT_FRAUD_QUERY_LIMIT = 100
+DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86400
+DEFAULT_AUDIT_PREFIX = "audit/"
+
+
+@dataclass(frozen=True)
+class Config:
+    environment: str
+    log_level: str
+    max_amount: Decimal
+    transaction_table: str | None
+    customer_index: str
+    fraud_window_seconds: int
+    fraud_query_limit: int
+    idempotency_table: str | None
+    idempotency_ttl_seconds: int
+    audit_bucket: str | None
+    audit_prefix: str
+    audit_kms_key_id: str | None
+
+    def require(self, name: str) -> str:
+        """Return a string setting that must be present for this function."""
+        value = getattr(self, name)
+        if not value:
+            raise ConfigurationError(f"missing required setting {name.upper()}")
+        return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer") from None
+    if not lo <= value <= hi:
+        raise ConfigurationError(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def _max_amount(env: Mapping[str, str]) -> Decimal:
+    raw = (env.get("MAX_AMOUNT") or DEFAULT_MAX_AMOUNT).strip()
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigurationError("MAX_AMOUNT must be a decimal string") from None
+    if not value.is_finite() or value <= 0 or value > Decimal("1e15"):
+        raise ConfigurationError("MAX_AMOUNT must be a positive decimal <= 1e15")
+    return value
+
+
+def _prefix(env: Mapping[str, str]) -> str:
+    prefix = env.get("AUDIT_PREFIX")
+    if prefix is None:
+        prefix = DEFAULT_AUDIT_PREFIX
+    prefix = prefix.lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return prefix
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Build a :class:`Config` from ``env`` (default: ``os.environ``)."""
+    env = os.environ if env is None else env
+    return Config(
+        environment=env.get("ENVIRONMENT", "dev"),
+        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        max_amount=_max_amount(env),
+        transaction_table=env.get("TRANSACTION_TABLE") or None,
+        customer_index=env.get("CUSTOMER_INDEX") or DEFAULT_CUSTOMER_INDEX,
+        fraud_window_seconds=_int(env, "FRAUD_WINDOW_SECONDS",
+                                  DEFAULT_FRAUD_WINDOW_SECONDS, 1, 366 * 86400),
+        fraud_query_limit=_int(env, "FRAUD_QUERY_LIMIT",
+                               DEFAULT_FRAUD_QUERY_LIMIT, 1, 1000),
+        idempotency_table=env.get("IDEMPOTENCY_TABLE") or None,
+        idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS",
+                                     DEFAULT_IDEMPOTENCY_TTL_SECONDS, 60, 366 * 86400),
+        audit_bucket=env.get("AUDIT_BUCKET") or None,
+        audit_prefix=_prefix(env),
+        audit_kms_key_id=env.get("AUDIT_KMS_KEY_ID") or None,
+    )

@@ -1,0 +1,214 @@
+"""Compute: the payment Lambda functions, each with its own least-privilege role, log group and
+`live` alias; the shared business-rules layer; and the DynamoDB-stream audit writer with its DLQ."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from constructs import Construct
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.lambda_alias import LambdaAlias
+from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
+    LambdaEventSourceMapping, LambdaEventSourceMappingDestinationConfig,
+    LambdaEventSourceMappingDestinationConfigOnFailure, LambdaEventSourceMappingFilterCriteria,
+    LambdaEventSourceMappingFilterCriteriaFilter,
+)
+from cdktf_cdktf_provider_aws.lambda_function import (
+    LambdaFunction, LambdaFunctionEnvironment,
+    LambdaFunctionTracingConfig, LambdaFunctionVpcConfig,
+)
+from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
+from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
+
+from modules.data import CUSTOMER_INDEX, TransactionTables
+from modules.iam import Statement, assume_role_policy, policy_document
+from modules.packaging import lambda_asset
+from modules.settings import Settings
+
+RUNTIME = "python3.12"
+LIVE_ALIAS = "live"
+AUDIT_PREFIX = "audit/"
+VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What differs between the payment functions."""
+
+    key: str                      # short id: validate, fraud-check, process, audit-writer
+    source_dir: str               # folder under lambdas/
+    handler: str
+    description: str
+    statements: Sequence[Statement] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout: int = 10
+    memory_size: int = 256
+
+
+@dataclass(frozen=True)
+class FunctionProps:
+    settings: Settings
+    spec: FunctionSpec
+    kms_key_arn: str
+    layer_arn: str
+    subnet_ids: Sequence[str]
+    security_group_id: str
+    partition: str
+
+
+class PaymentFunction(Construct):
+    """One function: role (VPC managed policy + its own statements), log group, code, `live` alias."""
+
+    def __init__(self, scope: Construct, id: str, props: FunctionProps):
+        super().__init__(scope, id)
+        s, spec = props.settings, props.spec
+        self.name = s.name(spec.key)
+        self.role = IamRole(self, "role", name=self.name,
+                            assume_role_policy=assume_role_policy("lambda.amazonaws.com"))
+        # ENI management in the VPC and writing its own logs, as AWS defines them.
+        IamRolePolicyAttachment(self, "vpc-access", role=self.role.name,
+                                policy_arn=f"arn:{props.partition}:iam::aws:policy/{VPC_ACCESS_POLICY}")
+        statements = [
+            # X-Ray has no resource-level permissions: "*" is the only valid resource.
+            Statement(sid="WriteTraces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"]),
+            # The function's environment variables are encrypted with the platform key.
+            Statement(sid="DecryptEnvironment", actions=["kms:Decrypt"], resources=[props.kms_key_arn],
+                      conditions={"StringEquals": {"kms:ViaService": f"lambda.{s.region}.amazonaws.com"}}),
+            *spec.statements,
+        ]
+        IamRolePolicy(self, "policy", role=self.role.id, name=f"{self.name}-least-privilege",
+                      policy=policy_document(*statements))
+        self.log_group = CloudwatchLogGroup(
+            self, "logs", name=f"/aws/lambda/{self.name}",
+            retention_in_days=s.log_retention_days, kms_key_id=props.kms_key_arn,
+        )
+        code = lambda_asset(self, "code", spec.source_dir)
+        self.function = LambdaFunction(
+            self, "function", function_name=self.name, description=spec.description,
+            role=self.role.arn, runtime=RUNTIME, handler=spec.handler,
+            filename=code.path, source_code_hash=code.asset_hash,
+            layers=[props.layer_arn], timeout=spec.timeout, memory_size=spec.memory_size,
+            publish=True,
+            reserved_concurrent_executions=s.lambda_reserved_concurrency,
+            kms_key_arn=props.kms_key_arn,
+            environment=LambdaFunctionEnvironment(variables={
+                "ENVIRONMENT": s.environment, "LOG_LEVEL": "INFO",
+                "MAX_AMOUNT": s.max_payment_amount, **spec.environment}),
+            vpc_config=LambdaFunctionVpcConfig(subnet_ids=list(props.subnet_ids),
+                                               security_group_ids=[props.security_group_id]),
+            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
+            depends_on=[self.log_group],
+        )
+        self.alias = LambdaAlias(self, "live", name=LIVE_ALIAS, function_name=self.function.function_name,
+                                 function_version=self.function.version,
+                                 description="What callers invoke; moved by releases")
+        self.arn = self.function.arn
+        self.alias_arn = self.alias.arn
+        self.alias_invoke_arn = self.alias.invoke_arn
+
+
+@dataclass(frozen=True)
+class ComputeProps:
+    settings: Settings
+    kms_key_arn: str
+    tables: TransactionTables
+    audit_bucket_arn: str
+    audit_bucket_name: str
+    subnet_ids: Sequence[str]
+    security_group_id: str
+    partition: str
+
+
+class PaymentFunctions(Construct):
+    """validate, fraud-check, process (behind the API) and audit-writer (on the table stream)."""
+
+    def __init__(self, scope: Construct, id: str, props: ComputeProps):
+        super().__init__(scope, id)
+        s, t = props.settings, props.tables
+        layer_code = lambda_asset(self, "layer-code", "shared")
+        self.layer = LambdaLayerVersion(
+            self, "layer", layer_name=s.name("core"), filename=layer_code.path,
+            source_code_hash=layer_code.asset_hash, compatible_runtimes=[RUNTIME],
+            description="payments_core: validation, money, fraud rules, idempotency, logging",
+        )
+        self.dlq = SqsQueue(self, "audit-dlq", name=s.name("audit-dlq"),
+                            kms_master_key_id=props.kms_key_arn, kms_data_key_reuse_period_seconds=300,
+                            message_retention_seconds=DLQ_RETENTION_SECONDS)
+        customer_index_arn = f"{t.transactions.arn}/index/{CUSTOMER_INDEX}"
+        dynamodb_key = {"StringEquals": {"kms:ViaService": f"dynamodb.{s.region}.amazonaws.com"}}
+        history = dict(TRANSACTION_TABLE=t.transactions.name, CUSTOMER_INDEX=CUSTOMER_INDEX,
+                       FRAUD_WINDOW_SECONDS=str(s.fraud_window_seconds), FRAUD_QUERY_LIMIT="100")
+        read_history = Statement(sid="QueryCustomerHistory", actions=["dynamodb:Query"],
+                                 resources=[customer_index_arn])
+        table_key = Statement(sid="UseTableKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                              resources=[props.kms_key_arn], conditions=dynamodb_key)
+        specs = [
+            FunctionSpec("validate", "validate", "validate_handler.handler",
+                         "Validates a payment request; writes nothing"),
+            FunctionSpec("fraud-check", "fraud_check", "fraud_check_handler.handler",
+                         "Scores a payment request against the customer's recent history",
+                         statements=[read_history, table_key], environment=history),
+            FunctionSpec(
+                "process", "process", "process_handler.handler",
+                "Re-validates, re-scores and records a payment exactly once per Idempotency-Key",
+                statements=[
+                    read_history,
+                    # TransactWriteItems is authorized as PutItem on each table it writes.
+                    Statement(sid="RecordTransaction", actions=["dynamodb:PutItem"],
+                              resources=[t.transactions.arn]),
+                    Statement(sid="IdempotencyRecords", actions=["dynamodb:PutItem", "dynamodb:GetItem"],
+                              resources=[t.idempotency.arn]),
+                    table_key,
+                ],
+                environment={**history, "IDEMPOTENCY_TABLE": t.idempotency.name,
+                             "IDEMPOTENCY_TTL_SECONDS": "86400"},
+                timeout=15,
+            ),
+            FunctionSpec(
+                "audit-writer", "audit_writer", "audit_writer_handler.handler",
+                "Writes one SSE-KMS audit object per committed transaction, from the table stream",
+                statements=[
+                    Statement(sid="ReadTransactionStream",
+                              actions=["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                                       "dynamodb:GetShardIterator"],
+                              resources=[t.transactions.stream_arn]),
+                    Statement(sid="ListTransactionStreams", actions=["dynamodb:ListStreams"],
+                              resources=[f"{t.transactions.arn}/stream/*"]),
+                    Statement(sid="WriteAuditObjects", actions=["s3:PutObject"],
+                              resources=[f"{props.audit_bucket_arn}/{AUDIT_PREFIX}*"]),
+                    Statement(sid="EncryptAuditObjects", actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                              resources=[props.kms_key_arn],
+                              conditions={"StringEquals": {"kms:ViaService": [
+                                  f"s3.{s.region}.amazonaws.com", f"sqs.{s.region}.amazonaws.com",
+                                  f"dynamodb.{s.region}.amazonaws.com"]}}),
+                    Statement(sid="DeadLetterFailedBatches", actions=["sqs:SendMessage"],
+                              resources=[self.dlq.arn]),
+                ],
+                environment={"AUDIT_BUCKET": props.audit_bucket_name, "AUDIT_PREFIX": AUDIT_PREFIX,
+                             "AUDIT_KMS_KEY_ID": props.kms_key_arn},
+                timeout=60,
+            ),
+        ]
+        self.functions = {
+            spec.key: PaymentFunction(self, spec.key, FunctionProps(
+                s, spec, props.kms_key_arn, self.layer.arn, props.subnet_ids,
+                props.security_group_id, props.partition))
+            for spec in specs
+        }
+        self.stream_mapping = LambdaEventSourceMapping(
+            self, "audit-stream", function_name=self.functions["audit-writer"].alias_arn,
+            event_source_arn=t.transactions.stream_arn, starting_position="TRIM_HORIZON",
+            batch_size=100, maximum_batching_window_in_seconds=1,
+            bisect_batch_on_function_error=True, maximum_retry_attempts=10,
+            maximum_record_age_in_seconds=86_400,
+            function_response_types=["ReportBatchItemFailures"],
+            filter_criteria=LambdaEventSourceMappingFilterCriteria(filter=[
+                LambdaEventSourceMappingFilterCriteriaFilter(pattern='{"eventName":["INSERT"]}')]),
+            destination_config=LambdaEventSourceMappingDestinationConfig(
+                on_failure=LambdaEventSourceMappingDestinationConfigOnFailure(destination_arn=self.dlq.arn)),
+        )

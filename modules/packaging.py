@@ -1,0 +1,46 @@
+"""Lambda packaging: stage only the shipped source files, then hand the folder to TerraformAsset.
+
+cdktf hashes an asset folder by file contents; a ``__pycache__`` left by a test run, an editor swap
+file or a test module would change the hash (and the zip). Staging a filtered copy makes the asset
+hash a function of the committed ``.py`` files only, on any checkout.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from cdktf import AssetType, TerraformAsset
+from constructs import Construct
+
+from modules.settings import PROJECT_ROOT
+
+LAMBDAS_DIR = PROJECT_ROOT / "lambdas"
+STAGING_DIR = PROJECT_ROOT / "build" / "lambda-src"
+SHIPPED_SUFFIXES = (".py", ".json")
+
+
+def _shipped(path: Path) -> bool:
+    return (path.suffix in SHIPPED_SUFFIXES and "__pycache__" not in path.parts
+            and not path.name.startswith(("test_", ".")) and path.name != "conftest.py")
+
+
+def stage_source(source: Path, name: str) -> Path:
+    """Copy the shipped files of ``source`` into a fresh ``build/lambda-src/<name>``."""
+    target = STAGING_DIR / name
+    if target.exists():
+        shutil.rmtree(target)
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if path.is_file() and _shipped(relative):
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target / relative)  # contents only: no times, no modes
+    if not target.exists():
+        raise FileNotFoundError(f"no shipped source files in {source}")
+    return target
+
+
+def lambda_asset(scope: Construct, id: str, source_dir: str) -> TerraformAsset:
+    """A zip asset of ``lambdas/<source_dir>`` holding only its shipped files."""
+    staged = stage_source(LAMBDAS_DIR / source_dir, source_dir.replace("/", "-"))
+    return TerraformAsset(scope, id, path=str(staged), type=AssetType.ARCHIVE)

@@ -1,0 +1,131 @@
+"""Shared constants and helpers for the payment Lambda tests (imported by tests)."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+
+REGION = "us-east-1"
+TRANSACTION_TABLE = "test-transactions"
+IDEMPOTENCY_TABLE = "test-idempotency"
+AUDIT_BUCKET = "test-audit-bucket"
+
+# Luhn-valid test PANs (public test numbers).
+VISA = "4111111111111111"
+MASTERCARD = "5555555555554444"
+AMEX = "378282246310005"
+VISA_13 = "4222222222222"
+VISA_19 = "4111111111111111110"  # 19 digits, Luhn-valid (checked in tests)
+KNOWN_PANS = (VISA, MASTERCARD, AMEX, VISA_13, VISA_19)
+
+
+def valid_payload(**overrides) -> dict:
+    payload = {"customer_id": "cust_001", "amount": "12.34", "currency": "USD",
+               "card_number": VISA}
+    payload.update(overrides)
+    return {k: v for k, v in payload.items() if v is not _DROP}
+
+
+class _Drop:
+    def __repr__(self) -> str:
+        return "<DROP>"
+
+
+_DROP = _Drop()
+DROP = _DROP
+
+
+def api_event(body, *, headers=None, base64_encoded=False, request_id=None, path="/validate"):
+    """An API Gateway REST proxy (v1) event."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+    if base64_encoded and isinstance(body, str):
+        body = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
+        "headers": headers if headers is not None else {"Content-Type": "application/json"},
+        "multiValueHeaders": None,
+        "queryStringParameters": None,
+        "pathParameters": None,
+        "requestContext": {"requestId": request_id or str(uuid.uuid4()), "stage": "test",
+                           "resourcePath": path, "httpMethod": "POST"},
+        "body": body,
+        "isBase64Encoded": base64_encoded,
+    }
+
+
+def contains_pan(text: str, pans=KNOWN_PANS) -> bool:
+    """True if any PAN appears in text (also with separators removed)."""
+    squashed = re.sub(r"[ \-]", "", text)
+    return any(p in text or p in squashed for p in pans)
+
+
+class AwsHelpers:
+    def __init__(self, ddb, s3, streams):
+        self.ddb, self.s3, self.streams = ddb, s3, streams
+
+    def scan(self, table):
+        return self.ddb.scan(TableName=table, ConsistentRead=True)["Items"]
+
+    def transactions(self):
+        from boto3.dynamodb.types import TypeDeserializer
+        d = TypeDeserializer()
+        return [{k: d.deserialize(v) for k, v in i.items()} for i in self.scan(TRANSACTION_TABLE)]
+
+    def idempotency_records(self):
+        from boto3.dynamodb.types import TypeDeserializer
+        d = TypeDeserializer()
+        return [{k: d.deserialize(v) for k, v in i.items()} for i in self.scan(IDEMPOTENCY_TABLE)]
+
+    def audit_keys(self):
+        resp = self.s3.list_objects_v2(Bucket=AUDIT_BUCKET)
+        return [o["Key"] for o in resp.get("Contents", [])]
+
+    def purge(self):
+        """Delete every item and audit object (used between tests sharing moto)."""
+        for table, keys in ((TRANSACTION_TABLE, ("transaction_id", "timestamp")),
+                            (IDEMPOTENCY_TABLE, ("idempotency_key",))):
+            for item in self.scan(table):
+                self.ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
+        for key in self.audit_keys():
+            self.s3.delete_object(Bucket=AUDIT_BUCKET, Key=key)
+
+    def assert_nothing_written(self):
+        assert self.scan(TRANSACTION_TABLE) == []
+        assert self.scan(IDEMPOTENCY_TABLE) == []
+        assert self.audit_keys() == []
+
+    def stream_event(self):
+        """All records currently in the transactions stream, as a Lambda event.
+
+        Read through moto's DynamoDB Streams API and reshaped the way the Lambda
+        event source mapping delivers them (ApproximateCreationDateTime as epoch
+        seconds, eventSource/eventSourceARN/awsRegion added).
+        """
+        arn = self.ddb.describe_table(TableName=TRANSACTION_TABLE)["Table"]["LatestStreamArn"]
+        records = []
+        description = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]
+        for shard in description["Shards"]:
+            iterator = self.streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"],
+                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            while iterator:
+                page = self.streams.get_records(ShardIterator=iterator)
+                for rec in page["Records"]:
+                    stream = dict(rec["dynamodb"])
+                    created = stream.get("ApproximateCreationDateTime")
+                    if hasattr(created, "timestamp"):
+                        stream["ApproximateCreationDateTime"] = int(created.timestamp())
+                    records.append({
+                        "eventID": rec["eventID"], "eventName": rec["eventName"],
+                        "eventVersion": rec.get("eventVersion", "1.1"),
+                        "eventSource": "aws:dynamodb", "awsRegion": REGION,
+                        "dynamodb": stream, "eventSourceARN": arn,
+                    })
+                if not page["Records"]:
+                    break
+                iterator = page.get("NextShardIterator")
+        return {"Records": records}

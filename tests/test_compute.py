@@ -1,0 +1,151 @@
+"""Lambda wiring: runtime, VPC, tracing, logs, aliases, least-privilege roles, packaging."""
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.support import statement
+
+FUNCTIONS = ("validate", "fraud-check", "process", "audit-writer")
+
+
+def _function(stack, key):
+    return stack.one("aws_lambda_function", function_name=f"payment-{key}-dev")
+
+
+def _role_policy(stack, key):
+    return stack.policy(stack.one("aws_iam_role_policy", name=f"payment-{key}-dev-least-privilege"))
+
+
+def _allowed_actions(policy):
+    return {a for st in policy["Statement"] for a in st["Action"]}
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_function_runs_python_312_in_private_subnets_with_lambda_sg(stack, key):
+    fn = _function(stack, key)
+    assert fn["runtime"] == "python3.12"
+    private = {f"${{aws_subnet.{n}.id}}" for n, s in stack.resources("aws_subnet").items()
+               if s["tags"]["Tier"] == "private"}
+    assert set(fn["vpc_config"]["subnet_ids"]) == private
+    assert fn["vpc_config"]["security_group_ids"] == [stack.ref("aws_security_group", "id", name="payment-lambda-dev")]
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_function_traces_publishes_and_reserves_concurrency(stack, key):
+    fn = _function(stack, key)
+    assert fn["tracing_config"] == {"mode": "Active"}
+    assert fn["publish"] is True and fn["reserved_concurrent_executions"] == 10
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_function_has_explicit_encrypted_log_group(stack, key):
+    group = stack.one("aws_cloudwatch_log_group", name=f"/aws/lambda/payment-{key}-dev")
+    assert group["retention_in_days"] == 7 and group["kms_key_id"].startswith("${aws_kms_key.")
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_function_has_its_own_role_with_vpc_managed_policy(stack, key):
+    role_ref = stack.ref("aws_iam_role", "name", name=f"payment-{key}-dev")
+    attachment = [a for a in stack.resources("aws_iam_role_policy_attachment").values() if a["role"] == role_ref]
+    assert [a["policy_arn"].split(":policy/")[1] for a in attachment] == [
+        "service-role/AWSLambdaVPCAccessExecutionRole"]
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_only_xray_uses_a_wildcard_resource(stack, key):
+    for st in _role_policy(stack, key)["Statement"]:
+        if "*" in st["Resource"]:
+            assert set(st["Action"]) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_validate_needs_nothing_beyond_logs_and_traces(stack):
+    assert _allowed_actions(_role_policy(stack, "validate")) == {
+        "xray:PutTraceSegments", "xray:PutTelemetryRecords", "kms:Decrypt"}
+
+
+def test_fraud_check_may_only_query_the_customer_index(stack):
+    policy = _role_policy(stack, "fraud-check")
+    assert {a for a in _allowed_actions(policy) if a.startswith("dynamodb:")} == {"dynamodb:Query"}
+    st = statement(policy, "QueryCustomerHistory")
+    assert st["Resource"] == [stack.ref("aws_dynamodb_table", "arn", name="payment-transactions-dev")
+                              + "/index/customer-index"]
+
+
+def test_process_writes_only_its_two_tables(stack):
+    policy = _role_policy(stack, "process")
+    assert statement(policy, "RecordTransaction")["Action"] == ["dynamodb:PutItem"]
+    assert statement(policy, "RecordTransaction")["Resource"] == [
+        stack.ref("aws_dynamodb_table", "arn", name="payment-transactions-dev")]
+    assert statement(policy, "IdempotencyRecords")["Resource"] == [
+        stack.ref("aws_dynamodb_table", "arn", name="payment-idempotency-dev")]
+    assert not any(a.startswith("s3:") for a in _allowed_actions(policy))
+
+
+def test_table_key_use_is_limited_to_dynamodb(stack):
+    st = statement(_role_policy(stack, "process"), "UseTableKey")
+    assert st["Condition"] == {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}
+
+
+def test_audit_writer_puts_objects_only_under_the_audit_prefix(stack):
+    st = statement(_role_policy(stack, "audit-writer"), "WriteAuditObjects")
+    assert st["Action"] == ["s3:PutObject"]
+    assert st["Resource"] == [stack.ref("aws_s3_bucket", "arn") + "/audit/*"]
+
+
+def test_audit_writer_consumes_the_table_stream_with_retries_and_a_dlq(stack):
+    mapping = stack.one("aws_lambda_event_source_mapping")
+    assert mapping["event_source_arn"] == stack.ref("aws_dynamodb_table", "stream_arn",
+                                                    name="payment-transactions-dev")
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+    assert mapping["bisect_batch_on_function_error"] is True and mapping["maximum_retry_attempts"] > 0
+    assert mapping["destination_config"]["on_failure"]["destination_arn"] == stack.ref("aws_sqs_queue", "arn")
+    assert json.loads(mapping["filter_criteria"]["filter"][0]["pattern"]) == {"eventName": ["INSERT"]}
+
+
+def test_dead_letter_queue_is_encrypted_with_the_platform_key(stack):
+    assert stack.one("aws_sqs_queue")["kms_master_key_id"].startswith("${aws_kms_key.")
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_live_alias_points_at_the_published_version(stack, key):
+    fn_ref = stack.ref("aws_lambda_function", "function_name", function_name=f"payment-{key}-dev")
+    alias = stack.one("aws_lambda_alias", function_name=fn_ref)
+    assert alias["name"] == "live" and alias["function_version"].endswith(".version}")
+
+
+def test_functions_share_the_core_layer(stack):
+    layer = stack.ref("aws_lambda_layer_version", "arn")
+    assert all(fn["layers"] == [layer] for fn in stack.resources("aws_lambda_function").values())
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_source_code_hash_is_the_asset_hash(stack, key):
+    fn = _function(stack, key)
+    assert fn["source_code_hash"] and "${" not in fn["source_code_hash"]
+    assert fn["filename"].startswith("assets/") and fn["filename"].endswith(".zip")
+
+
+def test_zips_hold_only_shipped_python_files(synth_root):
+    zips = list((synth_root / "stacks" / "payments-dev" / "assets").rglob("*.zip"))
+    assert len(zips) == 5
+    for path in zips:
+        names = zipfile.ZipFile(path).namelist()
+        assert names, path
+        for name in names:
+            assert "__pycache__" not in name and not Path(name).name.startswith(("test_", "."))
+            assert name.endswith((".py", ".json", "/")), name
+
+
+def test_layer_zip_has_the_python_package_layout(synth_root):
+    [layer] = [p for p in (synth_root / "stacks" / "payments-dev" / "assets").rglob("*.zip")
+               if "layer" in str(p)]
+    assert "python/payments_core/__init__.py" in zipfile.ZipFile(layer).namelist()
+
+
+def test_no_environment_variable_holds_a_secret(stack):
+    for fn in stack.resources("aws_lambda_function").values():
+        for name in fn["environment"]["variables"]:
+            assert not any(word in name.upper() for word in ("SECRET", "PASSWORD", "TOKEN"))
