@@ -59,3 +59,6 @@ class AlertTopic(Construct):
         )
         SnsTopicSubscription(self, "email", topic_arn=self.topic.arn, protocol="email",
                              endpoint=s.alert_email)
+        for n, url in enumerate(s.https_alert_endpoints):
+            SnsTopicSubscription(self, f"https-{n}", topic_arn=self.topic.arn, protocol="https",
+                                 endpoint=url, endpoint_auto_confirms=True)

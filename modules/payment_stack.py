@@ -7,8 +7,11 @@ from constructs import Construct
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 
+from modules.api import ApiProps, PaymentApi
+from modules.compute import ComputeProps, PaymentFunctions
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
 from modules.messaging import AlertsProps, AlertTopic
+from modules.observability import ObservabilityProps, PaymentObservability
 from modules.network import Network, NetworkProps
 from modules.parameters import PlatformParameters
 from modules.platform import aws_provider, configure_backend
@@ -45,6 +48,16 @@ class PaymentStack(TerraformStack):
             name=f"payment-audit-logs-{s.environment}-{account_id}", kms_key_arn=self.key.arn,
             force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS))
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition))
+        self.compute = PaymentFunctions(self, "lambda", ComputeProps(
+            s, self.key.arn, self.tables, self.audit.arn, self.audit.name,
+            self.network.subnet_ids["private"], self.network.lambda_sg.id, partition))
+        self.api = PaymentApi(self, "api", ApiProps(s, self.key.arn, self.compute.functions, partition))
+        self.observability = PaymentObservability(self, "observability", ObservabilityProps(
+            settings=s, alert_topic_arn=self.alerts.arn, api_name=self.api.api.name,
+            api_stage=self.api.stage.stage_name,
+            function_names={k: f.function.function_name for k, f in self.compute.functions.items()},
+            table_name=self.tables.transactions.name,
+            cluster_identifier=self.database.cluster.cluster_identifier))
 
         outputs = {
             "vpc-id": (self.network.vpc.id, "VPC ID for payment processing"),
@@ -52,6 +65,7 @@ class PaymentStack(TerraformStack):
             "transaction-table": (self.tables.transactions.name, "DynamoDB transaction table name"),
             "audit-bucket": (self.audit.name, "S3 audit log bucket name"),
             "kms-key-id": (self.key.key_id, "KMS key ID for payment processing"),
+            "api-url": (self.api.url, "Payment API base URL (stage invoke URL)"),
         }
         PlatformParameters(self, "ssm", s, outputs)
         for name, (value, description) in outputs.items():
@@ -59,5 +73,6 @@ class PaymentStack(TerraformStack):
         TerraformOutput(self, "aurora-reader-endpoint", value=self.database.reader_endpoint)
         TerraformOutput(self, "alert-topic-arn", value=self.alerts.arn)
         TerraformOutput(self, "idempotency-table", value=self.tables.idempotency.name)
+        TerraformOutput(self, "dashboard-url", value=self.observability.dashboard_url)
         if s.rehearsal:
             apply_rehearsal_overrides(self)

@@ -57,6 +57,16 @@ class Settings:
     fraud_window_seconds: int = 86_400
     lambda_reserved_concurrency: int = 10
     vpc_cidr: str = "10.0.0.0/16"
+    # Extra alert subscriptions, e.g. a pager's HTTPS endpoint (comma-separated https:// URLs).
+    alert_https_endpoints: str = ""
+    # Alarm thresholds and periods.
+    alarm_period_seconds: int = 300
+    alarm_api_p99_latency_ms: int = 200
+    alarm_api_5xx_count: int = 10
+    alarm_function_errors: int = 5
+    alarm_function_throttles: int = 1
+    alarm_dynamodb_throttles: int = 1
+    alarm_aurora_cpu_percent: int = 80
     # Tags carried by the provider's default_tags.
     repository: str = "unknown"
     author: str = "unknown"
@@ -72,6 +82,10 @@ class Settings:
     @property
     def rehearsal(self) -> bool:
         return bool(self.aws_endpoint)
+
+    @property
+    def https_alert_endpoints(self) -> tuple[str, ...]:
+        return tuple(u.strip() for u in self.alert_https_endpoints.split(",") if u.strip())
 
     @property
     def tags(self) -> dict[str, str]:
@@ -106,6 +120,7 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "aurora_backup_retention_days": 35,
         "log_retention_days": 365,
         "deletion_protection": True,
+        "alarm_period_seconds": 60,
         "lambda_reserved_concurrency": 100,
         "api_rate_limit": 500,
         "api_burst_limit": 1000,
@@ -132,6 +147,14 @@ ENV_VARS: Mapping[str, str] = {
     "fraud_window_seconds": "PAYMENTS_FRAUD_WINDOW_SECONDS",
     "lambda_reserved_concurrency": "PAYMENTS_LAMBDA_RESERVED_CONCURRENCY",
     "vpc_cidr": "PAYMENTS_VPC_CIDR",
+    "alert_https_endpoints": "PAYMENTS_ALERT_HTTPS_ENDPOINTS",
+    "alarm_period_seconds": "PAYMENTS_ALARM_PERIOD_SECONDS",
+    "alarm_api_p99_latency_ms": "PAYMENTS_ALARM_API_P99_LATENCY_MS",
+    "alarm_api_5xx_count": "PAYMENTS_ALARM_API_5XX_COUNT",
+    "alarm_function_errors": "PAYMENTS_ALARM_FUNCTION_ERRORS",
+    "alarm_function_throttles": "PAYMENTS_ALARM_FUNCTION_THROTTLES",
+    "alarm_dynamodb_throttles": "PAYMENTS_ALARM_DYNAMODB_THROTTLES",
+    "alarm_aurora_cpu_percent": "PAYMENTS_ALARM_AURORA_CPU_PERCENT",
     "repository": "REPOSITORY",
     "author": "COMMIT_AUTHOR",
     "pr_number": "PR_NUMBER",
@@ -189,6 +212,17 @@ def _validate(s: Settings) -> None:
                  "fraud_window_seconds", "lambda_reserved_concurrency"):
         if getattr(s, name) < 0:
             raise SettingsError(name, f"{getattr(s, name)} must not be negative")
+    for name in ("alarm_api_p99_latency_ms", "alarm_api_5xx_count", "alarm_function_errors",
+                 "alarm_function_throttles", "alarm_dynamodb_throttles"):
+        if getattr(s, name) < 0:
+            raise SettingsError(name, f"{getattr(s, name)} must not be negative")
+    if s.alarm_period_seconds not in (10, 30) and (s.alarm_period_seconds < 60 or s.alarm_period_seconds % 60):
+        raise SettingsError("alarm_period_seconds", "must be 10, 30 or a multiple of 60")
+    if not 1 <= s.alarm_aurora_cpu_percent <= 100:
+        raise SettingsError("alarm_aurora_cpu_percent", "must be 1..100")
+    for url in s.https_alert_endpoints:
+        if not re.match(r"^https://[^\s]+$", url):
+            raise SettingsError("alert_https_endpoints", f"{url!r} is not an https:// URL")
     if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < 10:
         raise SettingsError("waf_rate_limit_per_5min", "AWS WAF needs at least 10")
     try:

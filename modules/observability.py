@@ -1,0 +1,157 @@
+"""Observability: the payment dashboard and the alarms that page through the encrypted alert topic.
+
+The dashboard body is built from small typed helpers (``Metric``, ``Graph``) rather than a hand-typed
+JSON blob, so every metric names a resource by reference and a test can check them all.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from constructs import Construct
+from cdktf_cdktf_provider_aws.cloudwatch_composite_alarm import CloudwatchCompositeAlarm
+from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+
+from modules.settings import Settings
+
+GRAPH_WIDTH, GRAPH_HEIGHT, COLUMNS = 8, 6, 3
+
+
+@dataclass(frozen=True)
+class Metric:
+    namespace: str
+    name: str
+    dimensions: Mapping[str, str]
+    stat: str = "Sum"
+    label: str = ""
+
+    def to_json(self) -> list:
+        row: list = [self.namespace, self.name]
+        for key, value in self.dimensions.items():
+            row += [key, value]
+        options = {"stat": self.stat}
+        if self.label:
+            options["label"] = self.label
+        return [*row, options]
+
+
+@dataclass(frozen=True)
+class Graph:
+    title: str
+    metrics: Sequence[Metric]
+    period: int = 60
+
+    def to_json(self, index: int, region: str) -> dict:
+        return {
+            "type": "metric", "width": GRAPH_WIDTH, "height": GRAPH_HEIGHT,
+            "x": (index % COLUMNS) * GRAPH_WIDTH, "y": (index // COLUMNS) * GRAPH_HEIGHT,
+            "properties": {"title": self.title, "region": region, "period": self.period,
+                           "view": "timeSeries", "stacked": False,
+                           "metrics": [m.to_json() for m in self.metrics]},
+        }
+
+
+def dashboard_body(graphs: Sequence[Graph], region: str) -> str:
+    return json.dumps({"widgets": [g.to_json(i, region) for i, g in enumerate(graphs)]})
+
+
+@dataclass(frozen=True)
+class ObservabilityProps:
+    settings: Settings
+    alert_topic_arn: str
+    api_name: str
+    api_stage: str
+    function_names: Mapping[str, str]          # key -> function name
+    table_name: str
+    cluster_identifier: str
+    extra_alarm_names: Sequence[str] = field(default_factory=tuple)
+
+
+class PaymentObservability(Construct):
+    """Dashboard `payment-dashboard-<env>`, metric alarms, and the composite `payments degraded`."""
+
+    def __init__(self, scope: Construct, id: str, props: ObservabilityProps):
+        super().__init__(scope, id)
+        s = props.settings
+        self._s, self._topic = s, props.alert_topic_arn
+        api = {"ApiName": props.api_name, "Stage": props.api_stage}
+        table = {"TableName": props.table_name}
+        cluster = {"DBClusterIdentifier": props.cluster_identifier}
+        fn_dims = {key: {"FunctionName": name} for key, name in props.function_names.items()}
+
+        def per_function(metric: str, stat: str = "Sum") -> list[Metric]:
+            return [Metric("AWS/Lambda", metric, d, stat, key) for key, d in fn_dims.items()]
+
+        graphs = [
+            Graph("API latency p99 / p50 (ms)", [Metric("AWS/ApiGateway", "Latency", api, "p99", "p99"),
+                                                  Metric("AWS/ApiGateway", "Latency", api, "p50", "p50")]),
+            Graph("API 4xx / 5xx", [Metric("AWS/ApiGateway", "4XXError", api, "Sum", "4xx"),
+                                    Metric("AWS/ApiGateway", "5XXError", api, "Sum", "5xx")]),
+            Graph("API requests", [Metric("AWS/ApiGateway", "Count", api, "Sum", "requests")]),
+            Graph("Lambda invocations", per_function("Invocations")),
+            Graph("Lambda errors", per_function("Errors")),
+            Graph("Lambda duration p99 (ms)", per_function("Duration", "p99")),
+            Graph("Lambda throttles", per_function("Throttles")),
+            Graph("Lambda concurrency", per_function("ConcurrentExecutions", "Maximum")),
+            Graph("DynamoDB consumed capacity", [
+                Metric("AWS/DynamoDB", "ConsumedReadCapacityUnits", table, "Sum", "read"),
+                Metric("AWS/DynamoDB", "ConsumedWriteCapacityUnits", table, "Sum", "write")]),
+            Graph("DynamoDB throttled requests", [
+                Metric("AWS/DynamoDB", "ReadThrottleEvents", table, "Sum", "read throttles"),
+                Metric("AWS/DynamoDB", "WriteThrottleEvents", table, "Sum", "write throttles")]),
+            Graph("Aurora capacity (ACU)", [Metric("AWS/RDS", "ServerlessDatabaseCapacity", cluster, "Average", "ACU")]),
+            Graph("Aurora CPU % / connections", [
+                Metric("AWS/RDS", "CPUUtilization", cluster, "Average", "CPU %"),
+                Metric("AWS/RDS", "DatabaseConnections", cluster, "Average", "connections")]),
+        ]
+        self.dashboard = CloudwatchDashboard(self, "dashboard", dashboard_name=f"payment-dashboard-{s.environment}",
+                                             dashboard_body=dashboard_body(graphs, s.region))
+        self.dashboard_url = (f"https://{s.region}.console.aws.amazon.com/cloudwatch/home?region={s.region}"
+                              f"#dashboards:name=payment-dashboard-{s.environment}")
+
+        period = s.alarm_period_seconds
+        self.alarms: dict[str, CloudwatchMetricAlarm] = {}
+        self._alarm("api-p99-latency", "API p99 latency above threshold: clients are waiting",
+                    Metric("AWS/ApiGateway", "Latency", api), extended_statistic="p99",
+                    threshold=s.alarm_api_p99_latency_ms, periods=2, period=period, missing="notBreaching")
+        self._alarm("api-5xx", "API 5xx responses: payments are failing server-side",
+                    Metric("AWS/ApiGateway", "5XXError", api), threshold=s.alarm_api_5xx_count,
+                    periods=1, period=300, missing="notBreaching")
+        for key, dims in fn_dims.items():
+            self._alarm(f"{key}-errors", f"{key} function errors",
+                        Metric("AWS/Lambda", "Errors", dims), threshold=s.alarm_function_errors,
+                        periods=1, period=300, missing="notBreaching")
+            self._alarm(f"{key}-throttles", f"{key} function throttled: reserved concurrency exhausted",
+                        Metric("AWS/Lambda", "Throttles", dims), threshold=s.alarm_function_throttles,
+                        periods=1, period=period, missing="notBreaching", comparison="GreaterThanOrEqualToThreshold")
+        for kind in ("Read", "Write"):
+            self._alarm(f"dynamodb-{kind.lower()}-throttles", f"DynamoDB {kind.lower()} throttling on the transactions table",
+                        Metric("AWS/DynamoDB", f"{kind}ThrottleEvents", table),
+                        threshold=s.alarm_dynamodb_throttles, periods=1, period=period,
+                        missing="notBreaching", comparison="GreaterThanOrEqualToThreshold")
+        self._alarm("aurora-cpu", "Aurora CPU high: queries slow, capacity at its maximum?",
+                    Metric("AWS/RDS", "CPUUtilization", cluster, "Average"),
+                    threshold=s.alarm_aurora_cpu_percent, periods=2, period=period, missing="missing")
+
+        critical = ["api-5xx", "api-p99-latency", "process-errors", "aurora-cpu"]
+        self.degraded = CloudwatchCompositeAlarm(
+            self, "degraded", alarm_name=s.name("payments-degraded"),
+            alarm_description="Payments degraded: any critical alarm (API 5xx or latency, process errors, Aurora CPU)",
+            alarm_rule=" OR ".join(f'ALARM("{self.alarms[k].alarm_name}")' for k in critical),
+            alarm_actions=[self._topic], ok_actions=[self._topic], actions_enabled=True,
+        )
+
+    def _alarm(self, key: str, description: str, metric: Metric, *, threshold: float, periods: int,
+               period: int, missing: str, extended_statistic: str | None = None,
+               comparison: str = "GreaterThanThreshold") -> None:
+        self.alarms[key] = CloudwatchMetricAlarm(
+            self, key, alarm_name=self._s.name(f"{key}-alarm"), alarm_description=description,
+            namespace=metric.namespace, metric_name=metric.name, dimensions=dict(metric.dimensions),
+            statistic=None if extended_statistic else metric.stat, extended_statistic=extended_statistic,
+            period=period, evaluation_periods=periods, datapoints_to_alarm=periods,
+            threshold=threshold, comparison_operator=comparison, treat_missing_data=missing,
+            alarm_actions=[self._topic], ok_actions=[self._topic], actions_enabled=True,
+        )

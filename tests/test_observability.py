@@ -1,0 +1,147 @@
+"""Dashboard and alarms: every metric names a real resource; every alarm can page."""
+
+import json
+
+import pytest
+
+FUNCTIONS = ("validate", "fraud-check", "process", "audit-writer")
+
+
+@pytest.fixture(scope="module")
+def widgets(stack):
+    return json.loads(stack.one("aws_cloudwatch_dashboard")["dashboard_body"])["widgets"]
+
+
+def _metrics(widgets):
+    for widget in widgets:
+        for row in widget["properties"]["metrics"]:
+            names = row[:-1]
+            yield names[0], names[1], dict(zip(names[2::2], names[3::2]))
+
+
+def test_dashboard_is_named_per_environment(stack):
+    assert stack.one("aws_cloudwatch_dashboard")["dashboard_name"] == "payment-dashboard-dev"
+
+
+@pytest.mark.parametrize("namespace, metric", [
+    ("AWS/ApiGateway", "Latency"), ("AWS/ApiGateway", "4XXError"), ("AWS/ApiGateway", "5XXError"),
+    ("AWS/ApiGateway", "Count"), ("AWS/Lambda", "Invocations"), ("AWS/Lambda", "Errors"),
+    ("AWS/Lambda", "Duration"), ("AWS/Lambda", "Throttles"), ("AWS/Lambda", "ConcurrentExecutions"),
+    ("AWS/DynamoDB", "ConsumedReadCapacityUnits"), ("AWS/DynamoDB", "ConsumedWriteCapacityUnits"),
+    ("AWS/DynamoDB", "ReadThrottleEvents"), ("AWS/RDS", "ServerlessDatabaseCapacity"),
+    ("AWS/RDS", "CPUUtilization"), ("AWS/RDS", "DatabaseConnections"),
+])
+def test_dashboard_shows_metric(widgets, namespace, metric):
+    assert any(ns == namespace and name == metric for ns, name, _ in _metrics(widgets))
+
+
+def test_dashboard_latency_has_p99_and_p50(widgets):
+    stats = {row[-1]["stat"] for w in widgets for row in w["properties"]["metrics"] if row[1] == "Latency"}
+    assert {"p99", "p50"} <= stats
+
+
+def test_every_dashboard_dimension_names_a_resource_in_the_stack(stack, widgets):
+    api = stack.ref("aws_api_gateway_rest_api", "name")
+    stage = stack.ref("aws_api_gateway_stage", "stage_name")
+    functions = {stack.ref("aws_lambda_function", "function_name", function_name=f"payment-{k}-dev")
+                 for k in FUNCTIONS}
+    table = stack.ref("aws_dynamodb_table", "name", name="payment-transactions-dev")
+    cluster = stack.ref("aws_rds_cluster", "cluster_identifier")
+    allowed = {"ApiName": {api}, "Stage": {stage}, "FunctionName": functions, "TableName": {table},
+               "DBClusterIdentifier": {cluster}}
+    seen_functions = set()
+    for _, _, dims in _metrics(widgets):
+        assert dims, "metric without dimensions"
+        for key, value in dims.items():
+            assert value in allowed[key], (key, value)
+        seen_functions |= {dims["FunctionName"]} if "FunctionName" in dims else set()
+    assert seen_functions == functions  # every function is on the dashboard
+
+
+def _alarms(stack):
+    return stack.resources("aws_cloudwatch_metric_alarm").values()
+
+
+def test_every_alarm_pages_and_recovers_through_the_alert_topic(stack):
+    topic = stack.ref("aws_sns_topic", "arn")
+    for alarm in [*_alarms(stack), *stack.resources("aws_cloudwatch_composite_alarm").values()]:
+        assert alarm["alarm_actions"] == [topic] and alarm["ok_actions"] == [topic], alarm["alarm_name"]
+
+
+def test_every_alarm_says_how_to_treat_missing_data(stack):
+    assert all(a["treat_missing_data"] in ("missing", "notBreaching", "breaching", "ignore")
+               for a in _alarms(stack))
+
+
+def test_alarm_names_follow_one_pattern(stack):
+    assert all(a["alarm_name"].startswith("payment-") and a["alarm_name"].endswith("-alarm-dev")
+               for a in _alarms(stack))
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_every_function_has_an_error_alarm_over_5_in_5_minutes(stack, key):
+    fn = stack.ref("aws_lambda_function", "function_name", function_name=f"payment-{key}-dev")
+    [alarm] = [a for a in _alarms(stack) if a["metric_name"] == "Errors" and a["dimensions"]["FunctionName"] == fn]
+    assert (alarm["threshold"], alarm["period"], alarm["comparison_operator"]) == (5, 300, "GreaterThanThreshold")
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_every_function_has_a_throttle_alarm(stack, key):
+    fn = stack.ref("aws_lambda_function", "function_name", function_name=f"payment-{key}-dev")
+    assert [a for a in _alarms(stack) if a["metric_name"] == "Throttles" and a["dimensions"]["FunctionName"] == fn]
+
+
+def test_api_latency_alarm_is_p99_over_200ms_for_2_of_2(stack):
+    alarm = stack.one("aws_cloudwatch_metric_alarm", alarm_name="payment-api-p99-latency-alarm-dev")
+    assert (alarm["extended_statistic"], alarm["threshold"]) == ("p99", 200)
+    assert alarm["evaluation_periods"] == alarm["datapoints_to_alarm"] == 2
+
+
+def test_api_5xx_alarm_is_over_10_in_5_minutes(stack):
+    alarm = stack.one("aws_cloudwatch_metric_alarm", alarm_name="payment-api-5xx-alarm-dev")
+    assert (alarm["metric_name"], alarm["statistic"], alarm["threshold"], alarm["period"]) == ("5XXError", "Sum", 10, 300)
+
+
+def test_aurora_cpu_alarm_is_over_80_for_2_periods(stack):
+    alarm = stack.one("aws_cloudwatch_metric_alarm", alarm_name="payment-aurora-cpu-alarm-dev")
+    assert (alarm["threshold"], alarm["evaluation_periods"]) == (80, 2)
+
+
+def test_dynamodb_throttle_alarms_watch_the_transactions_table(stack):
+    table = stack.ref("aws_dynamodb_table", "name", name="payment-transactions-dev")
+    throttles = [a for a in _alarms(stack) if a["namespace"] == "AWS/DynamoDB"]
+    assert {a["metric_name"] for a in throttles} == {"ReadThrottleEvents", "WriteThrottleEvents"}
+    assert all(a["dimensions"] == {"TableName": table} for a in throttles)
+
+
+def test_composite_degraded_alarm_covers_the_critical_alarms(stack):
+    composite = stack.one("aws_cloudwatch_composite_alarm")
+    for key in ("api-5xx", "api-p99-latency", "process-errors", "aurora-cpu"):
+        assert stack.ref("aws_cloudwatch_metric_alarm", "alarm_name", alarm_name=f"payment-{key}-alarm-dev") in composite["alarm_rule"]
+
+
+def test_prod_alarms_use_one_minute_periods(tmp_path_factory):
+    from tests.support import Synthesized, synth_environments
+    out = synth_environments(tmp_path_factory.mktemp("prod"), ["prod"])
+    prod = Synthesized(out / "prod" / "stacks" / "payments-prod" / "cdk.tf.json")
+    assert prod.one("aws_cloudwatch_metric_alarm", alarm_name="payment-api-p99-latency-alarm-prod")["period"] == 60
+
+
+def test_https_pager_subscription_is_a_setting(tmp_path_factory):
+    from tests.support import Synthesized, synth_environments
+    out = synth_environments(tmp_path_factory.mktemp("pager"), ["dev"],
+                             PAYMENTS_ALERT_HTTPS_ENDPOINTS="https://pager.example.com/hook")
+    dev = Synthesized(out / "dev" / "stacks" / "payments-dev" / "cdk.tf.json")
+    assert dev.one("aws_sns_topic_subscription", protocol="https")["endpoint"] == "https://pager.example.com/hook"
+
+
+def test_dashboard_url_is_an_output(stack):
+    assert "dashboards:name=payment-dashboard-dev" in stack.json["output"]["dashboard-url"]["value"]
+
+
+def test_every_log_group_is_explicit_with_retention_and_the_key(stack):
+    groups = stack.resources("aws_cloudwatch_log_group").values()
+    names = {g["name"] for g in groups}
+    assert {f"/aws/lambda/payment-{k}-dev" for k in FUNCTIONS} <= names
+    assert "/aws/apigateway/payment-api-dev/access" in names and "/aws/vpc/flow-logs/payment-vpc-dev" in names
+    assert all(g["retention_in_days"] == 7 and g["kms_key_id"].startswith("${aws_kms_key.") for g in groups)
