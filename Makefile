@@ -15,7 +15,7 @@ export PATH      := $(CURDIR)/$(VENV)/bin:$(NODE_BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS  ?=
 
-.PHONY: deps synth synth-cli test bench rehearse clean
+.PHONY: deps synth synth-cli test bench rehearse release clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,6 @@ rehearse: deps
 
 clean:
 	rm -rf cdktf.out build .pytest_cache
+
+release: deps
+	$(PY) -m scripts.release

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
@@ -104,9 +105,14 @@ class PaymentFunction(Construct):
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),
             depends_on=[self.log_group],
         )
-        self.alias = LambdaAlias(self, "live", name=LIVE_ALIAS, function_name=self.function.function_name,
-                                 function_version=self.function.version,
-                                 description="What callers invoke; moved by releases")
+        self.alias = LambdaAlias(
+            self, "live", name=LIVE_ALIAS, function_name=self.function.function_name,
+            function_version=self.function.version,
+            description="What callers invoke; CodeDeploy moves it (scripts/release.py)",
+            # After the first apply CodeDeploy owns which version the alias serves and the canary
+            # weights; Terraform must not shift traffic back on the next apply.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["function_version", "routing_config"]),
+        )
         self.arn = self.function.arn
         self.alias_arn = self.alias.arn
         self.alias_invoke_arn = self.alias.invoke_arn

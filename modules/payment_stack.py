@@ -9,6 +9,7 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 
 from modules.api import ApiProps, PaymentApi
 from modules.compute import ComputeProps, PaymentFunctions
+from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
 from modules.messaging import AlertsProps, AlertTopic
 from modules.observability import ObservabilityProps, PaymentObservability
@@ -58,6 +59,13 @@ class PaymentStack(TerraformStack):
             function_names={k: f.function.function_name for k, f in self.compute.functions.items()},
             table_name=self.tables.transactions.name,
             cluster_identifier=self.database.cluster.cluster_identifier))
+        alarms = self.observability.alarms
+        self.delivery = ReleasePipeline(self, "delivery", DeliveryProps(
+            settings=s, alert_topic_arn=self.alerts.arn,
+            function_names={k: f.name for k, f in self.compute.functions.items()},
+            function_alarm_names={k: alarms[f"{k}-errors"].alarm_name for k in self.compute.functions},
+            api_alarm_names=[alarms["api-5xx"].alarm_name, alarms["api-p99-latency"].alarm_name],
+            partition=partition))
 
         outputs = {
             "vpc-id": (self.network.vpc.id, "VPC ID for payment processing"),
@@ -74,5 +82,6 @@ class PaymentStack(TerraformStack):
         TerraformOutput(self, "alert-topic-arn", value=self.alerts.arn)
         TerraformOutput(self, "idempotency-table", value=self.tables.idempotency.name)
         TerraformOutput(self, "dashboard-url", value=self.observability.dashboard_url)
+        TerraformOutput(self, "codedeploy-application", value=self.delivery.app.name)
         if s.rehearsal:
             apply_rehearsal_overrides(self)

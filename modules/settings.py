@@ -23,6 +23,11 @@ EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 STAGE_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 # Values CloudWatch Logs accepts for retention_in_days.
+LAMBDA_DEPLOYMENT_CONFIGS = tuple(
+    f"CodeDeployDefault.Lambda{kind}" for kind in (
+        "AllAtOnce", "Canary10Percent5Minutes", "Canary10Percent10Minutes", "Canary10Percent15Minutes",
+        "Canary10Percent30Minutes", "Linear10PercentEvery1Minute", "Linear10PercentEvery2Minutes",
+        "Linear10PercentEvery3Minutes", "Linear10PercentEvery10Minutes"))
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)
 
@@ -59,6 +64,8 @@ class Settings:
     vpc_cidr: str = "10.0.0.0/16"
     # Extra alert subscriptions, e.g. a pager's HTTPS endpoint (comma-separated https:// URLs).
     alert_https_endpoints: str = ""
+    # CodeDeploy traffic shifting for releases (a CodeDeployDefault.Lambda* configuration).
+    deployment_config: str = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
     # Alarm thresholds and periods.
     alarm_period_seconds: int = 300
     alarm_api_p99_latency_ms: int = 200
@@ -121,6 +128,7 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "log_retention_days": 365,
         "deletion_protection": True,
         "alarm_period_seconds": 60,
+        "deployment_config": "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
         "lambda_reserved_concurrency": 100,
         "api_rate_limit": 500,
         "api_burst_limit": 1000,
@@ -148,6 +156,7 @@ ENV_VARS: Mapping[str, str] = {
     "lambda_reserved_concurrency": "PAYMENTS_LAMBDA_RESERVED_CONCURRENCY",
     "vpc_cidr": "PAYMENTS_VPC_CIDR",
     "alert_https_endpoints": "PAYMENTS_ALERT_HTTPS_ENDPOINTS",
+    "deployment_config": "PAYMENTS_DEPLOYMENT_CONFIG",
     "alarm_period_seconds": "PAYMENTS_ALARM_PERIOD_SECONDS",
     "alarm_api_p99_latency_ms": "PAYMENTS_ALARM_API_P99_LATENCY_MS",
     "alarm_api_5xx_count": "PAYMENTS_ALARM_API_5XX_COUNT",
@@ -220,6 +229,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError("alarm_period_seconds", "must be 10, 30 or a multiple of 60")
     if not 1 <= s.alarm_aurora_cpu_percent <= 100:
         raise SettingsError("alarm_aurora_cpu_percent", "must be 1..100")
+    if s.deployment_config not in LAMBDA_DEPLOYMENT_CONFIGS:
+        raise SettingsError("deployment_config", f"{s.deployment_config!r} is not one of {LAMBDA_DEPLOYMENT_CONFIGS}")
     for url in s.https_alert_endpoints:
         if not re.match(r"^https://[^\s]+$", url):
             raise SettingsError("alert_https_endpoints", f"{url!r} is not an https:// URL")
