@@ -123,6 +123,7 @@ class ComputeProps:
     settings: Settings
     kms_key_arn: str
     tables: TransactionTables
+    fingerprint_key_arn: str
     audit_bucket_arn: str
     audit_bucket_name: str
     subnet_ids: Sequence[str]
@@ -170,9 +171,12 @@ class PaymentFunctions(Construct):
                     Statement(sid="IdempotencyRecords", actions=["dynamodb:PutItem", "dynamodb:GetItem"],
                               resources=[t.idempotency.arn]),
                     table_key,
+                    Statement(sid="FingerprintCards", actions=["kms:GenerateMac"],
+                              resources=[props.fingerprint_key_arn]),
                 ],
                 environment={**history, "IDEMPOTENCY_TABLE": t.idempotency.name,
-                             "IDEMPOTENCY_TTL_SECONDS": "86400"},
+                             "IDEMPOTENCY_TTL_SECONDS": "86400",
+                             "CARD_FINGERPRINT_KEY_ID": props.fingerprint_key_arn},
                 timeout=15,
             ),
             FunctionSpec(

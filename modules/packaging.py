@@ -7,7 +7,10 @@ hash a function of the committed ``.py`` files only, on any checkout.
 
 from __future__ import annotations
 
+import atexit
 import shutil
+import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 from cdktf import AssetType, TerraformAsset
@@ -16,7 +19,6 @@ from constructs import Construct
 from modules.settings import PROJECT_ROOT
 
 LAMBDAS_DIR = PROJECT_ROOT / "lambdas"
-STAGING_DIR = PROJECT_ROOT / "build" / "lambda-src"
 SHIPPED_SUFFIXES = (".py", ".json")
 
 
@@ -25,9 +27,18 @@ def _shipped(path: Path) -> bool:
             and not path.name.startswith(("test_", ".")) and path.name != "conftest.py")
 
 
+@lru_cache(maxsize=None)
+def _staging_root() -> Path:
+    """One private folder per synth process (concurrent synths must not share one); cdktf copies
+    the zips into the output folder, so the staging copy is not needed after the process ends."""
+    root = Path(tempfile.mkdtemp(prefix="payments-lambda-src-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
 def stage_source(source: Path, name: str) -> Path:
-    """Copy the shipped files of ``source`` into a fresh ``build/lambda-src/<name>``."""
-    target = STAGING_DIR / name
+    """Copy the shipped files of ``source`` into a fresh staging folder named ``name``."""
+    target = _staging_root() / name
     if target.exists():
         shutil.rmtree(target)
     for path in sorted(source.rglob("*")):

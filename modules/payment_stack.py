@@ -50,7 +50,7 @@ class PaymentStack(TerraformStack):
             force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS))
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition))
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
-            s, self.key.arn, self.tables, self.audit.arn, self.audit.name,
+            s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,
             self.network.subnet_ids["private"], self.network.lambda_sg.id, partition))
         self.api = PaymentApi(self, "api", ApiProps(s, self.key.arn, self.compute.functions, partition))
         self.observability = PaymentObservability(self, "observability", ObservabilityProps(

@@ -77,3 +77,16 @@ class PlatformKey(Construct):
         self.alias = KmsAlias(self, "alias", name=f"alias/{s.name('key')}", target_key_id=self.key.key_id)
         self.arn = self.key.arn
         self.key_id = self.key.key_id
+        # Keyed card fingerprints (PCI DSS 4.0 3.5.1.1): an HMAC key whose material never leaves KMS,
+        # so no secret exists in code, state or the function's environment.
+        self.fingerprint_key = KmsKey(
+            self, "card-fingerprint",
+            description=f"HMAC key for card fingerprints ({s.environment})",
+            customer_master_key_spec="HMAC_256", key_usage="GENERATE_VERIFY_MAC",
+            deletion_window_in_days=30,  # deleting it orphans every stored fingerprint
+            policy=policy_document(Statement(
+                sid="AccountAdministers", actions=["kms:*"],
+                principals={"AWS": f"arn:{props.partition}:iam::{props.account_id}:root"})),
+        )
+        KmsAlias(self, "card-fingerprint-alias", name=f"alias/{s.name('card-fingerprint')}",
+                 target_key_id=self.fingerprint_key.key_id)

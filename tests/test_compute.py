@@ -149,3 +149,14 @@ def test_no_environment_variable_holds_a_secret(stack):
     for fn in stack.resources("aws_lambda_function").values():
         for name in fn["environment"]["variables"]:
             assert not any(word in name.upper() for word in ("SECRET", "PASSWORD", "TOKEN"))
+
+
+def test_process_fingerprints_cards_with_the_kms_hmac_key_only(stack):
+    key = stack.one("aws_kms_key", key_usage="GENERATE_VERIFY_MAC")
+    assert key["customer_master_key_spec"] == "HMAC_256"
+    key_arn = stack.ref("aws_kms_key", "arn", key_usage="GENERATE_VERIFY_MAC")
+    assert statement(_role_policy(stack, "process"), "FingerprintCards") == {
+        "Sid": "FingerprintCards", "Effect": "Allow", "Action": ["kms:GenerateMac"], "Resource": [key_arn]}
+    assert _function(stack, "process")["environment"]["variables"]["CARD_FINGERPRINT_KEY_ID"] == key_arn
+    for other in ("validate", "fraud-check", "audit-writer"):
+        assert "kms:GenerateMac" not in _allowed_actions(_role_policy(stack, other))

@@ -4,13 +4,13 @@ from tests.support import statement
 
 
 def _policy(stack):
-    return stack.policy(stack.one("aws_kms_key"))
+    return stack.policy(stack.one("aws_kms_key", enable_key_rotation=True))
 
 
 def test_key_rotates_and_has_an_alias(stack):
-    key = stack.one("aws_kms_key")
-    assert key["enable_key_rotation"] is True
-    assert stack.one("aws_kms_alias")["name"] == "alias/payment-key-dev"
+    key = stack.one("aws_kms_key", enable_key_rotation=True)
+    assert key["description"].startswith("Payment platform data key")
+    assert stack.one("aws_kms_alias", name="alias/payment-key-dev")["target_key_id"].endswith(".key_id}")
 
 
 def test_cloudwatch_alarms_may_publish_to_the_encrypted_topic(stack):
