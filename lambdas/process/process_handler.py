@@ -1,4 +1,8 @@
-"""POST /process: re-validate, re-score and idempotently store a payment."""
+"""POST /process: re-validate, re-score and idempotently store a payment.
+
+Requires CARD_FINGERPRINT_KEY_ID (KMS HMAC_256 key; kms:GenerateMac) for the
+keyed card fingerprint; without it every payment is a generic 500.
+"""
 from __future__ import annotations
 
 from typing import Any

@@ -3,7 +3,8 @@
 Puts the layer package (lambdas/shared/python) and each function dir on
 sys.path, and provides a moto-backed AWS environment with the same schema
 Terraform creates (transactions table + GSIs + NEW_IMAGE stream, idempotency
-table with TTL, audit bucket, KMS key).
+table with TTL, audit bucket, audit KMS key, and the KMS HMAC_256 key used for
+card fingerprints, whose ARN is CARD_FINGERPRINT_KEY_ID).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ for _path in (LAMBDAS / "shared" / "python", LAMBDAS / "validate", LAMBDAS / "fr
         sys.path.insert(0, str(_path))
 
 from payments_testkit import (  # noqa: E402  (after sys.path setup)
-    AUDIT_BUCKET, IDEMPOTENCY_TABLE, REGION, TRANSACTION_TABLE, AwsHelpers)
+    AUDIT_BUCKET, IDEMPOTENCY_TABLE, REGION, TRANSACTION_TABLE, AwsHelpers, create_hmac_key)
 
 
 _LAMBDA_ENV = {
@@ -40,7 +41,7 @@ _LAMBDA_ENV = {
 def _apply_env(mp: pytest.MonkeyPatch) -> None:
     for name, value in _LAMBDA_ENV.items():
         mp.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AUDIT_KMS_KEY_ID"):
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AUDIT_KMS_KEY_ID", "CARD_FINGERPRINT_KEY_ID"):
         mp.delenv(name, raising=False)
 
 
@@ -88,7 +89,8 @@ def _create_resources(boto3):
     s3.create_bucket(Bucket=AUDIT_BUCKET)
     kms = boto3.client("kms", region_name=REGION)
     key_arn = kms.create_key(Description="audit")["KeyMetadata"]["Arn"]
-    return ddb, s3, kms, key_arn
+    fingerprint_key_arn = create_hmac_key(kms)
+    return ddb, s3, kms, key_arn, fingerprint_key_arn
 
 
 @contextlib.contextmanager
@@ -99,14 +101,16 @@ def _mocked_aws(mp: pytest.MonkeyPatch):
 
     core_aws.reset_clients()
     with mock_aws():
-        ddb, s3, kms, key_arn = _create_resources(boto3)
+        ddb, s3, kms, key_arn, fingerprint_key_arn = _create_resources(boto3)
         mp.setenv("AUDIT_KMS_KEY_ID", key_arn)
+        mp.setenv("CARD_FINGERPRINT_KEY_ID", fingerprint_key_arn)
         # botocore >= 1.40 resolves account-based stream endpoints
         # (<account>.streams-ddb.<region>...) that moto 5.2 does not route; pin
         # the classic endpoint, which moto serves.
         streams = boto3.client("dynamodbstreams", region_name=REGION,
                                endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com")
-        yield SimpleNamespace(ddb=ddb, s3=s3, kms=kms, kms_key_arn=key_arn, streams=streams,
+        yield SimpleNamespace(ddb=ddb, s3=s3, kms=kms, kms_key_arn=key_arn,
+                              fingerprint_key_arn=fingerprint_key_arn, streams=streams,
                               helpers=AwsHelpers(ddb, s3, streams))
     core_aws.reset_clients()
 
@@ -133,6 +137,7 @@ def shared_aws(_module_aws):
     env, mp = _module_aws
     _apply_env(mp)
     mp.setenv("AUDIT_KMS_KEY_ID", env.kms_key_arn)
+    mp.setenv("CARD_FINGERPRINT_KEY_ID", env.fingerprint_key_arn)
     yield env
     env.helpers.purge()
 

@@ -57,6 +57,12 @@ def api_event(body, *, headers=None, base64_encoded=False, request_id=None, path
     }
 
 
+def create_hmac_key(kms, description="card-fingerprint") -> str:
+    """An HMAC_256 / GENERATE_VERIFY_MAC key, as the infrastructure creates it; its ARN."""
+    return kms.create_key(Description=description, KeySpec="HMAC_256",
+                          KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
+
+
 def contains_pan(text: str, pans=KNOWN_PANS) -> bool:
     """True if any PAN appears in text (also with separators removed)."""
     squashed = re.sub(r"[ \-]", "", text)

@@ -1,6 +1,8 @@
 """Pure business-rule tests (no AWS), including property-based tests."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from decimal import Decimal
@@ -8,9 +10,11 @@ from decimal import Decimal
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 from payments_core import PAYMENT_REQUEST_SCHEMA
-from payments_core.cardsec import card_fingerprint, request_hash
+from payments_core.cardsec import (CardFingerprintError, canonical_request, card_fingerprint,
+                                   fingerprint_message, request_hash)
 from payments_core.config import load_config
 from payments_core.currencies import MINOR_UNITS
 from payments_core.errors import ConfigurationError, ValidationError
@@ -212,15 +216,83 @@ def test_fraud_score_properties(amount, amounts):
 
 # --------------------------------------------------------------- card security
 
-def test_fingerprint_and_request_hash_do_not_contain_the_pan():
+class _FakeKms:
+    """Stands in for the KMS client: records calls, HMACs locally with ``key``."""
+
+    def __init__(self, key=b"k" * 32, error=None):
+        self.key, self.error, self.calls = key, error, []
+
+    def generate_mac(self, **kwargs):
+        self.calls.append(kwargs)
+        if self.error is not None:
+            raise self.error
+        return {"Mac": hmac.new(self.key, kwargs["Message"], hashlib.sha256).digest(),
+                "MacAlgorithm": kwargs["MacAlgorithm"], "KeyId": kwargs["KeyId"]}
+
+
+def test_fingerprint_is_a_kms_mac_of_the_domain_separated_pan():
+    kms = _FakeKms()
+    fp = card_fingerprint(VISA, "arn:key/1", kms)
+    assert kms.calls == [{"KeyId": "arn:key/1", "MacAlgorithm": "HMAC_SHA_256",
+                          "Message": fingerprint_message(VISA)}]
+    assert fingerprint_message(VISA).endswith(VISA.encode()) and \
+        fingerprint_message(VISA) != VISA.encode()  # domain-separated
+    assert fp == hmac.new(kms.key, fingerprint_message(VISA), hashlib.sha256).hexdigest()
+    assert len(fp) == 64 and VISA not in fp
+    assert fp == card_fingerprint(VISA, "arn:key/1", kms) != card_fingerprint(
+        "5555555555554444", "arn:key/1", kms)
+    # neither the plain nor the domain-separated unkeyed SHA-256
+    assert fp not in (hashlib.sha256(VISA.encode()).hexdigest(),
+                      hashlib.sha256(fingerprint_message(VISA)).hexdigest())
+    assert card_fingerprint(VISA, "arn:key/2", _FakeKms(key=b"x" * 32)) != fp
+
+
+def test_fingerprint_has_no_unkeyed_fallback():
+    kms = _FakeKms()
+    for key_id in (None, ""):
+        with pytest.raises(CardFingerprintError):
+            card_fingerprint(VISA, key_id, kms)
+    assert kms.calls == []
+
+
+@pytest.mark.parametrize("error", [
+    ClientError({"Error": {"Code": "AccessDeniedException",
+                           "Message": f"denied for {VISA}"}}, "GenerateMac"),
+    ParamValidationError(report=f"Invalid value {VISA}"),
+    EndpointConnectionError(endpoint_url="https://kms.us-east-1.amazonaws.com"),
+])
+def test_kms_errors_become_a_fixed_message_without_the_pan(error):
+    with pytest.raises(CardFingerprintError) as exc:
+        card_fingerprint(VISA, "arn:key/1", _FakeKms(error=error))
+    assert VISA not in str(exc.value) and exc.value.__cause__ is None
+    assert exc.value.__suppress_context__
+    if isinstance(error, ClientError):
+        assert "AccessDeniedException" in str(exc.value)
+
+
+def test_request_hash_uses_the_fingerprint_and_not_the_pan():
     from payments_core.validation import PaymentRequest
     req = PaymentRequest("c1", Decimal("1.00"), "USD", VISA)
     assert VISA not in repr(req) and VISA not in str(req)
-    fp = card_fingerprint(VISA)
-    assert len(fp) == 64 and fp == card_fingerprint(VISA) != card_fingerprint("5555555555554444")
-    assert card_fingerprint(VISA, key=b"secret") != fp
-    assert request_hash(req) == request_hash(PaymentRequest("c1", Decimal("1.0"), "USD", VISA))
-    assert request_hash(req) != request_hash(PaymentRequest("c1", Decimal("1.01"), "USD", VISA))
+    fp = card_fingerprint(VISA, "arn:key/1", _FakeKms())
+    assert VISA not in canonical_request(req, fp) and fp in canonical_request(req, fp)
+    assert request_hash(req, fp) == request_hash(
+        PaymentRequest("c1", Decimal("1.0"), "USD", VISA), fp)
+    assert request_hash(req, fp) != request_hash(
+        PaymentRequest("c1", Decimal("1.01"), "USD", VISA), fp)
+    assert request_hash(req, fp) != request_hash(req, "0" * 64)
+
+
+def test_fingerprint_key_config(monkeypatch):
+    monkeypatch.delenv("CARD_FINGERPRINT_KEY_ID", raising=False)
+    assert load_config().card_fingerprint_key_id is None
+    with pytest.raises(ConfigurationError):
+        load_config().require("card_fingerprint_key_id")
+    monkeypatch.setenv("CARD_FINGERPRINT_KEY_ID", "  ")
+    assert load_config().card_fingerprint_key_id is None
+    arn = "arn:aws:kms:us-east-1:111122223333:key/abc"
+    monkeypatch.setenv("CARD_FINGERPRINT_KEY_ID", arn)
+    assert load_config().require("card_fingerprint_key_id") == arn
 
 
 # --------------------------------------------------------------------- masking

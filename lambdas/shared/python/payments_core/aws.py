@@ -1,4 +1,8 @@
-"""Thread-safe, cached boto3 clients (created once per process / warm container)."""
+"""Thread-safe, cached boto3 clients (created once per process / warm container).
+
+Used for ``dynamodb``, ``s3`` (audit writer) and ``kms`` (card fingerprints via
+GenerateMac in /process); one client per service and region.
+"""
 from __future__ import annotations
 
 import os

@@ -1,41 +1,77 @@
-"""Card-data helpers: fingerprinting and request hashing.
+"""Card-data helpers: keyed fingerprinting and request hashing.
 
 The full PAN is only ever held in memory during a request. What is stored is
-``card_last4`` and ``card_fingerprint``. The fingerprint is SHA-256 over a
-domain-separated PAN, or HMAC-SHA256 when a secret key is supplied. NOTE: an
-unkeyed hash of a PAN can be brute-forced (the PAN space is small); PCI DSS
-v4.0 req. 3.5.1.1 expects a keyed hash, so production should pass a key held
-in KMS/Secrets Manager (``key=``); the deployed functions currently have no
-such secret configured.
+``card_last4`` and ``card_fingerprint``. The fingerprint is an HMAC-SHA256
+computed *inside AWS KMS* (``GenerateMac``) with an HMAC_256 key whose
+material never leaves KMS, over a domain-separated PAN (PCI DSS v4.0 req.
+3.5.1.1: a keyed cryptographic hash). There is deliberately no unkeyed
+fallback: an unkeyed hash of a PAN can be brute-forced (the PAN space is
+small), so a missing key is a configuration error, not a reason to degrade.
+
+The fingerprint is computed once per request and reused for both the stored
+``card_fingerprint`` attribute and the idempotency ``request_hash``.
 """
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .validation import PaymentRequest
 
-_DOMAIN = b"payments-core/card-fingerprint/v1:"
+MAC_ALGORITHM = "HMAC_SHA_256"
+_DOMAIN = b"payments-core/card-fingerprint/v2:"
 
 
-def card_fingerprint(pan_digits: str, key: bytes | None = None) -> str:
-    data = _DOMAIN + pan_digits.encode("ascii")
-    if key:
-        return hmac.new(key, data, hashlib.sha256).hexdigest()
-    return hashlib.sha256(data).hexdigest()
+class CardFingerprintError(RuntimeError):
+    """KMS could not compute the fingerprint (surfaces as a generic HTTP 500).
+
+    The message is fixed text plus the AWS error code; it never contains the
+    PAN, the MAC input or the KMS error message.
+    """
 
 
-def canonical_request(request: PaymentRequest, key: bytes | None = None) -> str:
+def fingerprint_message(pan_digits: str) -> bytes:
+    """The MAC input: a domain-separation prefix followed by the normalised PAN."""
+    return _DOMAIN + pan_digits.encode("ascii")
+
+
+def card_fingerprint(pan_digits: str, key_id: str, kms: Any) -> str:
+    """Hex HMAC-SHA256 of the domain-separated PAN, computed by KMS ``GenerateMac``.
+
+    ``key_id`` is the HMAC_256 (GENERATE_VERIFY_MAC) key; ``kms`` a KMS client.
+    """
+    if not key_id:
+        raise CardFingerprintError("card fingerprint key is not configured")
+    try:
+        result = kms.generate_mac(KeyId=key_id, MacAlgorithm=MAC_ALGORITHM,
+                                  Message=fingerprint_message(pan_digits))
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code") or "Unknown")
+        raise CardFingerprintError(f"KMS GenerateMac failed ({code})") from None
+    except BotoCoreError as error:
+        raise CardFingerprintError(f"KMS GenerateMac failed ({type(error).__name__})") from None
+    mac = result.get("Mac") if isinstance(result, dict) else None
+    if not isinstance(mac, (bytes, bytearray)) or len(mac) != 32:
+        raise CardFingerprintError("KMS GenerateMac returned an unexpected MAC")
+    return bytes(mac).hex()
+
+
+def canonical_request(request: PaymentRequest, fingerprint: str) -> str:
     """Canonical JSON of a validated request (the PAN replaced by its fingerprint)."""
     return json.dumps({
         "amount": request.amount_str,
-        "card_fingerprint": card_fingerprint(request.card_number, key),
+        "card_fingerprint": fingerprint,
         "currency": request.currency,
         "customer_id": request.customer_id,
     }, sort_keys=True, separators=(",", ":"))
 
 
-def request_hash(request: PaymentRequest, key: bytes | None = None) -> str:
-    """SHA-256 of the canonical validated request (used for idempotency)."""
-    return hashlib.sha256(canonical_request(request, key).encode("utf-8")).hexdigest()
+def request_hash(request: PaymentRequest, fingerprint: str) -> str:
+    """SHA-256 of the canonical validated request (used for idempotency).
+
+    ``fingerprint`` is the request's :func:`card_fingerprint` (already keyed).
+    """
+    return hashlib.sha256(canonical_request(request, fingerprint).encode("utf-8")).hexdigest()

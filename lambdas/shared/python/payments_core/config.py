@@ -36,6 +36,7 @@ class Config:
     audit_bucket: str | None
     audit_prefix: str
     audit_kms_key_id: str | None
+    card_fingerprint_key_id: str | None
 
     def require(self, name: str) -> str:
         """Return a string setting that must be present for this function."""
@@ -98,4 +99,6 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         audit_bucket=env.get("AUDIT_BUCKET") or None,
         audit_prefix=_prefix(env),
         audit_kms_key_id=env.get("AUDIT_KMS_KEY_ID") or None,
+        # KMS HMAC_256 key (ARN) for card fingerprints; required by /process only.
+        card_fingerprint_key_id=(env.get("CARD_FINGERPRINT_KEY_ID") or "").strip() or None,
     )

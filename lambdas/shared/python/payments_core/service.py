@@ -68,8 +68,9 @@ def _replay(record: dict, request_hash: str) -> ProcessOutcome:
 
 
 def build_transaction(request: PaymentRequest, assessment: FraudAssessment,
-                      idempotency_key: str, now: int, transaction_id: str) -> dict[str, Any]:
-    """The stored transaction item: last four digits + fingerprint, never the PAN."""
+                      idempotency_key: str, now: int, transaction_id: str,
+                      fingerprint: str) -> dict[str, Any]:
+    """The stored transaction item: last four digits + keyed fingerprint, never the PAN."""
     return {
         "transaction_id": transaction_id,
         "timestamp": int(now),
@@ -78,7 +79,7 @@ def build_transaction(request: PaymentRequest, assessment: FraudAssessment,
         "amount": request.amount,  # Decimal
         "currency": request.currency,
         "card_last4": request.card_last4,
-        "card_fingerprint": cardsec.card_fingerprint(request.card_number),
+        "card_fingerprint": fingerprint,
         "risk_score": assessment.score,
         "risk_level": assessment.level,
         "status": STATUS_DECLINED_REVIEW if assessment.requires_review else STATUS_COMPLETED,
@@ -103,17 +104,22 @@ def response_body(item: dict[str, Any], assessment: FraudAssessment) -> dict[str
 
 def process_payment(request: PaymentRequest, idempotency_key: str, config: Config,
                     clock: Callable[[], float] = time.time,
-                    ddb: Any | None = None) -> ProcessOutcome:
+                    ddb: Any | None = None, kms: Any | None = None) -> ProcessOutcome:
     """Idempotently score and store a payment.
 
     One TransactWriteItems writes the idempotency record and the transaction
-    together, so either both exist or neither does.
+    together, so either both exist or neither does. The card fingerprint is one
+    KMS GenerateMac call, made once and reused for the stored item and the
+    request hash; CARD_FINGERPRINT_KEY_ID is required (no unkeyed fallback).
     """
     logger = get_logger()
-    ddb = ddb or aws.client("dynamodb")
     idempotency_table = config.require("idempotency_table")
     transaction_table = config.require("transaction_table")
-    req_hash = cardsec.request_hash(request)
+    fingerprint_key_id = config.require("card_fingerprint_key_id")
+    ddb = ddb or aws.client("dynamodb")
+    fingerprint = cardsec.card_fingerprint(request.card_number, fingerprint_key_id,
+                                           kms or aws.client("kms"))
+    req_hash = cardsec.request_hash(request, fingerprint)
     now = int(clock())
 
     # Fast path for retries: no scoring query, no failed transaction.
@@ -123,7 +129,8 @@ def process_payment(request: PaymentRequest, idempotency_key: str, config: Confi
         return _replay(existing, req_hash)
 
     assessment = assess(request, config, now, ddb=ddb)
-    item = build_transaction(request, assessment, idempotency_key, now, str(uuid.uuid4()))
+    item = build_transaction(request, assessment, idempotency_key, now, str(uuid.uuid4()),
+                             fingerprint)
     body = response_body(item, assessment)
     status_code = 200
     record = {
