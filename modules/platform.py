@@ -35,7 +35,9 @@ def aws_provider(stack: TerraformStack, settings: Settings) -> AwsProvider:
             skip_requesting_account_id=False,
             s3_use_path_style=True,
             max_retries=3,  # an action moto lacks would otherwise retry for over ten minutes
-            endpoints=[AwsProviderEndpoints(**{s: settings.aws_endpoint for s in REHEARSAL_SERVICES})],
+            # The Python binding spells the `lambda` endpoint `lambda_` (a Python keyword).
+            endpoints=[AwsProviderEndpoints(**{("lambda_" if s == "lambda" else s): settings.aws_endpoint
+                                               for s in REHEARSAL_SERVICES})],
         )
     return AwsProvider(
         stack, "aws",

@@ -11,6 +11,7 @@ from cdktf_cdktf_provider_aws.kms_key import KmsKey
 
 from modules.iam import Statement, policy_document
 from modules.platform import aws_provider, state_bucket_name
+from modules.rehearsal import apply_rehearsal_overrides
 from modules.settings import Settings
 from modules.storage import SecureBucket, SecureBucketProps
 
@@ -39,3 +40,5 @@ class StateBucketStack(TerraformStack):
             name=bucket or state_bucket_name(), kms_key_arn=key.arn, force_destroy=False))
         TerraformOutput(self, "state-bucket", value=self.bucket.name)
         TerraformOutput(self, "state-key-arn", value=key.arn)
+        if settings.rehearsal:
+            apply_rehearsal_overrides(self)

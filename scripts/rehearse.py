@@ -1,0 +1,608 @@
+"""Offline deploy rehearsal: apply, re-plan, smoke-test and destroy a stack against a local AWS endpoint.
+
+``python -m scripts.rehearse [--environment dev]`` (``make rehearse``):
+
+1. starts its own ``moto_server`` on a free loopback port (stopped again whatever happens);
+2. synthesizes the app with ``PAYMENTS_AWS_ENDPOINT`` pointing at it and a rehearsal state bucket;
+3. creates the state bucket through the ``payments-state`` bootstrap stack (local state);
+4. ``terraform init`` of ``payments-<env>`` with the S3 backend and lock file against the endpoint,
+   ``apply``, then ``plan -detailed-exitcode`` which must report no changes;
+5. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``);
+6. destroys the environment and the state stack;
+
+and prints a short report: resource count, seconds per phase, the exclusion list of
+``modules/rehearsal.py``. Exits non-zero on any failure. Nothing is cached between runs: the app is
+synthesized afresh and the work directory (``build/rehearsal/<env>``) is recreated. Terraform comes
+from ``scripts/terraform.py`` (PAYMENTS_PROVIDER_MIRROR for an offline provider mirror).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import base64
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from scripts import terraform  # noqa: E402
+
+
+def _rehearsal_module() -> Any:
+    """modules/rehearsal.py without the ``modules`` package __init__ (which loads the jsii assembly):
+    its EXCLUSIONS are plain Python."""
+    name = "modules.rehearsal"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location("payments_rehearsal_exclusions",
+                                                  PROJECT_ROOT / "modules" / "rehearsal.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # NamedTuple/dataclass machinery looks the module up
+    spec.loader.exec_module(module)
+    return module
+
+
+_rehearsal = _rehearsal_module()
+EXCLUSIONS = _rehearsal.EXCLUSIONS
+Exclusion = _rehearsal.Exclusion
+
+WORK_ROOT = PROJECT_ROOT / "build" / "rehearsal"
+LAMBDAS = PROJECT_ROOT / "lambdas"
+STATE_STACK = "payments-state"
+REHEARSAL_KEY = "test"  # moto accepts any key; not credentials
+PARALLELISM = "-parallelism=20"
+NO_COLOR = ("init", "apply", "plan", "destroy", "output")
+READY_TIMEOUT = 60.0
+# Settings of the caller's shell that must not leak into the rehearsal (it synthesizes its own).
+LEAKING_PREFIXES = ("PAYMENTS_", "ENVIRONMENT_SUFFIX", "AWS_", "TF_")
+KEEP = ("PAYMENTS_PROVIDER_MIRROR",)
+# The function handlers the smoke test runs in-process: deployed name -> handler file.
+FUNCTIONS = {
+    "validate": "validate/validate_handler.py",
+    "fraud-check": "fraud_check/fraud_check_handler.py",
+    "process": "process/process_handler.py",
+    "audit-writer": "audit_writer/audit_writer_handler.py",
+}
+TEST_CARD = "4111111111111111"  # Luhn-valid test PAN
+
+
+class RehearsalError(RuntimeError):
+    """A phase failed; the message is what the report shows."""
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# --------------------------------------------------------------------------- local AWS endpoint
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MotoServer:
+    """``python -m moto.server`` on a free loopback port; only this process is ever stopped."""
+
+    def __init__(self, log_path: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = READY_TIMEOUT) -> "MotoServer":
+        env = clean_env()
+        env.update(MOTO_IAM_LOAD_MANAGED_POLICIES="true", PYTHONDONTWRITEBYTECODE="1")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        atexit.register(self.stop)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RehearsalError(f"moto_server exited with {self.proc.returncode}: "
+                                     f"{tail(self.log_path)}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=2) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RehearsalError(f"moto_server not ready on {self.url} after {timeout:.0f}s")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)  # our own child only (its pid, not a name)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def __enter__(self) -> "MotoServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def clean_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without project settings, AWS credentials/profiles or TF_* knobs."""
+    base = os.environ if base is None else base
+    return {k: v for k, v in base.items() if k in KEEP or not k.startswith(LEAKING_PREFIXES)}
+
+
+def endpoint_env(endpoint: str, region: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for terraform and boto3 talking to the local endpoint only."""
+    env = clean_env(base)
+    env.update(
+        AWS_ACCESS_KEY_ID=REHEARSAL_KEY, AWS_SECRET_ACCESS_KEY=REHEARSAL_KEY,
+        AWS_REGION=region, AWS_DEFAULT_REGION=region, AWS_EC2_METADATA_DISABLED="true",
+        AWS_ENDPOINT_URL=endpoint, PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------- synth and terraform
+
+
+def synthesize(outdir: Path, environment: str, endpoint: str, state_bucket: str) -> Path:
+    """Fresh synth of the app in rehearsal mode; returns ``outdir/<env>/stacks``."""
+    env = clean_env()
+    env.update(PAYMENTS_AWS_ENDPOINT=endpoint, PAYMENTS_STATE_BUCKET=state_bucket,
+               ENVIRONMENT_SUFFIX=environment, PYTHONDONTWRITEBYTECODE="1")
+    if "JSII_NODE" not in env and (PROJECT_ROOT / "node_modules/.bin/node").exists():
+        env["JSII_NODE"] = str(PROJECT_ROOT / "node_modules/.bin/node")
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.rehearse", "--synth-into", str(outdir / environment)],
+        cwd=PROJECT_ROOT, env=env, text=True, capture_output=True)
+    if proc.returncode != 0:
+        raise RehearsalError(f"synth failed:\n{proc.stdout}{proc.stderr}")
+    return outdir / environment / "stacks"
+
+
+def synth_app(outdir: Path) -> None:
+    """In the synth subprocess: the app as main.py builds it, rehearsal overrides on every stack
+    (PaymentStack adds them itself; the payments-state bootstrap stack does not), then synth."""
+    import modules  # noqa: F401  (fast provider import)
+    from cdktf import App, TerraformStack
+
+    from main import build_app
+    from modules.rehearsal import apply_rehearsal_overrides
+
+    if not os.environ.get("PAYMENTS_AWS_ENDPOINT"):
+        raise SystemExit("--synth-into is for rehearsal mode only (PAYMENTS_AWS_ENDPOINT unset)")
+    outdir.mkdir(parents=True, exist_ok=True)
+    app = build_app(App(outdir=str(outdir)))
+    for stack in app.node.children:
+        if isinstance(stack, TerraformStack):
+            apply_rehearsal_overrides(stack)
+    app.synth()
+
+
+def count_resources(stack_json: Mapping[str, Any]) -> int:
+    return sum(len(v) for v in stack_json.get("resource", {}).values())
+
+
+@dataclass
+class Terraform:
+    """``terraform`` in one synthesized stack directory, output logged to ``logs/``."""
+
+    workdir: Path
+    env: dict[str, str]
+    logs: Path
+
+    def __call__(self, name: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+        if args[0] in NO_COLOR:
+            args = (args[0], "-no-color", *args[1:])
+        proc = terraform.run(self.workdir, args, env=self.env, check=False)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        (self.logs / f"{name}.log").write_text(proc.stdout or "")
+        if proc.returncode not in ok:
+            raise RehearsalError(f"terraform {' '.join(args)} exited {proc.returncode} "
+                                 f"(log: {self.logs / (name + '.log')}):\n{errors_of(proc.stdout)}")
+        return proc
+
+
+def errors_of(output: str, limit: int = 60) -> str:
+    """The error blocks of Terraform output (else its tail), for the report."""
+    lines = output.splitlines()
+    picked = [line for i, line in enumerate(lines)
+              if line.startswith("Error") or any(l.startswith("Error") for l in lines[max(0, i - 8):i])]
+    return "\n".join((picked or lines)[-limit:])
+
+
+def empty_bucket(s3: Any, bucket: str) -> None:
+    """Delete every version and delete marker (the state bucket is versioned, force_destroy off)."""
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                   for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if objects:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+
+
+# --------------------------------------------------------------------------- smoke test
+
+
+@dataclass
+class SmokeContext:
+    """What the smoke test can see: the endpoint, the stack outputs and the synthesized JSON."""
+
+    environment: str
+    region: str
+    endpoint: str
+    outputs: dict[str, Any]
+    stack_json: dict[str, Any]
+    results: list[str] = field(default_factory=list)
+
+    def boto(self, service: str) -> Any:
+        import boto3
+        return boto3.session.Session(
+            aws_access_key_id=REHEARSAL_KEY, aws_secret_access_key=REHEARSAL_KEY,
+            region_name=self.region).client(service, endpoint_url=self.endpoint)
+
+    def deployed_functions(self) -> list[str]:
+        return [r.get("function_name", "") for r in
+                self.stack_json.get("resource", {}).get("aws_lambda_function", {}).values()]
+
+    def function_env(self, short: str) -> dict[str, str]:
+        """Environment of function ``short`` (e.g. ``process``): the deployed function's own
+        variables when the stack has it, else built from the stack outputs."""
+        name = f"payment-{short}-{self.environment}"
+        if name in self.deployed_functions():
+            config = self.boto("lambda").get_function_configuration(FunctionName=name)
+            return dict((config.get("Environment") or {}).get("Variables") or {})
+        return {
+            "ENVIRONMENT": self.environment,
+            "TRANSACTION_TABLE": self.outputs["transaction-table"],
+            "IDEMPOTENCY_TABLE": self.outputs["idempotency-table"],
+            "AUDIT_BUCKET": self.outputs["audit-bucket"],
+            "AUDIT_KMS_KEY_ID": self.outputs["kms-key-id"],
+        }
+
+
+@contextlib.contextmanager
+def function_runtime(ctx: SmokeContext, variables: Mapping[str, str]) -> Iterator[None]:
+    """os.environ as a deployed function sees it, with boto3 sent to the endpoint; restored after."""
+    saved = dict(os.environ)
+    os.environ.update(endpoint_env(ctx.endpoint, ctx.region, {}))
+    os.environ.update(variables)
+    for path in (LAMBDAS / "shared" / "python",):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    try:
+        import payments_core.aws as core_aws
+        core_aws.reset_clients()
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        with contextlib.suppress(ImportError):
+            import payments_core.aws as core_aws
+            core_aws.reset_clients()
+
+
+def load_handler(short: str) -> Callable[[dict, Any], dict]:
+    path = LAMBDAS / FUNCTIONS[short]
+    spec = importlib.util.spec_from_file_location(f"rehearsal_{path.stem}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+class FakeContext:
+    def __init__(self, name: str):
+        self.function_name = name
+        self.aws_request_id = str(uuid.uuid4())
+        self.memory_limit_in_mb = 256
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise RehearsalError(f"smoke: {message}")
+
+
+def process_event(idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resource": "/process", "path": "/process", "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+        "multiValueHeaders": None, "queryStringParameters": None, "pathParameters": None,
+        "requestContext": {"requestId": str(uuid.uuid4()), "stage": "rehearsal",
+                           "httpMethod": "POST", "resourcePath": "/process"},
+        "body": json.dumps(body), "isBase64Encoded": False,
+    }
+
+
+def stream_records(ctx: SmokeContext, table: str, transaction_id: str) -> list[dict[str, Any]]:
+    """The table's stream records for ``transaction_id`` as the endpoint's dynamodbstreams has them."""
+    arn = ctx.boto("dynamodb").describe_table(TableName=table)["Table"].get("LatestStreamArn")
+    if not arn:
+        return []
+    streams = ctx.boto("dynamodbstreams")
+    found = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"].get("Shards", []):
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        for record in streams.get_records(ShardIterator=iterator).get("Records", []):
+            image = record.get("dynamodb", {}).get("NewImage", {})
+            if image.get("transaction_id", {}).get("S") == transaction_id:
+                record.setdefault("eventSourceARN", arn)
+                record["dynamodb"].setdefault("SequenceNumber", str(len(found) + 1))
+                found.append(jsonable(record))
+    return found
+
+
+def jsonable(value: Any) -> Any:
+    """A boto3 response fragment as Lambda would receive it (datetimes and bytes to JSON)."""
+    return json.loads(json.dumps(value, default=lambda v: v.timestamp() if hasattr(v, "timestamp")
+                                 else base64.b64encode(v).decode() if isinstance(v, bytes) else str(v)))
+
+
+def smoke_test(ctx: SmokeContext) -> list[str]:
+    """The payment flow against the deployed resources; returns one line per check passed.
+
+    Extend here when the stack grows (API Gateway, alarms...): each check appends to ctx.results.
+    """
+    for key in ("transaction-table", "idempotency-table", "audit-bucket", "kms-key-id"):
+        check(bool(ctx.outputs.get(key)), f"stack output {key} missing")
+    ddb, s3 = ctx.boto("dynamodb"), ctx.boto("s3")
+    table = ctx.outputs["transaction-table"]
+    for name in (table, ctx.outputs["idempotency-table"]):
+        check(ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE", f"{name} not ACTIVE")
+    s3.head_bucket(Bucket=ctx.outputs["audit-bucket"])
+    ctx.results.append("outputs: tables ACTIVE, audit bucket exists")
+
+    if not (LAMBDAS / FUNCTIONS["process"]).exists():
+        ctx.results.append("no lambdas/ yet: payment flow skipped")
+        return ctx.results
+    deployed = [f for f in FUNCTIONS if f"payment-{f}-{ctx.environment}" in ctx.deployed_functions()]
+    ctx.results.append(f"env from {'deployed functions ' + ','.join(deployed) if deployed else 'stack outputs'}")
+
+    # 1. POST /process, then the same request again (idempotent replay).
+    key = f"rehearsal-{uuid.uuid4()}"
+    body = {"amount": "12.34", "currency": "USD", "card_number": TEST_CARD,
+            "customer_id": f"cust-rehearsal-{uuid.uuid4().hex[:8]}"}
+    process_env = ctx.function_env("process")
+    with function_runtime(ctx, process_env):
+        handler = load_handler("process")
+        first = handler(process_event(key, body), FakeContext(f"payment-process-{ctx.environment}"))
+        check(first.get("statusCode") == 200, f"process returned {first.get('statusCode')}: {first.get('body')}")
+        transaction_id = json.loads(first["body"])["transaction_id"]
+        again = handler(process_event(key, body), FakeContext(f"payment-process-{ctx.environment}"))
+        check(again.get("statusCode") == 200 and json.loads(again["body"])["transaction_id"] == transaction_id,
+              f"replay with the same Idempotency-Key gave {again.get('statusCode')}: {again.get('body')}")
+    table = process_env.get("TRANSACTION_TABLE", table)
+    items = ddb.scan(TableName=table, FilterExpression="transaction_id = :t",
+                     ExpressionAttributeValues={":t": {"S": transaction_id}})["Items"]
+    check(len(items) == 1, f"expected 1 transaction {transaction_id} in {table}, found {len(items)}")
+    check("card_number" not in items[0] and items[0].get("card_last4", {}).get("S") == TEST_CARD[-4:],
+          "stored item must hold the last four digits only")
+    ctx.results.append(f"process: transaction {transaction_id} stored once in {table} (replay ok)")
+
+    # 2. The audit writer on the stream record of that insert.
+    source = "dynamodbstreams"
+    try:
+        records = stream_records(ctx, table, transaction_id)
+    except Exception as err:  # botocore errors: the endpoint's streams API is incomplete
+        records, source = [], f"stored item; streams API: {str(err)[:80]}"
+    if not records:
+        source = source if source != "dynamodbstreams" else "stored item; stream had no record"
+        records = [{"eventID": str(uuid.uuid4()), "eventName": "INSERT", "eventSource": "aws:dynamodb",
+                    "awsRegion": ctx.region,
+                    "dynamodb": {"Keys": {"transaction_id": items[0]["transaction_id"]},
+                                 "NewImage": items[0], "SequenceNumber": "1",
+                                 "StreamViewType": "NEW_IMAGE"}}]
+    audit_env = ctx.function_env("audit-writer")
+    with function_runtime(ctx, audit_env):
+        result = load_handler("audit-writer")({"Records": records},
+                                             FakeContext(f"payment-audit-writer-{ctx.environment}"))
+    check(result == {"batchItemFailures": []}, f"audit writer reported failures: {result}")
+    bucket = audit_env.get("AUDIT_BUCKET", ctx.outputs["audit-bucket"])
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for o in page.get("Contents", []) if transaction_id in o["Key"]]
+    check(len(keys) == 1, f"expected exactly 1 audit object for {transaction_id}, found {keys}")
+    head = s3.head_object(Bucket=bucket, Key=keys[0])
+    check(head.get("ServerSideEncryption") == "aws:kms", f"audit object not SSE-KMS: {head}")
+    key_id = audit_env.get("AUDIT_KMS_KEY_ID", ctx.outputs["kms-key-id"])
+    check(key_id.split("/")[-1] in str(head.get("SSEKMSKeyId", "")),
+          f"audit object encrypted with {head.get('SSEKMSKeyId')}, not {key_id}")
+    ctx.results.append(f"audit: 1 object s3://{bucket}/{keys[0]} SSE-KMS (record from {source})")
+    return ctx.results
+
+
+# --------------------------------------------------------------------------- the rehearsal
+
+
+@dataclass
+class Report:
+    environment: str
+    endpoint: str = ""
+    resources: int = 0
+    state_resources: int = 0
+    types: int = 0
+    phases: list[tuple[str, float, str]] = field(default_factory=list)
+    excluded_here: list[str] = field(default_factory=list)
+    failure: str = ""
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[list[str]]:
+        note: list[str] = []
+        started = time.perf_counter()
+        log(f"[rehearsal] {name} ...")
+        try:
+            yield note
+        except BaseException as err:
+            self.phases.append((name, time.perf_counter() - started, "FAILED"))
+            self.failure = f"{name}: {err}"
+            raise
+        self.phases.append((name, time.perf_counter() - started, "; ".join(note) or "ok"))
+
+    def text(self) -> str:
+        lines = [f"rehearsal report: payments-{self.environment} against {self.endpoint or 'moto'}",
+                 f"  resources: {self.resources} ({self.types} types) in payments-{self.environment}, "
+                 f"{self.state_resources} in {STATE_STACK}",
+                 f"  {'phase':<14}{'seconds':>8}  result"]
+        lines += [f"  {name:<14}{seconds:>8.1f}  {result}" for name, seconds, result in self.phases]
+        lines.append(f"  {'total':<14}{sum(p[1] for p in self.phases):>8.1f}")
+        lines.append(f"  exclusions ({len(EXCLUSIONS)} listed in modules/rehearsal.py, "
+                     f"{len(self.excluded_here)} match this stack):")
+        lines += [f"    - {e.target} [{e.kind}{'' if e.target in self.excluded_here else ', not in stack'}]"
+                  f": {e.reason}; error: {e.error}" for e in EXCLUSIONS] or ["    (none)"]
+        lines.append(f"rehearsal: FAILED in {self.failure}" if self.failure else "rehearsal: OK")
+        return "\n".join(lines)
+
+
+def exclusions_in(stack_json: Mapping[str, Any]) -> list[str]:
+    """The exclusions that match a resource of this stack."""
+    types = set(stack_json.get("resource", {}))
+    return [e.target for e in EXCLUSIONS if e.resource_type in types]
+
+
+def rehearse(environment: str, workdir: Path, report: Report, port: int | None = None) -> None:
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    logs = workdir / "logs"
+    state_bucket = f"payments-rehearsal-state-{environment}"
+    server = MotoServer(logs / "moto.log", port)
+    try:
+        with report.phase("endpoint") as note:
+            server.start()
+            report.endpoint = server.url
+            note.append(server.url)
+        with report.phase("synth") as note:
+            stacks = synthesize(workdir / "synth", environment, server.url, state_bucket)
+            stack_dir, state_dir = stacks / f"payments-{environment}", stacks / STATE_STACK
+            stack_json = json.loads((stack_dir / "cdk.tf.json").read_text())
+            state_json = json.loads((state_dir / "cdk.tf.json").read_text())
+            report.resources, report.types = count_resources(stack_json), len(stack_json.get("resource", {}))
+            report.state_resources = count_resources(state_json)
+            report.excluded_here = exclusions_in(stack_json)
+            note.append(f"{report.resources} + {report.state_resources} resources")
+        region = str(stack_json["provider"]["aws"][0]["region"])
+        env = endpoint_env(server.url, region)
+        env["TF_PLUGIN_CACHE_DIR"] = str(plugin_cache())
+        state_tf = Terraform(state_dir, env, logs / "state")
+        tf = Terraform(stack_dir, env, logs / "stack")
+
+        with report.phase("state-apply") as note:
+            state_tf("init", "init", "-input=false")
+            state_tf("apply", "apply", "-auto-approve", "-input=false", PARALLELISM)
+            note.append(f"bucket {state_bucket}")
+        with report.phase("init"):
+            tf("init", "init", "-input=false")
+        with report.phase("apply"):
+            tf("apply", "apply", "-auto-approve", "-input=false", PARALLELISM)
+        with report.phase("plan") as note:
+            proc = tf("plan", "plan", "-detailed-exitcode", "-input=false", PARALLELISM, ok=(0, 2))
+            if proc.returncode == 2:
+                raise RehearsalError("re-plan after apply is not empty (drift):\n" + plan_diff(proc.stdout))
+            note.append("no changes")
+        with report.phase("smoke") as note:
+            outputs = {k: v.get("value") for k, v in json.loads(tf("output", "output", "-json").stdout).items()}
+            ctx = SmokeContext(environment, region, server.url, outputs, stack_json)
+            for line in smoke_test(ctx):
+                log(f"[rehearsal]   {line}")
+            note.append(f"ok ({len(ctx.results)} checks)")
+        with report.phase("destroy"):
+            forget = [a for a in state_addresses(tf) if exclusion_for(a, "keep_on_destroy")]
+            for address in forget:
+                tf("state-rm", "state", "rm", address)
+            tf("destroy", "destroy", "-auto-approve", "-input=false", PARALLELISM)
+        with report.phase("state-destroy"):
+            s3 = SmokeContext(environment, region, server.url, {}, {}).boto("s3")
+            empty_bucket(s3, state_bucket)
+            state_tf("destroy", "destroy", "-auto-approve", "-input=false", PARALLELISM)
+    finally:
+        server.stop()
+
+
+def plan_diff(output: str) -> str:
+    """The resource diff part of a plan (from the first '#' change line)."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("# ")), 0)
+    return "\n".join(lines[start:])
+
+
+def state_addresses(tf: Terraform) -> list[str]:
+    return [a for a in tf("state-list", "state", "list").stdout.split() if a]
+
+
+def exclusion_for(address: str, kind: str) -> Exclusion | None:
+    rtype = address.split(".")[0]
+    return next((e for e in EXCLUSIONS if e.kind == kind and e.resource_type == rtype), None)
+
+
+def plugin_cache() -> Path:
+    """Terraform's provider cache (``build/``): the ~700 MB provider is linked, not copied, per init."""
+    cache = PROJECT_ROOT / "build" / "terraform-plugin-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--environment", default="dev", help="environment to rehearse (default dev)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="work directory (default build/rehearsal/<environment>)")
+    parser.add_argument("--port", type=int, default=None, help="loopback port (default: a free one)")
+    parser.add_argument("--synth-into", type=Path, help=argparse.SUPPRESS)  # internal: synth step
+    args = parser.parse_args(argv)
+    if args.synth_into:
+        synth_app(args.synth_into)
+        return 0
+    report = Report(args.environment)
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupted)  # so `finally` stops moto_server and terraform
+    try:
+        rehearse(args.environment, args.workdir or WORK_ROOT / args.environment, report, args.port)
+    except (RehearsalError, RuntimeError, OSError, KeyError, ValueError) as err:
+        report.failure = report.failure or str(err)
+        log(f"[rehearsal] FAILED: {err}")
+    except KeyboardInterrupt as err:
+        report.failure = report.failure or f"interrupted ({err or 'SIGINT'})"
+    log(report.text())
+    return 1 if report.failure else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
