@@ -11,11 +11,13 @@ import pytest
 from tests.support import PROJECT_ROOT, Synthesized, synth_environments
 
 SYNTH_ROOT = PROJECT_ROOT / "build" / "test-synth"
+ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="session")
-def synth_root(testrun_uid: str) -> Path:
-    """``build/test-synth/<run>/dev``: synthesized once per run; workers wait on a lock."""
+def synth_all(testrun_uid: str) -> Path:
+    """``build/test-synth/<run>/<env>`` for every environment, synthesized once per run in one
+    process (the normal, fast path); xdist workers wait on a lock and share it."""
     SYNTH_ROOT.mkdir(parents=True, exist_ok=True)
     outdir = SYNTH_ROOT / testrun_uid
     with open(SYNTH_ROOT / ".lock", "w") as lock:
@@ -24,9 +26,14 @@ def synth_root(testrun_uid: str) -> Path:
             for old in SYNTH_ROOT.iterdir():  # earlier runs
                 if old.is_dir():
                     shutil.rmtree(old)
-            synth_environments(outdir, ["dev"])
+            synth_environments(outdir, ENVIRONMENTS)
             (outdir / "done").touch()
-    return outdir / "dev"
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def synth_root(synth_all: Path) -> Path:
+    return synth_all / "dev"
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +44,8 @@ def stack(synth_root: Path) -> Synthesized:
 @pytest.fixture(scope="session")
 def state_stack(synth_root: Path) -> Synthesized:
     return Synthesized(synth_root / "stacks" / "payments-state" / "cdk.tf.json")
+
+
+@pytest.fixture(scope="session")
+def prod_stack(synth_all: Path) -> Synthesized:
+    return Synthesized(synth_all / "prod" / "stacks" / "payments-prod" / "cdk.tf.json")

@@ -57,9 +57,6 @@ def test_service_role_uses_the_managed_lambda_deployment_policy(stack):
     assert attachment["policy_arn"].endswith(":iam::aws:policy/service-role/AWSCodeDeployRoleForLambda")
 
 
-def test_prod_releases_linearly(tmp_path_factory):
-    from tests.support import Synthesized, synth_environments
-    out = synth_environments(tmp_path_factory.mktemp("prod-delivery"), ["prod"])
-    prod = Synthesized(out / "prod" / "stacks" / "payments-prod" / "cdk.tf.json")
-    configs = {g["deployment_config_name"] for g in prod.resources("aws_codedeploy_deployment_group").values()}
+def test_prod_releases_linearly(prod_stack):
+    configs = {g["deployment_config_name"] for g in prod_stack.resources("aws_codedeploy_deployment_group").values()}
     assert configs == {"CodeDeployDefault.LambdaLinear10PercentEvery1Minute"}

@@ -120,11 +120,8 @@ def test_composite_degraded_alarm_covers_the_critical_alarms(stack):
         assert stack.ref("aws_cloudwatch_metric_alarm", "alarm_name", alarm_name=f"payment-{key}-alarm-dev") in composite["alarm_rule"]
 
 
-def test_prod_alarms_use_one_minute_periods(tmp_path_factory):
-    from tests.support import Synthesized, synth_environments
-    out = synth_environments(tmp_path_factory.mktemp("prod"), ["prod"])
-    prod = Synthesized(out / "prod" / "stacks" / "payments-prod" / "cdk.tf.json")
-    assert prod.one("aws_cloudwatch_metric_alarm", alarm_name="payment-api-p99-latency-alarm-prod")["period"] == 60
+def test_prod_alarms_use_one_minute_periods(prod_stack):
+    assert prod_stack.one("aws_cloudwatch_metric_alarm", alarm_name="payment-api-p99-latency-alarm-prod")["period"] == 60
 
 
 def test_https_pager_subscription_is_a_setting(tmp_path_factory):

@@ -13,11 +13,11 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="module")
-def both_imports(tmp_path_factory):
-    fast = synth_environments(tmp_path_factory.mktemp("fast"), ENVIRONMENTS)
+def both_imports(synth_all, tmp_path_factory):
+    """The session's synth (fast path) and one with the normal import, every environment."""
     eager = synth_environments(tmp_path_factory.mktemp("eager"), ENVIRONMENTS,
                                PAYMENTS_PROVIDER_IMPORT="eager")
-    return fast, eager
+    return synth_all, eager
 
 
 @pytest.mark.xdist_group("eager-import")
@@ -29,17 +29,35 @@ def test_fast_import_synthesizes_byte_identical_json(both_imports, environment, 
     assert (fast / path).read_bytes() == (eager / path).read_bytes()
 
 
-@pytest.mark.xdist_group("eager-import")
-def test_two_synths_of_the_same_commit_are_byte_identical(both_imports, synth_root):
-    fast, _ = both_imports
+def _checkout_copy(destination):
+    """The tracked and untracked-but-not-ignored files, as a fresh checkout elsewhere would have them
+    (new path, new file times, no __pycache__, no build/)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=PROJECT_ROOT, check=True, capture_output=True).stdout.split(b"\0")
+    for name in filter(None, (n.decode() for n in listed)):
+        source = PROJECT_ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, destination / name)
+    (destination / "node_modules").symlink_to(PROJECT_ROOT / "node_modules")
+    return destination
+
+
+def test_another_checkout_synthesizes_byte_identical_json_and_assets(synth_root, tmp_path):
+    checkout = _checkout_copy(tmp_path / "checkout")
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "main.py"], cwd=checkout, check=True, capture_output=True,
+                   env=clean_env(CDKTF_OUTDIR=str(out)))
     for stack_name in ("payments-dev", "payments-state"):
         path = f"stacks/{stack_name}/cdk.tf.json"
-        assert (synth_root / path).read_bytes() == (fast / "dev" / path).read_bytes()
+        assert (out / path).read_bytes() == (synth_root / path).read_bytes()
+    ours = sorted(p.relative_to(synth_root) for p in (synth_root / "stacks").rglob("*.zip"))
+    theirs = sorted(p.relative_to(out) for p in (out / "stacks").rglob("*.zip"))
+    assert ours == theirs and len(ours) == 5  # asset folders are named by content hash
 
 
-def test_prod_settings_reach_the_synthesized_stack(both_imports):
-    from tests.support import Synthesized
-    prod = Synthesized(both_imports[0] / "prod" / "stacks" / "payments-prod" / "cdk.tf.json")
+def test_prod_settings_reach_the_synthesized_stack(prod_stack):
+    prod = prod_stack
     assert prod.one("aws_rds_cluster")["deletion_protection"] is True
     assert len(prod.resources("aws_nat_gateway")) == 3
     assert prod.one("aws_s3_bucket")["force_destroy"] is False
