@@ -15,7 +15,7 @@ export PATH      := $(CURDIR)/$(VENV)/bin:$(NODE_BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS  ?=
 
-.PHONY: deps synth synth-cli test bench rehearse release clean
+.PHONY: deps synth synth-cli test bench rehearse release plan clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,3 +49,16 @@ clean:
 
 release: deps
 	$(PY) -m scripts.release
+
+# make plan [ENVIRONMENT_SUFFIX=prod] [ALLOW_DESTROY="addr1 addr2"]: terraform plan of the synthesized
+# stack (AWS credentials, or PAYMENTS_AWS_ENDPOINT=<url> for a rehearsal endpoint), then the plan
+# summary and its gate on deleting or replacing stateful resources.
+ENVIRONMENT_SUFFIX ?= dev
+PLAN_DIR := cdktf.out/stacks/payments-$(ENVIRONMENT_SUFFIX)
+plan: deps
+	ENVIRONMENT_SUFFIX=$(ENVIRONMENT_SUFFIX) $(PY) main.py
+	mkdir -p build
+	$(PY) -m scripts.terraform $(PLAN_DIR) init -input=false -no-color
+	$(PY) -m scripts.terraform $(PLAN_DIR) plan -input=false -no-color -lock-timeout=5m -out=plan.out
+	$(PY) -m scripts.terraform $(PLAN_DIR) show -json plan.out > build/plan-$(ENVIRONMENT_SUFFIX).json
+	$(PY) -m scripts.plan_summary build/plan-$(ENVIRONMENT_SUFFIX).json $(addprefix --allow-destroy ,$(ALLOW_DESTROY))

@@ -43,6 +43,10 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAclRuleOverrideActionNone, Wafv2WebAclRuleVisibilityConfig, Wafv2WebAclVisibilityConfig,
 )
 from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
+from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
+    Wafv2WebAclLoggingConfiguration, Wafv2WebAclLoggingConfigurationRedactedFields,
+    Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader,
+)
 
 from modules.compute import PaymentFunction
 from modules.iam import assume_role_policy
@@ -53,6 +57,10 @@ from modules.settings import Settings
 ROUTES: Mapping[str, str] = {"validate": "validate", "fraud-check": "fraud-check", "process": "process"}
 IDEMPOTENCY_HEADER = "method.request.header.Idempotency-Key"
 PUSH_LOGS_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+# WAF only delivers to CloudWatch log groups whose name starts with this prefix.
+WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
+# Request headers WAF logs must never contain: the client's API key.
+WAF_REDACTED_HEADERS = ("x-api-key",)
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId", "extendedRequestId": "$context.extendedRequestId",
     "ip": "$context.identity.sourceIp", "caller": "$context.identity.caller",
@@ -91,6 +99,8 @@ class PaymentApi(Construct):
         self.api = ApiGatewayRestApi(
             self, "api", name=s.name("api"), description="Payment validation, fraud check, processing",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            # A change that forces a new API brings the new one up before the old one goes.
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         schema = json.dumps(payment_request_schema(), sort_keys=True)
         model = ApiGatewayModel(self, "model", rest_api_id=self.api.id, name="PaymentRequest",
@@ -159,7 +169,7 @@ class PaymentApi(Construct):
                 throttling_rate_limit=s.api_rate_limit, throttling_burst_limit=s.api_burst_limit),
         )
         self._usage_plan(s)
-        self._waf(s)
+        self._waf(s, props.kms_key_arn)
         self.url = self.stage.invoke_url
 
     def _account_logging_role(self, s: Settings, partition: str) -> None:
@@ -184,7 +194,7 @@ class PaymentApi(Construct):
                                usage_plan_id=plan.id)
         self.api_key_id = key.id
 
-    def _waf(self, s: Settings) -> None:
+    def _waf(self, s: Settings, kms_key_arn: str) -> None:
         def visibility(metric: str) -> Wafv2WebAclRuleVisibilityConfig:
             return Wafv2WebAclRuleVisibilityConfig(cloudwatch_metrics_enabled=True, metric_name=metric,
                                                    sampled_requests_enabled=True)
@@ -209,7 +219,26 @@ class PaymentApi(Construct):
                                                                 "vendor_name": "AWS"}},
                     visibility_config=visibility("aws-common-rule-set"),
                 ),
+                # Request patterns known to exploit vulnerabilities (Log4j JNDI lookups among them).
+                Wafv2WebAclRule(
+                    name="aws-known-bad-inputs", priority=2,
+                    override_action=Wafv2WebAclRuleOverrideAction(none=Wafv2WebAclRuleOverrideActionNone()),
+                    statement={"managed_rule_group_statement": {"name": "AWSManagedRulesKnownBadInputsRuleSet",
+                                                                "vendor_name": "AWS"}},
+                    visibility_config=visibility("aws-known-bad-inputs"),
+                ),
             ],
         )
         Wafv2WebAclAssociation(self, "waf-association", resource_arn=self.stage.arn,
                                web_acl_arn=self.web_acl.arn)
+        self.waf_logs = CloudwatchLogGroup(
+            self, "waf-logs", name=f"{WAF_LOG_GROUP_PREFIX}payment-{s.environment}",
+            retention_in_days=s.log_retention_days, kms_key_id=kms_key_arn,
+        )
+        Wafv2WebAclLoggingConfiguration(
+            self, "waf-logging", resource_arn=self.web_acl.arn,
+            log_destination_configs=[self.waf_logs.arn],
+            redacted_fields=[Wafv2WebAclLoggingConfigurationRedactedFields(
+                single_header=Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(name=header))
+                for header in WAF_REDACTED_HEADERS],
+        )

@@ -13,6 +13,8 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTable, DynamodbTableAttribute, DynamodbTableGlobalSecondaryIndex,
     DynamodbTablePointInTimeRecovery, DynamodbTableServerSideEncryption, DynamodbTableTtl,
 )
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
 from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
@@ -22,6 +24,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
     SecretsmanagerSecretRotation, SecretsmanagerSecretRotationRotationRules,
 )
 
+from modules.iam import assume_role_policy
 from modules.settings import Settings
 
 AURORA_ENGINE = "aurora-postgresql"
@@ -30,6 +33,10 @@ AURORA_PARAMETER_FAMILY = "aurora-postgresql15"
 CUSTOMER_INDEX = "customer-index"
 STATUS_INDEX = "status-index"
 SECRET_ROTATION_DAYS = 30
+# Enhanced monitoring: OS metrics every 60 s, published by RDS through this AWS managed policy.
+MONITORING_INTERVAL_SECONDS = 60
+MONITORING_POLICY = "service-role/AmazonRDSEnhancedMonitoringRole"
+SLOW_QUERY_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class DatabaseProps:
     kms_key_arn: str
     subnet_ids: Sequence[str]
     security_group_id: str
+    partition: str = "aws"
 
 
 class CustomerDatabase(Construct):
@@ -56,6 +64,11 @@ class CustomerDatabase(Construct):
                 RdsClusterParameterGroupParameter(name="rds.force_ssl", value="1"),
                 RdsClusterParameterGroupParameter(name="log_connections", value="1"),
                 RdsClusterParameterGroupParameter(name="log_disconnections", value="1"),
+                # Query logging: schema changes always, other statements only when slow. Never
+                # "all"/"mod" (row values in the log), and no bind-parameter values for slow queries.
+                RdsClusterParameterGroupParameter(name="log_statement", value="ddl"),
+                RdsClusterParameterGroupParameter(name="log_min_duration_statement", value=str(SLOW_QUERY_MS)),
+                RdsClusterParameterGroupParameter(name="log_parameter_max_length", value="0"),
             ],
         )
         # RDS creates the export log group on first write unless it exists; create it ourselves so
@@ -89,6 +102,11 @@ class CustomerDatabase(Construct):
             final_snapshot_identifier=f"{identifier}-final" if s.is_production else None,
             depends_on=[self.log_group],
         )
+        monitoring_role = IamRole(self, "monitoring-role", name=s.name("rds-monitoring"),
+                                  assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com"))
+        monitoring_policy = IamRolePolicyAttachment(
+            self, "monitoring-role-policy", role=monitoring_role.name,
+            policy_arn=f"arn:{props.partition}:iam::aws:policy/{MONITORING_POLICY}")
         self.instances = [
             RdsClusterInstance(
                 self, role, identifier=f"{identifier}-{role}", cluster_identifier=self.cluster.id,
@@ -98,8 +116,10 @@ class CustomerDatabase(Construct):
                 performance_insights_enabled=True, performance_insights_kms_key_id=props.kms_key_arn,
                 performance_insights_retention_period=7,
                 auto_minor_version_upgrade=True,
+                monitoring_interval=MONITORING_INTERVAL_SECONDS, monitoring_role_arn=monitoring_role.arn,
                 # The reader scales with the writer (promotion tier 1) so a failover keeps capacity.
                 promotion_tier=0 if role == "writer" else 1,
+                depends_on=[monitoring_policy],  # RDS checks the role's permissions on create
             )
             for role in ("writer", "reader")
         ]

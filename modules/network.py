@@ -10,6 +10,7 @@ from cdktf import Fn, Token
 from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
+from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.iam_role import IamRole
@@ -127,6 +128,10 @@ class Network(Construct):
         )
 
     def _security_groups(self, s: Settings) -> None:
+        # Adopt the VPC's default security group and strip its rules (no ingress, no egress), so
+        # anything launched without an explicit group can talk to nothing.
+        DefaultSecurityGroup(self, "default-sg", vpc_id=self.vpc.id,
+                             tags={"Name": s.name("default-deny-all")})
         self.lambda_sg = SecurityGroup(
             self, "lambda-sg", name=s.name("lambda"), vpc_id=self.vpc.id,
             description="Payment Lambda functions: egress to AWS APIs and Aurora only",

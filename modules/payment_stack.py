@@ -43,7 +43,8 @@ class PaymentStack(TerraformStack):
         self.key = PlatformKey(self, "kms", KeyProps(s, account_id, partition))
         self.network = Network(self, "network", NetworkProps(s, self.key.arn))
         self.database = CustomerDatabase(self, "aurora", DatabaseProps(
-            s, self.key.arn, self.network.subnet_ids["isolated"], self.network.aurora_sg.id))
+            s, self.key.arn, self.network.subnet_ids["isolated"], self.network.aurora_sg.id,
+            partition=partition))
         self.tables = TransactionTables(self, "dynamodb", TablesProps(s, self.key.arn))
         self.audit = SecureBucket(self, "audit", SecureBucketProps(
             name=f"payment-audit-logs-{s.environment}-{account_id}", kms_key_arn=self.key.arn,

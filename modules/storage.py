@@ -31,6 +31,8 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 
 from modules.iam import Statement, policy_document
 
+ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS = 7
+
 
 @dataclass(frozen=True)
 class SecureBucketProps:
@@ -79,19 +81,25 @@ class SecureBucket(Construct):
                 conditions={"Bool": {"aws:SecureTransport": "false"}},
             )),
         )
+        # Every bucket aborts incomplete multipart uploads (their parts are billed but never visible);
+        # a bucket without archiving gets a rule that does only that.
+        abort = [S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+            days_after_initiation=ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS)]
+        every_object = [S3BucketLifecycleConfigurationRuleFilter(prefix="")]
         if props.glacier_after_days is not None:
-            S3BucketLifecycleConfiguration(
-                self, "lifecycle", bucket=self.bucket.id,
-                rule=[S3BucketLifecycleConfigurationRule(
-                    id="archive-to-glacier", status="Enabled",
-                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                    transition=[S3BucketLifecycleConfigurationRuleTransition(
-                        days=props.glacier_after_days, storage_class="GLACIER")],
-                    noncurrent_version_transition=[
-                        S3BucketLifecycleConfigurationRuleNoncurrentVersionTransition(
-                            noncurrent_days=props.glacier_after_days, storage_class="GLACIER")],
-                    abort_incomplete_multipart_upload=[
-                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
-                            days_after_initiation=7)],
-                )],
+            rule = S3BucketLifecycleConfigurationRule(
+                id="archive-to-glacier", status="Enabled",
+                filter=every_object,
+                transition=[S3BucketLifecycleConfigurationRuleTransition(
+                    days=props.glacier_after_days, storage_class="GLACIER")],
+                noncurrent_version_transition=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionTransition(
+                        noncurrent_days=props.glacier_after_days, storage_class="GLACIER")],
+                abort_incomplete_multipart_upload=abort,
             )
+        else:
+            rule = S3BucketLifecycleConfigurationRule(
+                id="abort-incomplete-multipart-uploads", status="Enabled",
+                filter=every_object, abort_incomplete_multipart_upload=abort,
+            )
+        S3BucketLifecycleConfiguration(self, "lifecycle", bucket=self.bucket.id, rule=[rule])

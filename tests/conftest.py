@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from tests.support import PROJECT_ROOT, Synthesized, synth_environments
 
 SYNTH_ROOT = PROJECT_ROOT / "build" / "test-synth"
 ENVIRONMENTS = ("dev", "staging", "prod")
+STALE_AFTER_SECONDS = 3600
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +25,8 @@ def synth_all(testrun_uid: str) -> Path:
     with open(SYNTH_ROOT / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (outdir / "done").exists():
-            for old in SYNTH_ROOT.iterdir():  # earlier runs
-                if old.is_dir():
+            for old in SYNTH_ROOT.iterdir():  # earlier runs, not one a concurrent run may be using
+                if old.is_dir() and time.time() - old.stat().st_mtime > STALE_AFTER_SECONDS:
                     shutil.rmtree(old)
             synth_environments(outdir, ENVIRONMENTS)
             (outdir / "done").touch()

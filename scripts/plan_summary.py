@@ -1,0 +1,247 @@
+"""Summarize a Terraform plan for review, and gate deletions of stateful resources.
+
+``python -m scripts.plan_summary PLAN_JSON [--allow-destroy ADDRESS ...] [--markdown]``
+
+PLAN_JSON is the output of ``terraform show -json plan.out`` (``-`` reads stdin). Prints a table of
+creates / updates / replaces / deletes per resource type, the changed attribute *names* of every
+update (values are never printed; sensitive ones are marked), and the resources the gate blocks.
+
+Exit status: 0 plan may proceed; 1 the plan deletes or replaces a stateful resource (a type in
+``STATEFUL_TYPES``) whose address no ``--allow-destroy`` names; 2 the input is not a plan.
+
+Everything but ``main`` is a pure function over the plan JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence, TextIO
+
+# Resources that hold data (or the key to it): losing one loses money records or makes them unreadable.
+STATEFUL_TYPES: frozenset[str] = frozenset({
+    "aws_rds_cluster",
+    "aws_rds_cluster_instance",
+    "aws_db_instance",
+    "aws_dynamodb_table",
+    "aws_s3_bucket",
+    "aws_kms_key",
+    "aws_secretsmanager_secret",
+    "aws_sqs_queue",               # the audit writer's dead letters
+    "aws_cloudwatch_log_group",    # audit and access logs (1 year in prod)
+})
+ACTIONS = ("create", "update", "replace", "delete")
+DESTRUCTIVE = frozenset({"delete", "replace"})
+
+EXIT_OK, EXIT_BLOCKED, EXIT_INVALID = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Change:
+    """One planned change of one resource instance (names only, never values)."""
+
+    address: str
+    type: str
+    action: str                          # create, update, replace, delete, forget, read, no-op
+    attributes: tuple[str, ...] = ()     # changed top-level attributes (update/replace)
+    sensitive: tuple[str, ...] = ()      # those of them marked sensitive
+    replace_paths: tuple[str, ...] = ()  # attributes that force a replacement
+    deposed: bool = False
+
+    @property
+    def destructive(self) -> bool:
+        return self.action in DESTRUCTIVE
+
+
+class PlanError(ValueError):
+    """The input is not a Terraform JSON plan."""
+
+
+def action_of(actions: Sequence[str]) -> str:
+    """Terraform's action list -> one word (``["delete", "create"]`` is a replacement)."""
+    acts = list(actions)
+    if sorted(acts) == ["create", "delete"]:
+        return "replace"
+    if len(acts) == 1:
+        return acts[0]
+    raise PlanError(f"unknown action list {acts}")
+
+
+def _is_sensitive(marker: Any) -> bool:
+    """A ``before_sensitive``/``after_sensitive`` entry: true, or a structure containing true."""
+    if isinstance(marker, bool):
+        return marker
+    if isinstance(marker, Mapping):
+        return any(_is_sensitive(v) for v in marker.values())
+    if isinstance(marker, list):
+        return any(_is_sensitive(v) for v in marker)
+    return False
+
+
+def changed_attributes(change: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(changed top-level attribute names, the sensitive ones among them) of one ``change`` block."""
+    before = change.get("before") or {}
+    after = change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    sens_before = change.get("before_sensitive") or {}
+    sens_after = change.get("after_sensitive") or {}
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        return (), ()
+    names = sorted(k for k in set(before) | set(after)
+                   if before.get(k) != after.get(k) or _is_sensitive(unknown.get(k)))
+    sensitive = [k for k in names if _is_sensitive(sens_before.get(k)) or _is_sensitive(sens_after.get(k))]
+    return tuple(names), tuple(sensitive)
+
+
+def _path_name(path: Any) -> str:
+    return ".".join(str(p) for p in path) if isinstance(path, list) else str(path)
+
+
+def parse_changes(plan: Mapping[str, Any]) -> list[Change]:
+    """Every managed-resource change of the plan except no-ops and reads."""
+    if not isinstance(plan, Mapping) or "format_version" not in plan:
+        raise PlanError("not a Terraform JSON plan (no format_version): use `terraform show -json plan.out`")
+    result = []
+    for rc in plan.get("resource_changes") or []:
+        if rc.get("mode", "managed") != "managed":
+            continue
+        change = rc.get("change") or {}
+        action = action_of(change.get("actions") or ["no-op"])
+        if action in ("no-op", "read"):
+            continue
+        attributes, sensitive = changed_attributes(change) if action in ("update", "replace") else ((), ())
+        result.append(Change(
+            address=rc["address"], type=rc["type"], action=action, attributes=attributes,
+            sensitive=sensitive,
+            replace_paths=tuple(_path_name(p) for p in change.get("replace_paths") or ()),
+            deposed=bool(rc.get("deposed")),
+        ))
+    return result
+
+
+def counts_by_type(changes: Iterable[Change]) -> dict[str, Counter[str]]:
+    """resource type -> Counter of actions."""
+    table: dict[str, Counter[str]] = {}
+    for c in changes:
+        table.setdefault(c.type, Counter())[c.action] += 1
+    return dict(sorted(table.items()))
+
+
+def totals(changes: Iterable[Change]) -> Counter[str]:
+    return Counter(c.action for c in changes)
+
+
+def blocked_changes(changes: Iterable[Change], allow: Iterable[str] = (),
+                    stateful_types: Iterable[str] = STATEFUL_TYPES) -> list[Change]:
+    """Deletes/replacements of stateful resources whose address is not explicitly allowed.
+
+    A deposed object (left over from an earlier create-before-destroy) is the old copy of a
+    replacement already made, so its deletion is not blocked.
+    """
+    allowed, stateful = set(allow), set(stateful_types)
+    return [c for c in changes
+            if c.destructive and c.type in stateful and not c.deposed and c.address not in allowed]
+
+
+def unused_allows(changes: Iterable[Change], allow: Iterable[str]) -> list[str]:
+    """--allow-destroy addresses that this plan neither deletes nor replaces (likely a typo)."""
+    destroyed = {c.address for c in changes if c.destructive}
+    return sorted(set(allow) - destroyed)
+
+
+def _detail(c: Change) -> str:
+    names = [f"{n} (sensitive)" if n in c.sensitive else n for n in c.attributes]
+    parts = []
+    if c.action == "replace" and c.replace_paths:
+        parts.append("forces replacement: " + ", ".join(c.replace_paths))
+    if names:
+        parts.append("changed: " + ", ".join(names))
+    if c.deposed:
+        parts.append("deposed object")
+    return "; ".join(parts)
+
+
+def render(changes: Sequence[Change], allow: Iterable[str] = (),
+           stateful_types: Iterable[str] = STATEFUL_TYPES, markdown: bool = False) -> str:
+    """The review text: counts per type, the changes in detail, and the gate's verdict."""
+    allow = list(allow)
+    blocked = blocked_changes(changes, allow, stateful_types)
+    table = counts_by_type(changes)
+    total = totals(changes)
+    lines: list[str] = []
+    if markdown:
+        lines += ["### Terraform plan", ""]
+    headline = ", ".join(f"{total[a]} to {a}" for a in ACTIONS)
+    lines.append(f"Plan: {headline}." if changes else "No changes. Infrastructure matches the configuration.")
+    if total.get("forget"):
+        lines.append(f"{total['forget']} to forget (removed from state, not destroyed).")
+    if table:
+        lines.append("")
+        if markdown:
+            lines += ["| resource type | " + " | ".join(ACTIONS) + " |",
+                      "| --- |" + " ---: |" * len(ACTIONS)]
+            lines += [f"| `{t}` | " + " | ".join(str(n[a] or "") for a in ACTIONS) + " |"
+                      for t, n in table.items()]
+        else:
+            width = max(len("resource type"), *(len(t) for t in table))
+            lines.append(f"{'resource type':<{width}}  " + "  ".join(f"{a:>7}" for a in ACTIONS))
+            lines += [f"{t:<{width}}  " + "  ".join(f"{(n[a] or ''):>7}" for a in ACTIONS)
+                      for t, n in table.items()]
+    detailed = [c for c in changes if c.action in ("update", "replace", "delete", "forget")]
+    if detailed:
+        lines += ["", "Changes:" if not markdown else "**Changes**", ""]
+        symbol = {"update": "~", "replace": "-/+", "delete": "-", "forget": "."}
+        for c in detailed:
+            detail = _detail(c)
+            text = f"{symbol[c.action]} {c.address}" + (f"  ({detail})" if detail else "")
+            lines.append(f"- `{symbol[c.action]} {c.address}`" + (f" {detail}" if detail else "")
+                         if markdown else f"  {text}")
+    lines.append("")
+    if blocked:
+        lines.append(("**BLOCKED**: " if markdown else "BLOCKED: ")
+                     + "this plan deletes or replaces stateful resources:")
+        lines += [f"- `{c.address}` ({c.action})" if markdown else f"  {c.address} ({c.action})"
+                  for c in blocked]
+        lines.append("If that is intended, re-run with --allow-destroy ADDRESS for each of them "
+                     "(see docs/plan-review.md).")
+    else:
+        lines.append("Gate: passed (no stateful resource is deleted or replaced without an allow).")
+    allowed = [c for c in changes if c.destructive and c.address in set(allow) and c.type in set(stateful_types)]
+    if allowed:
+        lines.append("Allowed deliberately: " + ", ".join(f"{c.address} ({c.action})" for c in allowed))
+    for address in unused_allows(changes, allow):
+        lines.append(f"Note: --allow-destroy {address} matches nothing this plan deletes or replaces.")
+    return "\n".join(lines) + "\n"
+
+
+def load_plan(source: str, stdin: TextIO = sys.stdin) -> dict[str, Any]:
+    text = stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise PlanError(f"{source}: not JSON ({err})") from None
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.plan_summary", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("plan_json", help="output of `terraform show -json plan.out`, or - for stdin")
+    parser.add_argument("--allow-destroy", action="append", default=[], metavar="ADDRESS",
+                        help="resource address whose deletion/replacement is intended (repeatable)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="GitHub-flavoured Markdown (job summary, PR comment)")
+    args = parser.parse_args(argv)
+    try:
+        changes = parse_changes(load_plan(args.plan_json))
+    except (OSError, PlanError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    out.write(render(changes, args.allow_destroy, markdown=args.markdown))
+    return EXIT_BLOCKED if blocked_changes(changes, args.allow_destroy) else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

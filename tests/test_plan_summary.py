@@ -1,0 +1,267 @@
+"""scripts/plan_summary.py over REAL plans: Terraform plans a small config against a local moto server.
+
+The fixture applies a DynamoDB table, an S3 bucket and a SecureString SSM parameter with a local
+backend, then plans four edits of it (create from nothing, in-place update, forced replacement of
+the table, deletion of the table) and keeps each ``terraform show -json`` output. The moto server
+and ``terraform init`` happen once per run (a file lock, shared by the xdist workers).
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import io
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts import plan_summary as ps
+from scripts import terraform
+from tests.support import PROJECT_ROOT, clean_env
+
+STALE_AFTER_SECONDS = 3600
+PLAN_ROOT = PROJECT_ROOT / "build" / "test-plan-summary"
+TABLE = "aws_dynamodb_table.payments"
+BUCKET = "aws_s3_bucket.receipts"
+PARAMETER = "aws_ssm_parameter.api_secret"
+SECRET_BEFORE, SECRET_AFTER = "s3cr3t-before-7f1c", "s3cr3t-after-92ab"
+SCENARIOS = ("create", "update", "replace", "delete")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def config(endpoint: str, state: Path, *, hash_key: str = "id", team: str = "payments", secret: str = SECRET_BEFORE,
+           table: bool = True) -> dict[str, Any]:
+    """Terraform JSON: provider on moto, local backend, table + bucket + secure parameter."""
+    resources: dict[str, Any] = {
+        "aws_s3_bucket": {"receipts": {"bucket": "plan-summary-receipts", "force_destroy": True}},
+        "aws_ssm_parameter": {"api_secret": {"name": "/plan-summary/api-secret", "type": "SecureString",
+                                             "value": secret}},
+    }
+    if table:
+        resources["aws_dynamodb_table"] = {"payments": {
+            "name": "plan-summary-payments", "billing_mode": "PAY_PER_REQUEST", "hash_key": hash_key,
+            "attribute": [{"name": hash_key, "type": "S"}], "tags": {"Team": team},
+        }}
+    return {
+        "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "5.100.0"}},
+                      "backend": {"local": {"path": str(state)}}},
+        "provider": {"aws": [{
+            "region": "us-east-1", "access_key": "test", "secret_key": "test",
+            "skip_credentials_validation": True, "skip_metadata_api_check": True,
+            "skip_requesting_account_id": False, "s3_use_path_style": True, "max_retries": 3,
+            "endpoints": [{s: endpoint for s in ("dynamodb", "s3", "sts", "kms", "ssm")}],
+        }]},
+        "resource": resources,
+    }
+
+
+def plan_json(workdir: Path, cfg: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """``terraform plan -out`` + ``show -json`` of ``cfg`` in ``workdir`` (plans only read the state)."""
+    (workdir / "main.tf.json").write_text(json.dumps(cfg, indent=1))
+    terraform.run(workdir, ["plan", "-input=false", "-no-color", "-lock=false", "-out=plan.out"], env=env)
+    return json.loads(terraform.run(workdir, ["show", "-json", "plan.out"], env=env).stdout)
+
+
+def create_plan(workdir: Path, cfg: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    workdir.mkdir()
+    (workdir / "main.tf.json").write_text(json.dumps(cfg))
+    terraform.run(workdir, ["init", "-input=false", "-no-color"], env=env)
+    return plan_json(workdir, cfg, env)
+
+
+def sibling(workdir: Path, name: str) -> Path:
+    """Another working directory on the same initialized providers, backend and state."""
+    other = workdir.parent / name
+    (other / ".terraform").mkdir(parents=True)
+    (other / ".terraform" / "providers").symlink_to(workdir / ".terraform" / "providers")
+    shutil.copy(workdir / ".terraform" / "terraform.tfstate", other / ".terraform" / "terraform.tfstate")
+    shutil.copy(workdir / ".terraform.lock.hcl", other / ".terraform.lock.hcl")
+    return other
+
+
+def start_moto(port: int) -> subprocess.Popen:
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
+            return server
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError("moto server exited on start")
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("moto server did not start in 30 s")
+
+
+def build_plans(outdir: Path) -> None:
+    """Plan the base config from nothing while applying it, then plan the three edits in parallel.
+
+    Each terraform command starts the AWS provider (seconds of CPU for its schema), so independent
+    commands run side by side: the create plan in its own directory against an empty state, the
+    edits in sibling directories against the applied state, read-only (-lock=false).
+    """
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    workdir = outdir / "base"
+    workdir.mkdir(parents=True)
+    state = outdir / "terraform.tfstate"
+    env = clean_env(AWS_EC2_METADATA_DISABLED="true")
+    for var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        env.pop(var, None)
+    edits = {"update": dict(team="risk", secret=SECRET_AFTER), "replace": dict(hash_key="payment_id"),
+             "delete": dict(table=False)}
+    server = start_moto(port)
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            create = pool.submit(create_plan, outdir / "create", config(endpoint, outdir / "empty.tfstate"), env)
+            (workdir / "main.tf.json").write_text(json.dumps(config(endpoint, state)))
+            terraform.run(workdir, ["init", "-input=false", "-no-color"], env=env)
+            terraform.run(workdir, ["apply", "-input=false", "-no-color", "-auto-approve"], env=env)
+            dirs = {name: sibling(workdir, name) for name in edits}
+            futures = {name: pool.submit(plan_json, dirs[name], config(endpoint, state, **kw), env)
+                       for name, kw in edits.items()}
+            plans = {"create": create.result(), **{name: f.result() for name, f in futures.items()}}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    for name, plan in plans.items():
+        (outdir / f"{name}.json").write_text(json.dumps(plan))
+
+
+@pytest.fixture(scope="module")
+def plans(testrun_uid: str) -> dict[str, dict[str, Any]]:
+    """Scenario -> plan JSON; built once per run whichever worker asks first."""
+    PLAN_ROOT.mkdir(parents=True, exist_ok=True)
+    outdir = PLAN_ROOT / testrun_uid
+    with open(PLAN_ROOT / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (outdir / "done").exists():
+            for old in PLAN_ROOT.iterdir():  # earlier runs; not one a concurrent run may be using
+                if old.is_dir() and time.time() - old.stat().st_mtime > STALE_AFTER_SECONDS:
+                    shutil.rmtree(old)
+            build_plans(outdir)
+            (outdir / "done").touch()
+    return {name: json.loads((outdir / f"{name}.json").read_text()) for name in SCENARIOS}
+
+
+def run_cli(plan: dict[str, Any], *args: str, tmp_path: Path) -> tuple[int, str]:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    out = io.StringIO()
+    return ps.main([str(path), *args], out=out), out.getvalue()
+
+
+# --- real plans ------------------------------------------------------------------------------------
+
+def test_create_plan_counts_three_creates_and_passes(plans, tmp_path):
+    changes = ps.parse_changes(plans["create"])
+    assert ps.totals(changes) == {"create": 3}
+    assert {t: dict(c) for t, c in ps.counts_by_type(changes).items()} == {
+        "aws_dynamodb_table": {"create": 1}, "aws_s3_bucket": {"create": 1}, "aws_ssm_parameter": {"create": 1}}
+    code, text = run_cli(plans["create"], tmp_path=tmp_path)
+    assert code == 0 and "3 to create, 0 to update, 0 to replace, 0 to delete" in text
+
+
+def test_update_plan_lists_attribute_names_never_sensitive_values(plans, tmp_path):
+    changes = {c.address: c for c in ps.parse_changes(plans["update"])}
+    assert {a: c.action for a, c in changes.items()} == {TABLE: "update", PARAMETER: "update"}
+    assert "tags" in changes[TABLE].attributes
+    assert "value" in changes[PARAMETER].attributes and "value" in changes[PARAMETER].sensitive
+    code, text = run_cli(plans["update"], tmp_path=tmp_path)
+    _, markdown = run_cli(plans["update"], "--markdown", tmp_path=tmp_path)
+    assert code == 0
+    assert "value (sensitive)" in text and "tags" in text
+    for output in (text, markdown):
+        assert SECRET_BEFORE not in output and SECRET_AFTER not in output
+        assert "risk" not in output  # not even non-sensitive values: names only
+
+
+def test_replace_plan_of_the_table_is_blocked(plans, tmp_path):
+    changes = ps.parse_changes(plans["replace"])
+    table = next(c for c in changes if c.address == TABLE)
+    assert table.action == "replace" and "hash_key" in table.replace_paths
+    assert ps.blocked_changes(changes) == [table]
+    code, text = run_cli(plans["replace"], tmp_path=tmp_path)
+    assert code == ps.EXIT_BLOCKED
+    assert "BLOCKED" in text and TABLE in text and "forces replacement: hash_key" in text
+
+
+def test_replace_plan_passes_when_the_table_is_allowed(plans, tmp_path):
+    code, text = run_cli(plans["replace"], "--allow-destroy", TABLE, tmp_path=tmp_path)
+    assert code == 0 and "Allowed deliberately: " + TABLE in text
+
+
+def test_delete_plan_of_the_table_is_blocked_then_allowed(plans, tmp_path):
+    changes = ps.parse_changes(plans["delete"])
+    assert [(c.address, c.action) for c in changes] == [(TABLE, "delete")]
+    assert run_cli(plans["delete"], tmp_path=tmp_path)[0] == ps.EXIT_BLOCKED
+    assert run_cli(plans["delete"], "--allow-destroy", TABLE, tmp_path=tmp_path)[0] == 0
+
+
+def test_allowing_another_address_does_not_unblock_and_is_reported(plans, tmp_path):
+    code, text = run_cli(plans["delete"], "--allow-destroy", BUCKET, tmp_path=tmp_path)
+    assert code == ps.EXIT_BLOCKED
+    assert f"--allow-destroy {BUCKET} matches nothing" in text
+
+
+def test_markdown_has_a_table_for_the_job_summary(plans, tmp_path):
+    code, text = run_cli(plans["replace"], "--markdown", tmp_path=tmp_path)
+    assert code == ps.EXIT_BLOCKED
+    assert "| resource type | create | update | replace | delete |" in text
+    assert "| `aws_dynamodb_table` |  |  | 1 |  |" in text and "**BLOCKED**" in text
+
+
+def test_cli_reads_stdin(plans):
+    proc = subprocess.run([sys.executable, "-m", "scripts.plan_summary", "-"], cwd=PROJECT_ROOT,
+                          input=json.dumps(plans["delete"]), capture_output=True, text=True,
+                          env=clean_env())
+    assert proc.returncode == ps.EXIT_BLOCKED and TABLE in proc.stdout
+
+
+# --- pure functions ----------------------------------------------------------------------------------
+
+def test_action_words():
+    assert ps.action_of(["delete", "create"]) == ps.action_of(["create", "delete"]) == "replace"
+    assert ps.action_of(["update"]) == "update" and ps.action_of(["forget"]) == "forget"
+
+
+def test_every_required_stateful_type_is_gated():
+    assert {"aws_rds_cluster", "aws_rds_cluster_instance", "aws_dynamodb_table", "aws_s3_bucket",
+            "aws_kms_key", "aws_secretsmanager_secret"} <= ps.STATEFUL_TYPES
+
+
+def test_non_stateful_deletes_and_deposed_objects_pass(plans):
+    plan = copy.deepcopy(plans["delete"])
+    rc = plan["resource_changes"][0]
+    plan["resource_changes"] = [dict(rc, type="aws_ssm_parameter", address="aws_ssm_parameter.x"),
+                                dict(rc, deposed="00000001")]
+    assert ps.blocked_changes(ps.parse_changes(plan)) == []
+
+
+def test_not_a_plan_exits_2(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{"resources": []}')
+    assert ps.main([str(path)], out=io.StringIO()) == ps.EXIT_INVALID
+    path.write_text("not json")
+    assert ps.main([str(path)], out=io.StringIO()) == ps.EXIT_INVALID
+
+
+def test_empty_plan_says_no_changes():
+    text = ps.render(ps.parse_changes({"format_version": "1.2", "resource_changes": []}))
+    assert text.startswith("No changes.") and "Gate: passed" in text
