@@ -206,7 +206,7 @@ def render(changes: Sequence[Change], allow: Iterable[str] = (),
         lines += [f"- `{c.address}` ({c.action})" if markdown else f"  {c.address} ({c.action})"
                   for c in blocked]
         lines.append("If that is intended, re-run with --allow-destroy ADDRESS for each of them "
-                     "(see README "Reviewing a plan").")
+                     "(see the README section 'Reviewing a plan').")
     else:
         lines.append("Gate: passed (no stateful resource is deleted or replaced without an allow).")
     allowed = [c for c in changes if c.destructive and c.address in set(allow) and c.type in set(stateful_types)]
