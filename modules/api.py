@@ -53,8 +53,13 @@ from modules.iam import assume_role_policy
 from modules.packaging import LAMBDAS_DIR
 from modules.settings import Settings
 
-# Route path -> function key. Every route takes the same payment request body.
-ROUTES: Mapping[str, str] = {"validate": "validate", "fraud-check": "fraud-check", "process": "process"}
+# Route path -> (function key, request model name). Every route takes the payment request body; each
+# has its own model so one route's contract can change without touching the others.
+ROUTES: Mapping[str, tuple[str, str]] = {
+    "validate": ("validate", "ValidateRequest"),
+    "fraud-check": ("fraud-check", "FraudCheckRequest"),
+    "process": ("process", "ProcessRequest"),
+}
 IDEMPOTENCY_HEADER = "method.request.header.Idempotency-Key"
 PUSH_LOGS_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 # WAF only delivers to CloudWatch log groups whose name starts with this prefix.
@@ -103,16 +108,16 @@ class PaymentApi(Construct):
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         schema = json.dumps(payment_request_schema(), sort_keys=True)
-        model = ApiGatewayModel(self, "model", rest_api_id=self.api.id, name="PaymentRequest",
-                                content_type="application/json", schema=schema,
-                                description="Payment request body (the functions re-validate it)")
         validator = ApiGatewayRequestValidator(self, "validator", rest_api_id=self.api.id,
                                                name="body-and-parameters", validate_request_body=True,
                                                validate_request_parameters=True)
         self.methods: dict[str, ApiGatewayMethod] = {}
         integrations = []
-        for path, key in ROUTES.items():
+        for path, (key, model_name) in ROUTES.items():
             function = props.functions[key]
+            model = ApiGatewayModel(self, f"{path}-model", rest_api_id=self.api.id, name=model_name,
+                                    content_type="application/json", schema=schema,
+                                    description=f"POST /{path} body (the function re-validates it)")
             resource = ApiGatewayResource(self, f"{path}-resource", rest_api_id=self.api.id,
                                           parent_id=self.api.root_resource_id, path_part=path)
             method = ApiGatewayMethod(
@@ -139,7 +144,7 @@ class PaymentApi(Construct):
             self, "deployment", rest_api_id=self.api.id,
             # A new deployment whenever the API's shape changes; the stage then moves to it.
             triggers={"redeployment": hashlib.sha256(
-                (schema + ",".join(sorted(ROUTES))).encode()).hexdigest()},
+                (schema + json.dumps(ROUTES, sort_keys=True)).encode()).hexdigest()},
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
             depends_on=[*self.methods.values(), *integrations],
         )

@@ -473,6 +473,13 @@ class Report:
             raise
         self.phases.append((name, time.perf_counter() - started, "; ".join(note) or "ok"))
 
+    def to_json(self) -> dict[str, Any]:
+        """Machine-readable report (``--report-json``; read by ``make bench``)."""
+        return {"environment": self.environment, "ok": not self.failure, "failure": self.failure,
+                "resources": self.resources, "state_resources": self.state_resources,
+                "phases": {name: round(seconds, 2) for name, seconds, _ in self.phases},
+                "exclusions": [e.target for e in EXCLUSIONS], "excluded_here": self.excluded_here}
+
     def text(self) -> str:
         lines = [f"rehearsal report: payments-{self.environment} against {self.endpoint or 'moto'}",
                  f"  resources: {self.resources} ({self.types} types) in payments-{self.environment}, "
@@ -582,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="work directory (default build/rehearsal/<environment>)")
     parser.add_argument("--port", type=int, default=None, help="loopback port (default: a free one)")
+    parser.add_argument("--report-json", type=Path, help="also write the report as JSON to this file")
     parser.add_argument("--synth-into", type=Path, help=argparse.SUPPRESS)  # internal: synth step
     args = parser.parse_args(argv)
     if args.synth_into:
@@ -601,6 +609,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         report.failure = report.failure or f"interrupted ({err or 'SIGINT'})"
     log(report.text())
+    if args.report_json:
+        args.report_json.write_text(json.dumps(report.to_json(), indent=2))
     return 1 if report.failure else 0
 
 

@@ -18,19 +18,22 @@ def test_every_route_is_post_and_requires_an_api_key(stack, path):
     assert method["http_method"] == "POST" and method["api_key_required"] is True
 
 
-@pytest.mark.parametrize("path", ROUTES)
-def test_every_route_validates_its_body_against_the_model(stack, path):
+@pytest.mark.parametrize("path, model", [("validate", "ValidateRequest"), ("fraud-check", "FraudCheckRequest"),
+                                         ("process", "ProcessRequest")])
+def test_every_route_validates_its_body_against_its_own_model(stack, path, model):
     method = _method(stack, path)
     assert method["request_validator_id"] == stack.ref("aws_api_gateway_request_validator", "id")
-    assert method["request_models"] == {"application/json": stack.ref("aws_api_gateway_model", "name")}
+    assert method["request_models"] == {"application/json": stack.ref("aws_api_gateway_model", "name", name=model)}
     validator = stack.one("aws_api_gateway_request_validator")
     assert validator["validate_request_body"] and validator["validate_request_parameters"]
 
 
-def test_model_requires_every_payment_field(stack):
-    schema = json.loads(stack.one("aws_api_gateway_model")["schema"])
+@pytest.mark.parametrize("model", ["ValidateRequest", "FraudCheckRequest", "ProcessRequest"])
+def test_model_requires_every_payment_field(stack, model):
+    schema = json.loads(stack.one("aws_api_gateway_model", name=model)["schema"])
     assert set(schema["required"]) == {"customer_id", "amount", "currency", "card_number"}
     assert schema["$schema"].startswith("http://json-schema.org/draft-04/")
+    assert schema["additionalProperties"] is False
 
 
 def test_process_requires_the_idempotency_key_header(stack):
