@@ -19,6 +19,9 @@ def test_topic_policy_lets_this_accounts_alarms_publish(stack):
     st = statement(stack.policy(stack.one("aws_sns_topic_policy")), "CloudWatchAlarmsPublish")
     assert st["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and st["Action"] == ["sns:Publish"]
     assert st["Condition"]["StringEquals"]["aws:SourceAccount"] == "${data.aws_caller_identity.caller.account_id}"
+    assert ":cloudwatch:us-east-1:${data.aws_caller_identity.caller.account_id}:alarm:*" in \
+        st["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert st["Resource"] == [stack.ref("aws_sns_topic", "arn")]
 
 
 @pytest.mark.parametrize("name", ["vpc-id", "aurora-endpoint", "transaction-table", "audit-bucket", "kms-key-id"])
