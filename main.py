@@ -18,8 +18,10 @@ def build_app(app: App | None = None) -> App:
     """Build (not synthesize) the app; tests and benchmarks call this too."""
     app = app or App()
     context = load_cdktf_context()
-    context.update({k: v for k, v in (("environmentSuffix", app.node.try_get_context("environmentSuffix")),)
-                    if v is not None})
+    # `cdktf synth --context environmentSuffix=...` (or an App built with context) wins over the file.
+    suffix = app.node.try_get_context("environmentSuffix")
+    if suffix is not None:
+        context["environmentSuffix"] = suffix
     settings = build_settings(context)
     PaymentStack(app, settings)
     StateBucketStack(app, settings)
