@@ -33,7 +33,6 @@ from cdktf_cdktf_provider_aws.api_gateway_usage_plan import (
     ApiGatewayUsagePlanThrottleSettings,
 )
 from cdktf_cdktf_provider_aws.api_gateway_usage_plan_key import ApiGatewayUsagePlanKey
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
@@ -51,6 +50,7 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 from modules.compute import PaymentFunction
 from modules.iam import assume_role_policy
 from modules.packaging import LAMBDAS_DIR
+from modules.logs import encrypted_log_group
 from modules.settings import Settings
 
 # Route path -> (function key, request model name). Every route takes the payment request body; each
@@ -149,15 +149,12 @@ class PaymentApi(Construct):
             depends_on=[*self.methods.values(), *integrations],
         )
         self._account_logging_role(s, props.partition)
-        self.access_logs = CloudwatchLogGroup(
-            self, "access-logs", name=f"/aws/apigateway/{s.name('api')}/access",
-            retention_in_days=s.log_retention_days, kms_key_id=props.kms_key_arn,
-        )
+        self.access_logs = encrypted_log_group(
+            self, "access-logs", f"/aws/apigateway/{s.name('api')}/access", s, props.kms_key_arn)
         # API Gateway writes execution logs to this fixed name; create it so retention and key are ours.
-        self.execution_logs = CloudwatchLogGroup(
-            self, "execution-logs", name=f"API-Gateway-Execution-Logs_{self.api.id}/{s.api_stage_name}",
-            retention_in_days=s.log_retention_days, kms_key_id=props.kms_key_arn,
-        )
+        self.execution_logs = encrypted_log_group(
+            self, "execution-logs", f"API-Gateway-Execution-Logs_{self.api.id}/{s.api_stage_name}",
+            s, props.kms_key_arn)
         self.stage = ApiGatewayStage(
             self, "stage", rest_api_id=self.api.id, deployment_id=deployment.id,
             stage_name=s.api_stage_name, xray_tracing_enabled=True,
@@ -236,10 +233,8 @@ class PaymentApi(Construct):
         )
         Wafv2WebAclAssociation(self, "waf-association", resource_arn=self.stage.arn,
                                web_acl_arn=self.web_acl.arn)
-        self.waf_logs = CloudwatchLogGroup(
-            self, "waf-logs", name=f"{WAF_LOG_GROUP_PREFIX}payment-{s.environment}",
-            retention_in_days=s.log_retention_days, kms_key_id=kms_key_arn,
-        )
+        self.waf_logs = encrypted_log_group(
+            self, "waf-logs", f"{WAF_LOG_GROUP_PREFIX}payment-{s.environment}", s, kms_key_arn)
         Wafv2WebAclLoggingConfiguration(
             self, "waf-logging", resource_arn=self.web_acl.arn,
             log_destination_configs=[self.waf_logs.arn],

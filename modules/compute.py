@@ -8,7 +8,6 @@ from typing import Mapping, Sequence
 
 from cdktf import TerraformResourceLifecycle
 from constructs import Construct
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
@@ -28,6 +27,7 @@ from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from modules.data import CUSTOMER_INDEX, TransactionTables
 from modules.iam import Statement, assume_role_policy, policy_document
 from modules.packaging import lambda_asset
+from modules.logs import encrypted_log_group
 from modules.settings import Settings
 
 RUNTIME = "python3.12"
@@ -84,10 +84,7 @@ class PaymentFunction(Construct):
         ]
         IamRolePolicy(self, "policy", role=self.role.id, name=f"{self.name}-least-privilege",
                       policy=policy_document(*statements))
-        self.log_group = CloudwatchLogGroup(
-            self, "logs", name=f"/aws/lambda/{self.name}",
-            retention_in_days=s.log_retention_days, kms_key_id=props.kms_key_arn,
-        )
+        self.log_group = encrypted_log_group(self, "logs", f"/aws/lambda/{self.name}", s, props.kms_key_arn)
         code = lambda_asset(self, "code", spec.source_dir)
         self.function = LambdaFunction(
             self, "function", function_name=self.name, description=spec.description,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from constructs import Construct
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
 from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTable, DynamodbTableAttribute, DynamodbTableGlobalSecondaryIndex,
@@ -25,6 +24,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
 )
 
 from modules.iam import assume_role_policy
+from modules.logs import encrypted_log_group
 from modules.settings import Settings
 
 AURORA_ENGINE = "aurora-postgresql"
@@ -73,10 +73,8 @@ class CustomerDatabase(Construct):
         )
         # RDS creates the export log group on first write unless it exists; create it ourselves so
         # retention and the KMS key are ours.
-        self.log_group = CloudwatchLogGroup(
-            self, "postgresql-logs", name=f"/aws/rds/cluster/{identifier}/postgresql",
-            retention_in_days=s.log_retention_days, kms_key_id=props.kms_key_arn,
-        )
+        self.log_group = encrypted_log_group(
+            self, "postgresql-logs", f"/aws/rds/cluster/{identifier}/postgresql", s, props.kms_key_arn)
         self.cluster = RdsCluster(
             self, "cluster",
             cluster_identifier=identifier,

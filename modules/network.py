@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from cdktf import Fn, Token
 from constructs import Construct
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
@@ -28,6 +27,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityG
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
 from modules.iam import Statement, assume_role_policy, policy_document
+from modules.logs import encrypted_log_group
 from modules.settings import Settings
 
 AZ_COUNT = 3
@@ -105,10 +105,8 @@ class Network(Construct):
 
     def _flow_logs(self, props: NetworkProps) -> None:
         s = props.settings
-        self.flow_log_group = CloudwatchLogGroup(
-            self, "flow-logs", name=f"/aws/vpc/flow-logs/{s.name('vpc')}",
-            retention_in_days=s.log_retention_days, kms_key_id=props.kms_key_arn,
-        )
+        self.flow_log_group = encrypted_log_group(
+            self, "flow-logs", f"/aws/vpc/flow-logs/{s.name('vpc')}", s, props.kms_key_arn)
         role = IamRole(
             self, "flow-logs-role", name=s.name("vpc-flow-logs"),
             assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com"),
