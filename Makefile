@@ -2,7 +2,8 @@
 #   make synth     synthesize the `dev` stack to cdktf.out/ (no AWS account needed)
 #   make test      the whole test suite (unit, synth, terraform validate, checkov, rehearsal)
 # Settings: ENVIRONMENT_SUFFIX, PAYMENTS_* (README "Settings"); PAYMENTS_PROVIDER_MIRROR names an
-# offline Terraform provider mirror (unset: the public registry).
+# offline Terraform provider mirror. Unset, the targets that run Terraform look for a mirror already
+# on the machine (scripts/find-provider-mirror) and otherwise use the public registry.
 
 SHELL        := /bin/bash
 PYTHON       ?= python3
@@ -14,6 +15,7 @@ export JSII_NODE := $(NODE_BIN)/node
 export PATH      := $(CURDIR)/$(VENV)/bin:$(NODE_BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS  ?=
+WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
 .PHONY: deps synth synth-cli test bench rehearse release plan clean
 
@@ -36,13 +38,13 @@ synth-cli: deps
 	cdktf synth
 
 test: deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(WITH_MIRROR) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps
-	$(PY) -m scripts.bench
+	$(WITH_MIRROR) $(PY) -m scripts.bench
 
 rehearse: deps
-	$(PY) -m scripts.rehearse
+	$(WITH_MIRROR) $(PY) -m scripts.rehearse
 
 clean:
 	rm -rf cdktf.out build .pytest_cache
@@ -58,7 +60,7 @@ PLAN_DIR := cdktf.out/stacks/payments-$(ENVIRONMENT_SUFFIX)
 plan: deps
 	ENVIRONMENT_SUFFIX=$(ENVIRONMENT_SUFFIX) $(PY) main.py
 	mkdir -p build
-	$(PY) -m scripts.terraform $(PLAN_DIR) init -input=false -no-color
-	$(PY) -m scripts.terraform $(PLAN_DIR) plan -input=false -no-color -lock-timeout=5m -out=plan.out
-	$(PY) -m scripts.terraform $(PLAN_DIR) show -json plan.out > build/plan-$(ENVIRONMENT_SUFFIX).json
+	$(WITH_MIRROR) $(PY) -m scripts.terraform $(PLAN_DIR) init -input=false -no-color
+	$(WITH_MIRROR) $(PY) -m scripts.terraform $(PLAN_DIR) plan -input=false -no-color -lock-timeout=5m -out=plan.out
+	$(WITH_MIRROR) $(PY) -m scripts.terraform $(PLAN_DIR) show -json plan.out > build/plan-$(ENVIRONMENT_SUFFIX).json
 	$(PY) -m scripts.plan_summary build/plan-$(ENVIRONMENT_SUFFIX).json $(addprefix --allow-destroy ,$(ALLOW_DESTROY))
