@@ -19,9 +19,10 @@ from cdktf_cdktf_provider_aws.codedeploy_deployment_group import (
     CodedeployDeploymentGroupTriggerConfiguration,
 )
 from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 
-from modules.iam import assume_role_policy
+from modules.iam import Statement, assume_role_policy, policy_document
 from modules.settings import Settings
 
 CODEDEPLOY_LAMBDA_POLICY = "service-role/AWSCodeDeployRoleForLambda"
@@ -37,6 +38,7 @@ def application_name(settings: Settings) -> str:
 class DeliveryProps:
     settings: Settings
     alert_topic_arn: str
+    kms_key_arn: str                              # the alert topic's key
     function_names: Mapping[str, str]             # key -> function name (group name = function name)
     function_alarm_names: Mapping[str, str]       # key -> that function's error alarm name
     api_alarm_names: Sequence[str]                # API 5xx and latency alarms
@@ -53,6 +55,13 @@ class ReleasePipeline(Construct):
                        assume_role_policy=assume_role_policy("codedeploy.amazonaws.com"))
         IamRolePolicyAttachment(self, "role-policy", role=role.name,
                                 policy_arn=f"arn:{props.partition}:iam::aws:policy/{CODEDEPLOY_LAMBDA_POLICY}")
+        # Trigger notifications are published as this role; the managed policy grants sns:Publish but
+        # not the KMS use an encrypted topic needs.
+        IamRolePolicy(self, "notify-encrypted-topic", role=role.id, name="notify-encrypted-alert-topic",
+                      policy=policy_document(Statement(
+                          sid="EncryptForAlertTopic", actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                          resources=[props.kms_key_arn],
+                          conditions={"StringEquals": {"kms:ViaService": f"sns.{s.region}.amazonaws.com"}})))
         self.app = CodedeployApp(self, "app", name=application_name(s), compute_platform="Lambda")
         self.groups = {
             key: CodedeployDeploymentGroup(

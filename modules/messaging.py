@@ -1,5 +1,5 @@
 """Messaging: the KMS-encrypted alert topic, its subscriptions, and a topic policy that lets this
-account's CloudWatch alarms (and CodeDeploy) publish to it."""
+account's CloudWatch alarms publish to it (CodeDeploy publishes as its in-account service role)."""
 
 from __future__ import annotations
 
@@ -49,11 +49,6 @@ class AlertTopic(Construct):
                     conditions={"StringEquals": {"aws:SourceAccount": props.account_id},
                                 "ArnLike": {"aws:SourceArn":
                                             f"arn:{props.partition}:cloudwatch:{s.region}:{props.account_id}:alarm:*"}},
-                ),
-                Statement(
-                    sid="CodeDeployPublishes", actions=["sns:Publish"],
-                    principals={"Service": "codedeploy.amazonaws.com"}, resources=[self.topic.arn],
-                    conditions={"StringEquals": {"aws:SourceAccount": props.account_id}},
                 ),
             ),
         )

@@ -62,7 +62,7 @@ class PaymentStack(TerraformStack):
             cluster_identifier=self.database.cluster.cluster_identifier))
         alarms = self.observability.alarms
         self.delivery = ReleasePipeline(self, "delivery", DeliveryProps(
-            settings=s, alert_topic_arn=self.alerts.arn,
+            settings=s, alert_topic_arn=self.alerts.arn, kms_key_arn=self.key.arn,
             function_names={k: f.name for k, f in self.compute.functions.items()},
             function_alarm_names={k: alarms[f"{k}-errors"].alarm_name for k in self.compute.functions},
             api_alarm_names=[alarms["api-5xx"].alarm_name, alarms["api-p99-latency"].alarm_name],

@@ -52,11 +52,6 @@ def platform_key_policy(account_id: str, region: str, partition: str = "aws") ->
             conditions={"StringEquals": {"aws:SourceAccount": account_id},
                         "ArnLike": {"aws:SourceArn": f"arn:{partition}:sns:{region}:{account_id}:*"}},
         ),
-        Statement(
-            sid="CodeDeployNotifiesEncryptedTopics", actions=PUBLISH_ACTIONS,
-            principals={"Service": "codedeploy.amazonaws.com"},
-            conditions={"StringEquals": {"aws:SourceAccount": account_id}},
-        ),
     )
 
 

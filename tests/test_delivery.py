@@ -60,3 +60,13 @@ def test_service_role_uses_the_managed_lambda_deployment_policy(stack):
 def test_prod_releases_linearly(prod_stack):
     configs = {g["deployment_config_name"] for g in prod_stack.resources("aws_codedeploy_deployment_group").values()}
     assert configs == {"CodeDeployDefault.LambdaLinear10PercentEvery1Minute"}
+
+
+def test_service_role_may_use_the_key_of_the_encrypted_alert_topic_via_sns_only(stack):
+    from tests.support import statement
+    policy = stack.policy(stack.one("aws_iam_role_policy", name="notify-encrypted-alert-topic"))
+    st = statement(policy, "EncryptForAlertTopic")
+    assert st["Resource"] == [stack.ref("aws_kms_key", "arn", enable_key_rotation=True)]
+    assert st["Condition"] == {"StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}}
+    assert stack.ref("aws_sns_topic", "arn") and stack.one("aws_sns_topic")["kms_master_key_id"].startswith(
+        "${aws_kms_key.")
