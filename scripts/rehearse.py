@@ -41,7 +41,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from scripts import terraform  # noqa: E402
+from scripts import plan_summary, terraform  # noqa: E402
 
 
 def _rehearsal_module() -> Any:
@@ -534,8 +534,16 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             note.append(f"bucket {state_bucket}")
         with report.phase("init"):
             tf("init", "init", "-input=false")
-        with report.phase("apply"):
-            tf("apply", "apply", "-auto-approve", "-input=false", PARALLELISM)
+        with report.phase("apply") as note:
+            # Apply the very plan the plan-review gate read (as CI does): all creates, gate passes.
+            changes = saved_plan(tf, "create", [])
+            totals = plan_summary.totals(changes)
+            created = totals["create"]
+            if not created or set(+totals) != {"create"} or plan_summary.blocked_changes(changes):
+                raise RehearsalError(f"create plan of a new stack: {dict(totals)}; "
+                                     f"gate: {plan_summary.blocked_changes(changes)}")
+            tf("apply", "apply", "-input=false", PARALLELISM, "create.tfplan")
+            note.append(f"plan gate passed ({created} creates)")
         with report.phase("plan") as note:
             proc = tf("plan", "plan", "-detailed-exitcode", "-input=false", PARALLELISM, ok=(0, 2))
             if proc.returncode == 2:
@@ -547,17 +555,37 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             for line in smoke_test(ctx):
                 log(f"[rehearsal]   {line}")
             note.append(f"ok ({len(ctx.results)} checks)")
-        with report.phase("destroy"):
+        with report.phase("destroy") as note:
             forget = [a for a in state_addresses(tf) if exclusion_for(a, "keep_on_destroy")]
             for address in forget:
                 tf("state-rm", "state", "rm", address)
-            tf("destroy", "destroy", "-auto-approve", "-input=false", PARALLELISM)
+            # The plan-review gate must refuse this plan (it deletes tables, buckets, the cluster,
+            # the keys) unless every stateful address is named; then that exact plan is applied.
+            changes = saved_plan(tf, "destroy", ["-destroy"])
+            blocked = [c.address for c in plan_summary.blocked_changes(changes)]
+            if not blocked or plan_summary.blocked_changes(changes, blocked):
+                raise RehearsalError(f"destroy plan: the gate blocked {blocked or 'nothing'}")
+            tf("destroy", "apply", "-input=false", PARALLELISM, "destroy.tfplan")
+            note.append(f"plan gate blocked {len(blocked)} stateful deletions until allowed")
         with report.phase("state-destroy"):
             s3 = SmokeContext(environment, region, server.url, {}, {}).boto("s3")
             empty_bucket(s3, state_bucket)
             state_tf("destroy", "destroy", "-auto-approve", "-input=false", PARALLELISM)
     finally:
         server.stop()
+
+
+def saved_plan(tf: Terraform, name: str, extra: list[str]) -> list[plan_summary.Change]:
+    """``terraform plan -out <name>.tfplan``; its JSON (kept as ``plans/<name>.json``) parsed by the
+    plan-review summary, whose text is logged next to it."""
+    tf(f"plan-{name}", "plan", "-input=false", PARALLELISM, *extra, f"-out={name}.tfplan")
+    plan_json = tf(f"show-{name}", "show", "-json", f"{name}.tfplan").stdout
+    plans = tf.logs.parent / "plans"
+    plans.mkdir(parents=True, exist_ok=True)
+    (plans / f"{name}.json").write_text(plan_json)
+    changes = plan_summary.parse_changes(json.loads(plan_json))
+    (plans / f"{name}-summary.txt").write_text(plan_summary.render(changes))
+    return changes
 
 
 def plan_diff(output: str) -> str:

@@ -191,6 +191,8 @@ def test_full_rehearsal(tmp_path: Path) -> None:
                   "state-destroy"):
         assert phase in phases and "FAILED" not in phases[phase], report
     assert phases["plan"].endswith("no changes"), report
+    assert "plan gate passed (" in phases["apply"], report  # the applied create plan passed the gate
+    assert "plan gate blocked" in phases["destroy"], report  # the real destroy plan was refused first
     assert "ok (" in phases["smoke"], report
     assert "resources:" in report and "exclusions (" in report
     for e in rehearse.EXCLUSIONS:
