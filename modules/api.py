@@ -200,6 +200,16 @@ class PaymentApi(Construct):
         def visibility(metric: str) -> Wafv2WebAclRuleVisibilityConfig:
             return Wafv2WebAclRuleVisibilityConfig(cloudwatch_metrics_enabled=True, metric_name=metric,
                                                    sampled_requests_enabled=True)
+
+        def aws_managed_rules(name: str, priority: int, group: str) -> Wafv2WebAclRule:
+            """An AWS managed rule group, enforced as AWS defines it (no overrides)."""
+            return Wafv2WebAclRule(
+                name=name, priority=priority,
+                override_action=Wafv2WebAclRuleOverrideAction(none=Wafv2WebAclRuleOverrideActionNone()),
+                statement={"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+                visibility_config=visibility(name),
+            )
+
         self.web_acl = Wafv2WebAcl(
             self, "waf", name=s.name("api-waf"), scope="REGIONAL",
             description="Per-IP rate limit and AWS common protections for the payment API",
@@ -214,21 +224,9 @@ class PaymentApi(Construct):
                                                         "aggregate_key_type": "IP"}},
                     visibility_config=visibility("per-ip-rate-limit"),
                 ),
-                Wafv2WebAclRule(
-                    name="aws-common-rule-set", priority=1,
-                    override_action=Wafv2WebAclRuleOverrideAction(none=Wafv2WebAclRuleOverrideActionNone()),
-                    statement={"managed_rule_group_statement": {"name": "AWSManagedRulesCommonRuleSet",
-                                                                "vendor_name": "AWS"}},
-                    visibility_config=visibility("aws-common-rule-set"),
-                ),
+                aws_managed_rules("aws-common-rule-set", 1, "AWSManagedRulesCommonRuleSet"),
                 # Request patterns known to exploit vulnerabilities (Log4j JNDI lookups among them).
-                Wafv2WebAclRule(
-                    name="aws-known-bad-inputs", priority=2,
-                    override_action=Wafv2WebAclRuleOverrideAction(none=Wafv2WebAclRuleOverrideActionNone()),
-                    statement={"managed_rule_group_statement": {"name": "AWSManagedRulesKnownBadInputsRuleSet",
-                                                                "vendor_name": "AWS"}},
-                    visibility_config=visibility("aws-known-bad-inputs"),
-                ),
+                aws_managed_rules("aws-known-bad-inputs", 2, "AWSManagedRulesKnownBadInputsRuleSet"),
             ],
         )
         Wafv2WebAclAssociation(self, "waf-association", resource_arn=self.stage.arn,
