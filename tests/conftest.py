@@ -1,4 +1,6 @@
-"""One synthesis per test run, shared by every test and every xdist worker."""
+"""Work shared by the whole test run: one synthesis of every environment, and the few other costly
+artefacts (the normal-import synth, checkov reports, real plans), each built once per run by
+whichever xdist worker asks first while the others wait on a file lock."""
 
 from __future__ import annotations
 
@@ -6,31 +8,46 @@ import fcntl
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
 from tests.support import PROJECT_ROOT, Synthesized, synth_environments
 
-SYNTH_ROOT = PROJECT_ROOT / "build" / "test-synth"
+RUNS_ROOT = PROJECT_ROOT / "build" / "test-runs"
 ENVIRONMENTS = ("dev", "staging", "prod")
 STALE_AFTER_SECONDS = 3600
 
 
-@pytest.fixture(scope="session")
-def synth_all(testrun_uid: str) -> Path:
-    """``build/test-synth/<run>/<env>`` for every environment, synthesized once per run in one
-    process (the normal, fast path); xdist workers wait on a lock and share it."""
-    SYNTH_ROOT.mkdir(parents=True, exist_ok=True)
-    outdir = SYNTH_ROOT / testrun_uid
-    with open(SYNTH_ROOT / ".lock", "w") as lock:
+def once_per_run(run_dir: Path, name: str, build: Callable[[Path], None]) -> Path:
+    """``run_dir/name``, filled by ``build`` exactly once per test run across xdist workers."""
+    target = run_dir / name
+    with open(run_dir / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (outdir / "done").exists():
-            for old in SYNTH_ROOT.iterdir():  # earlier runs, not one a concurrent run may be using
-                if old.is_dir() and time.time() - old.stat().st_mtime > STALE_AFTER_SECONDS:
-                    shutil.rmtree(old)
-            synth_environments(outdir, ENVIRONMENTS)
-            (outdir / "done").touch()
-    return outdir
+        if not (target / ".done").exists():
+            target.mkdir(parents=True, exist_ok=True)
+            build(target)
+            (target / ".done").touch()
+    return target
+
+
+@pytest.fixture(scope="session")
+def run_dir(testrun_uid: str) -> Path:
+    """``build/test-runs/<run>``; runs older than an hour are removed (never a concurrent one)."""
+    RUNS_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(RUNS_ROOT / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for old in RUNS_ROOT.iterdir():
+            if old.is_dir() and old.name != testrun_uid and time.time() - old.stat().st_mtime > STALE_AFTER_SECONDS:
+                shutil.rmtree(old)
+        (RUNS_ROOT / testrun_uid).mkdir(exist_ok=True)
+    return RUNS_ROOT / testrun_uid
+
+
+@pytest.fixture(scope="session")
+def synth_all(run_dir: Path) -> Path:
+    """``<run>/synth/<env>`` for every environment, synthesized in one process (the fast path)."""
+    return once_per_run(run_dir, "synth", lambda out: synth_environments(out, ENVIRONMENTS))
 
 
 @pytest.fixture(scope="session")

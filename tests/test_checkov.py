@@ -7,7 +7,6 @@ environment that handles real money, and the state-bucket stack.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
 import subprocess
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import once_per_run
 from tests.support import PROJECT_ROOT, Synthesized, clean_env
 
 CONFIG = PROJECT_ROOT / ".checkov.yaml"
@@ -37,22 +37,13 @@ def scan(path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def prod_root(synth_all: Path) -> Path:
-    """The session's prod synth, scanned once per run: a file lock rather than an xdist group, so
-    the scan happens once however the tests are spread over workers (reports sit next to the stacks)."""
-    stacks = synth_all / "prod" / "stacks"
-    with open(synth_all / ".checkov.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+def reports(run_dir: Path, synth_all: Path) -> dict[str, dict[str, Any]]:
+    """The session's prod synth, scanned once per run."""
+    def scan_all(out: Path) -> None:
         for name in GATED_STACKS:
-            report = stacks / name / "checkov.json"
-            if not report.exists():
-                report.write_text(json.dumps(scan(stacks / name / "cdk.tf.json")))
-    return stacks
-
-
-@pytest.fixture(scope="module")
-def reports(prod_root: Path) -> dict[str, dict[str, Any]]:
-    return {name: json.loads((prod_root / name / "checkov.json").read_text()) for name in GATED_STACKS}
+            (out / f"{name}.json").write_text(json.dumps(scan(synth_all / "prod" / "stacks" / name / "cdk.tf.json")))
+    out = once_per_run(run_dir, "checkov", scan_all)
+    return {name: json.loads((out / f"{name}.json").read_text()) for name in GATED_STACKS}
 
 
 @pytest.mark.parametrize("stack_name", GATED_STACKS)
@@ -116,10 +107,10 @@ def test_skip_list_is_the_config_the_scan_used():
     assert set(config["skip-check"]) == set(skipped_checks(CONFIG.read_text()))
 
 
-def test_every_bucket_aborts_incomplete_uploads(prod_root):
+def test_every_bucket_aborts_incomplete_uploads(synth_all):
     """What CKV_AWS_300 (skipped as a false positive, see .checkov.yaml) would check."""
     for name in GATED_STACKS:
-        stack = Synthesized(prod_root / name / "cdk.tf.json")
+        stack = Synthesized(synth_all / "prod" / "stacks" / name / "cdk.tf.json")
         lifecycles = {c["bucket"]: c for c in stack.resources("aws_s3_bucket_lifecycle_configuration").values()}
         for bucket in stack.resources("aws_s3_bucket"):
             config = lifecycles.get(f"${{aws_s3_bucket.{bucket}.id}}")

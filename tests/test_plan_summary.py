@@ -9,15 +9,11 @@ and ``terraform init`` happen once per run (a file lock, shared by the xdist wor
 from __future__ import annotations
 
 import copy
-import fcntl
 import io
 import json
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,22 +21,15 @@ from typing import Any
 import pytest
 
 from scripts import plan_summary as ps
-from scripts import terraform
+from scripts import rehearse, terraform
+from tests.conftest import once_per_run
 from tests.support import PROJECT_ROOT, clean_env
 
-STALE_AFTER_SECONDS = 3600
-PLAN_ROOT = PROJECT_ROOT / "build" / "test-plan-summary"
 TABLE = "aws_dynamodb_table.payments"
 BUCKET = "aws_s3_bucket.receipts"
 PARAMETER = "aws_ssm_parameter.api_secret"
 SECRET_BEFORE, SECRET_AFTER = "s3cr3t-before-7f1c", "s3cr3t-after-92ab"
 SCENARIOS = ("create", "update", "replace", "delete")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def config(endpoint: str, state: Path, *, hash_key: str = "id", team: str = "payments", secret: str = SECRET_BEFORE,
@@ -93,22 +82,6 @@ def sibling(workdir: Path, name: str) -> Path:
     return other
 
 
-def start_moto(port: int) -> subprocess.Popen:
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env())
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
-            return server
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError("moto server exited on start")
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("moto server did not start in 30 s")
-
-
 def build_plans(outdir: Path) -> None:
     """Plan the base config from nothing while applying it, then plan the three edits in parallel.
 
@@ -116,18 +89,15 @@ def build_plans(outdir: Path) -> None:
     commands run side by side: the create plan in its own directory against an empty state, the
     edits in sibling directories against the applied state, read-only (-lock=false).
     """
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
     workdir = outdir / "base"
-    workdir.mkdir(parents=True)
+    workdir.mkdir()
     state = outdir / "terraform.tfstate"
-    env = clean_env(AWS_EC2_METADATA_DISABLED="true")
-    for var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        env.pop(var, None)
     edits = {"update": dict(team="risk", secret=SECRET_AFTER), "replace": dict(hash_key="payment_id"),
              "delete": dict(table=False)}
-    server = start_moto(port)
-    try:
+    # The rehearsal's own local endpoint and scrubbed environment (no real AWS profile can leak in).
+    with rehearse.MotoServer(outdir / "moto.log") as server:
+        endpoint = server.url
+        env = rehearse.endpoint_env(endpoint, "us-east-1")
         with ThreadPoolExecutor(max_workers=3) as pool:
             create = pool.submit(create_plan, outdir / "create", config(endpoint, outdir / "empty.tfstate"), env)
             (workdir / "main.tf.json").write_text(json.dumps(config(endpoint, state)))
@@ -137,26 +107,14 @@ def build_plans(outdir: Path) -> None:
             futures = {name: pool.submit(plan_json, dirs[name], config(endpoint, state, **kw), env)
                        for name, kw in edits.items()}
             plans = {"create": create.result(), **{name: f.result() for name, f in futures.items()}}
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     for name, plan in plans.items():
         (outdir / f"{name}.json").write_text(json.dumps(plan))
 
 
 @pytest.fixture(scope="module")
-def plans(testrun_uid: str) -> dict[str, dict[str, Any]]:
+def plans(run_dir: Path) -> dict[str, dict[str, Any]]:
     """Scenario -> plan JSON; built once per run whichever worker asks first."""
-    PLAN_ROOT.mkdir(parents=True, exist_ok=True)
-    outdir = PLAN_ROOT / testrun_uid
-    with open(PLAN_ROOT / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (outdir / "done").exists():
-            for old in PLAN_ROOT.iterdir():  # earlier runs; not one a concurrent run may be using
-                if old.is_dir() and time.time() - old.stat().st_mtime > STALE_AFTER_SECONDS:
-                    shutil.rmtree(old)
-            build_plans(outdir)
-            (outdir / "done").touch()
+    outdir = once_per_run(run_dir, "plans", build_plans)
     return {name: json.loads((outdir / f"{name}.json").read_text()) for name in SCENARIOS}
 
 

@@ -26,7 +26,6 @@ import pytest
 from scripts import rehearse, terraform
 from tests.support import PROJECT_ROOT, Synthesized, clean_env, synth_environments
 
-pytestmark = pytest.mark.xdist_group("rehearsal")
 UNREACHABLE = "http://127.0.0.1:1"
 Exclusion = rehearse.Exclusion
 

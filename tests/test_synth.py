@@ -7,20 +7,20 @@ import sys
 
 import pytest
 
+from tests.conftest import once_per_run
 from tests.support import PROJECT_ROOT, clean_env, synth_environments
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="module")
-def both_imports(synth_all, tmp_path_factory):
+def both_imports(run_dir, synth_all):
     """The session's synth (fast path) and one with the normal import, every environment."""
-    eager = synth_environments(tmp_path_factory.mktemp("eager"), ENVIRONMENTS,
-                               PAYMENTS_PROVIDER_IMPORT="eager")
+    eager = once_per_run(run_dir, "synth-eager", lambda out: synth_environments(
+        out, ENVIRONMENTS, PAYMENTS_PROVIDER_IMPORT="eager"))
     return synth_all, eager
 
 
-@pytest.mark.xdist_group("eager-import")
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 @pytest.mark.parametrize("stack_name", ["payments-{env}", "payments-state"])
 def test_fast_import_synthesizes_byte_identical_json(both_imports, environment, stack_name):
