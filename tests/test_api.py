@@ -197,3 +197,11 @@ def test_custom_domain_settings_are_both_or_neither_and_valid(env, setting):
     with pytest.raises(SettingsError) as err:
         build_settings({}, env)
     assert err.value.setting == setting
+
+
+def test_stack_with_custom_domain_passes_terraform_validate(domain_stack):
+    from scripts import terraform
+    workdir = domain_stack.path.parent
+    terraform.run(workdir, ["init", "-backend=false", "-input=false", "-no-color"])
+    result = json.loads(terraform.run(workdir, ["validate", "-no-color", "-json"]).stdout)
+    assert result["valid"] is True, result["diagnostics"]
