@@ -38,7 +38,6 @@ SECRET_ROTATION_DAYS = 30
 MONITORING_INTERVAL_SECONDS = 60
 MONITORING_LOG_GROUP = "RDSOSMetrics"
 SLOW_QUERY_MS = 1000
-INSTANCE_ROLES = ("writer", "reader")
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ class CustomerDatabase(Construct):
                 promotion_tier=0 if role == "writer" else 1,
                 depends_on=[monitoring_policy],  # RDS checks the role's permissions on create
             )
-            for role in INSTANCE_ROLES
+            for role in ("writer", "reader")
         ]
         self.secret_arn = self.cluster.master_user_secret.get(0).secret_arn
         SecretsmanagerSecretRotation(
@@ -138,9 +137,9 @@ class CustomerDatabase(Construct):
         role = IamRole(self, "monitoring-role", name=s.name("rds-monitoring"),
                        assume_role_policy=assume_role_policy(
                            "monitoring.rds.amazonaws.com", source_account=props.account_id,
-                           # RDS passes the DB instance's ARN: only this cluster's two instances.
-                           source_arn=[f"arn:{props.partition}:rds:{region_account}:db:{identifier}-{role}"
-                                       for role in INSTANCE_ROLES]))
+                           # RDS passes the DB instance's ARN: only this cluster's instances
+                           # (<cluster identifier>-writer, -reader, and any added later).
+                           source_arn=f"arn:{props.partition}:rds:{region_account}:db:{identifier}-*"))
         group = f"arn:{props.partition}:logs:{region_account}:log-group:{MONITORING_LOG_GROUP}"
         statements = [
             # RDS creates the group on first use (it is shared by every instance in the account).
