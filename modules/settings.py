@@ -22,6 +22,10 @@ ENVIRONMENT_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 STAGE_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# A DNS name of at least two labels (a wildcard is no use for one API), lower case as ACM issues them.
+DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+ACM_CERTIFICATE_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z]{2}(-gov)?-[a-z]+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
 # Values CloudWatch Logs accepts for retention_in_days.
 LAMBDA_DEPLOYMENT_CONFIGS = tuple(
     f"CodeDeployDefault.Lambda{kind}" for kind in (
@@ -58,6 +62,9 @@ class Settings:
     api_burst_limit: int = 200
     api_quota_per_day: int = 100_000
     waf_rate_limit_per_5min: int = 2_000
+    # Custom domain of the API (both or neither): TLS 1.2+ and the default execute-api endpoint off.
+    api_domain_name: str = ""
+    api_certificate_arn: str = ""    # ACM certificate for api_domain_name, in the stack's region
     max_payment_amount: str = "1000000"
     fraud_window_seconds: int = 86_400
     lambda_reserved_concurrency: int = 10
@@ -151,6 +158,8 @@ ENV_VARS: Mapping[str, str] = {
     "api_burst_limit": "PAYMENTS_API_BURST_LIMIT",
     "api_quota_per_day": "PAYMENTS_API_QUOTA_PER_DAY",
     "waf_rate_limit_per_5min": "PAYMENTS_WAF_RATE_LIMIT",
+    "api_domain_name": "PAYMENTS_API_DOMAIN_NAME",
+    "api_certificate_arn": "PAYMENTS_API_CERTIFICATE_ARN",
     "max_payment_amount": "PAYMENTS_MAX_AMOUNT",
     "fraud_window_seconds": "PAYMENTS_FRAUD_WINDOW_SECONDS",
     "lambda_reserved_concurrency": "PAYMENTS_LAMBDA_RESERVED_CONCURRENCY",
@@ -234,6 +243,7 @@ def _validate(s: Settings) -> None:
     for url in s.https_alert_endpoints:
         if not re.match(r"^https://[^\s]+$", url):
             raise SettingsError("alert_https_endpoints", f"{url!r} is not an https:// URL")
+    _validate_api_domain(s)
     if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < 10:
         raise SettingsError("waf_rate_limit_per_5min", "AWS WAF needs at least 10")
     try:
@@ -244,6 +254,22 @@ def _validate(s: Settings) -> None:
         raise SettingsError("max_payment_amount", "must be a positive finite amount")
     if s.aws_endpoint and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", s.aws_endpoint):
         raise SettingsError("aws_endpoint", f"{s.aws_endpoint!r} is not an http(s) URL")
+
+
+def _validate_api_domain(s: Settings) -> None:
+    if bool(s.api_domain_name) != bool(s.api_certificate_arn):
+        missing = "api_certificate_arn" if s.api_domain_name else "api_domain_name"
+        raise SettingsError(missing, "api_domain_name and api_certificate_arn are set together or not at all")
+    if not s.api_domain_name:
+        return
+    if not DOMAIN_PATTERN.match(s.api_domain_name):
+        raise SettingsError("api_domain_name", f"{s.api_domain_name!r} is not a lower-case DNS name")
+    certificate = ACM_CERTIFICATE_PATTERN.match(s.api_certificate_arn)
+    if not certificate:
+        raise SettingsError("api_certificate_arn", f"{s.api_certificate_arn!r} is not an ACM certificate ARN")
+    if certificate["region"] != s.region:
+        raise SettingsError("api_certificate_arn", f"a regional endpoint needs the certificate in {s.region}, "
+                                                   f"not {certificate['region']}")
 
 
 def build_settings(context: Mapping[str, object] | None = None,
