@@ -215,8 +215,10 @@ def _check_unknown_variables(env: Mapping[str, str]) -> None:
     known = known_variables()
     for var in sorted(env):
         if var.startswith(VAR_PREFIX) and var not in known:
-            close = difflib.get_close_matches(var, sorted(known), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}?" if close else "see README \"Settings\""
+            # Compared without the shared prefix, which would make every name look close.
+            close = difflib.get_close_matches(var.removeprefix(VAR_PREFIX),
+                                              sorted(k.removeprefix(VAR_PREFIX) for k in known), n=1)
+            hint = f"did you mean {VAR_PREFIX}{close[0]}?" if close else "see README \"Settings\""
             raise SettingsError(var, f"unknown variable ({hint})")
 
 
