@@ -32,8 +32,8 @@ def state_bucket_statements(bucket_arn: str, key_arn: str, alias_arn: str, root_
                             readers: tuple[str, ...]) -> list[Statement]:
     """Bucket-policy statements of the state bucket beyond TLS-only.
 
-    S3 compares the key-id condition with the header as the writer sent it, so the three names of
-    the one key are accepted: its ARN, its alias ARN (what the backend sends) and the bare alias.
+    The key-id condition sees the key as the writer named it, so the three names of the one key are
+    accepted: its ARN, its alias ARN (what the backend sends) and the bare alias.
     A request without the header has no value and is denied (StringNotEquals on a missing key)."""
     states = f"{bucket_arn}/{STATE_OBJECTS}"
     statements = [
