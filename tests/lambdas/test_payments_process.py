@@ -278,6 +278,93 @@ def test_concurrent_duplicates_yield_one_transaction_and_one_audit_object(
     assert not contains_pan(capsys.readouterr().out)
 
 
+def _parallel_payments_after_one_shared_read(monkeypatch, n):
+    """``n`` payments of one customer (distinct keys), run so that every one of them has read
+    the customer's activity before any of them writes: the interleaving that beats a
+    read-then-write velocity check. Returns the responses, in thread order."""
+    import process_handler
+    from payments_core import aws as core_aws
+    from payments_core import repository
+    core_aws.client("sts")  # warm the shared clients (as in a warm container)
+    barrier = threading.Barrier(n)
+    first_read = threading.local()
+    real_get_activity = repository.get_activity
+
+    def read_then_wait_for_everyone(*args, **kwargs):
+        activity = real_get_activity(*args, **kwargs)
+        if not getattr(first_read, "done", False):
+            first_read.done = True
+            barrier.wait(timeout=20)
+        return activity
+
+    monkeypatch.setattr(repository, "get_activity", read_then_wait_for_everyone)
+    results, errors = [None] * n, []
+
+    def worker(i):
+        try:
+            results[i] = process_handler.handler(api_event(
+                valid_payload(amount="10.00"), headers={"Idempotency-Key": f"velocity-{i}"},
+                path="/process"), None)
+        except Exception as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    return results
+
+
+def test_parallel_payments_cannot_beat_the_velocity_rule(aws, serialized_dynamodb, monkeypatch,
+                                                         capsys):
+    from payments_core.fraud import VELOCITY_THRESHOLD
+    n = VELOCITY_THRESHOLD + 1
+    results = _parallel_payments_after_one_shared_read(monkeypatch, n)
+    assert all(r is not None and r["statusCode"] == 200 for r in results), results
+    bodies = [json.loads(r["body"]) for r in results]
+    # Every payment was scored against all the ones committed before it: exactly the last
+    # one saw VELOCITY_THRESHOLD earlier payments.
+    assert sum("HIGH_VELOCITY" in b["reasons"] for b in bodies) == 1
+    [activity] = aws.helpers.activity()
+    assert activity["version"] == n and len(activity["recent"]) == n
+    assert len(aws.helpers.transactions()) == n
+    rescored = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+                if "re-scoring" in line]
+    assert len(rescored) >= n - 1  # the first round had one winner; everyone else re-scored
+
+
+def test_without_the_version_condition_parallel_payments_would_beat_it(aws, serialized_dynamodb,
+                                                                        monkeypatch):
+    """The interleaving above is real: drop the activity condition and the rule is beaten."""
+    from payments_core import repository
+    from payments_core.fraud import VELOCITY_THRESHOLD
+    real_put = repository.activity_put
+
+    def unconditional(*args, **kwargs):
+        put = real_put(*args, **kwargs)["Put"]
+        return {"Put": {"TableName": put["TableName"], "Item": put["Item"]}}
+
+    monkeypatch.setattr(repository, "activity_put", unconditional)
+    results = _parallel_payments_after_one_shared_read(monkeypatch, VELOCITY_THRESHOLD + 1)
+    assert all(r["statusCode"] == 200 for r in results)
+    assert not any("HIGH_VELOCITY" in json.loads(r["body"])["reasons"] for r in results)
+
+
+def test_endless_contention_is_a_409_that_writes_nothing(aws, monkeypatch):
+    from payments_core import repository
+
+    def always_stale(*args, **kwargs):
+        raise repository.ActivityConflict()
+
+    monkeypatch.setattr(repository, "write_transaction", always_stale)
+    resp = _process(valid_payload(), key="contended")
+    assert resp["statusCode"] == 409
+    assert json.loads(resp["body"])["error"]["code"] == "CONCURRENT_PAYMENTS"
+    aws.helpers.assert_nothing_written()
+
+
 def test_unexpected_exception_returns_generic_500(aws, monkeypatch, capsys, caplog):
     from payments_core import repository
 
