@@ -52,7 +52,7 @@ class PaymentStack(TerraformStack):
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition))
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
             s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,
-            self.network.subnet_ids["private"], self.network.lambda_sg.id, partition))
+            self.network.subnet_ids["private"], self.network.lambda_sg.id, partition, account_id))
         self.api = PaymentApi(self, "api", ApiProps(s, self.key.arn, self.compute.functions, partition))
         self.observability = PaymentObservability(self, "observability", ObservabilityProps(
             settings=s, alert_topic_arn=self.alerts.arn, api_name=self.api.api.name,
