@@ -81,6 +81,8 @@ FUNCTIONS = {
     "audit-writer": "audit_writer/audit_writer_handler.py",
 }
 TEST_CARD = "4111111111111111"  # Luhn-valid test PAN
+# The merchant (Cognito app client id) the smoke test's events are authorized for.
+TEST_CLIENT_ID = "rehearsal0merchant0client0"
 
 
 class RehearsalError(RuntimeError):
@@ -338,13 +340,22 @@ def check(condition: bool, message: str) -> None:
         raise RehearsalError(f"smoke: {message}")
 
 
-def process_event(idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
+def authorizer_context(client_id: str, scope: str) -> dict[str, Any]:
+    """``requestContext.authorizer`` as API Gateway's COGNITO_USER_POOLS authorizer passes the
+    verified claims of a client-credentials access token (the merchant is ``client_id``)."""
+    return {"claims": {"sub": client_id, "client_id": client_id, "token_use": "access",
+                       "scope": scope, "jti": str(uuid.uuid4()), "version": "2"}}
+
+
+def process_event(idempotency_key: str, body: dict[str, Any],
+                  client_id: str = TEST_CLIENT_ID) -> dict[str, Any]:
     return {
         "resource": "/process", "path": "/process", "httpMethod": "POST",
         "headers": {"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
         "multiValueHeaders": None, "queryStringParameters": None, "pathParameters": None,
         "requestContext": {"requestId": str(uuid.uuid4()), "stage": "rehearsal",
-                           "httpMethod": "POST", "resourcePath": "/process"},
+                           "httpMethod": "POST", "resourcePath": "/process",
+                           "authorizer": authorizer_context(client_id, "payments/process")},
         "body": json.dumps(body), "isBase64Encoded": False,
     }
 
