@@ -425,6 +425,15 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
     check("card_number" not in items[0] and items[0].get("card_last4", {}).get("S") == TEST_CARD[-4:],
           "stored item must hold the last four digits only")
     ctx.results.append(f"process: transaction {transaction_id} stored once in {table} (replay ok)")
+    # The merchant-data role as applied: Terraform rendered "$${...}" to the IAM policy variable.
+    role = f"payment-merchant-write-{ctx.environment}"
+    if role in [r.get("name") for r in ctx.stack_json.get("resource", {}).get("aws_iam_role", {}).values()]:
+        iam = ctx.boto("iam")
+        [policy] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+        document = json.dumps(iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"])
+        check("${aws:PrincipalTag/merchant_id}#*" in document and "$${" not in document,
+              f"{role} policy lacks the LeadingKeys merchant condition: {document[:300]}")
+        ctx.results.append(f"iam: {role} allows only LeadingKeys ${{aws:PrincipalTag/merchant_id}}#*")
 
     # 2. The audit writer on the stream record of that insert.
     source = "dynamodbstreams"
