@@ -19,7 +19,7 @@ from modules.platform import aws_provider, configure_backend
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.security import KeyProps, PlatformKey
 from modules.settings import Settings
-from modules.storage import SecureBucket, SecureBucketProps
+from modules.storage import ObjectLock, SecureBucket, SecureBucketProps
 
 AUDIT_GLACIER_AFTER_DAYS = 90
 
@@ -48,7 +48,8 @@ class PaymentStack(TerraformStack):
         self.tables = TransactionTables(self, "dynamodb", TablesProps(s, self.key.arn))
         self.audit = SecureBucket(self, "audit", SecureBucketProps(
             name=f"payment-audit-logs-{s.environment}-{account_id}", kms_key_arn=self.key.arn,
-            force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS))
+            force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS,
+            object_lock=ObjectLock(mode=s.audit_lock_mode, days=s.audit_retention_days)))
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition))
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
             s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,

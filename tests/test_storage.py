@@ -71,3 +71,85 @@ def test_state_bucket_is_never_force_destroyed_and_keeps_local_state(state_stack
 
 def test_state_bucket_name_matches_the_backend(stack, state_stack):
     assert state_stack.one("aws_s3_bucket")["bucket"] == stack.json["terraform"]["backend"]["s3"]["bucket"]
+
+
+# --- Audit trail that cannot be erased (Object Lock, write-once, erasure denied) -------------------
+
+ERASURE = {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention",
+           "s3:PutObjectRetention", "s3:PutObjectLegalHold"}
+
+
+@pytest.fixture(scope="module")
+def staging_stack(synth_all):
+    from tests.support import Synthesized
+    return Synthesized(synth_all / "staging" / "stacks" / "payments-staging" / "cdk.tf.json")
+
+
+@pytest.mark.parametrize("env_stack, mode, days", [
+    ("stack", "GOVERNANCE", 1), ("staging_stack", "GOVERNANCE", 30), ("prod_stack", "COMPLIANCE", 2557)])
+def test_audit_bucket_locks_every_object_by_default(request, env_stack, mode, days):
+    s = request.getfixturevalue(env_stack)
+    assert s.one("aws_s3_bucket")["object_lock_enabled"] is True
+    lock = _for_bucket(s, "aws_s3_bucket_object_lock_configuration")
+    assert lock["object_lock_enabled"] == "Enabled"
+    assert lock["rule"]["default_retention"] == {"mode": mode, "days": days}
+    # Object Lock needs versioning; the lock configuration waits for it.
+    assert any(d.startswith("aws_s3_bucket_versioning.") for d in lock["depends_on"])
+
+
+def test_existing_audit_bucket_gets_object_lock_in_place_not_by_replacement(stack):
+    """object_lock_enabled forces a new bucket in hashicorp/aws; an audit bucket created before the
+    lock must not be replaced (its objects would go): the lock configuration enables it in place."""
+    assert stack.one("aws_s3_bucket")["lifecycle"]["ignore_changes"] == ["object_lock_enabled"]
+
+
+def test_audit_retention_comes_from_settings(tmp_path):
+    from tests.support import synth_environments
+    out = synth_environments(tmp_path, ["staging"], PAYMENTS_AUDIT_RETENTION_DAYS="90")
+    from tests.support import Synthesized
+    s = Synthesized(out / "staging" / "stacks" / "payments-staging" / "cdk.tf.json")
+    assert s.one("aws_s3_bucket_object_lock_configuration")["rule"]["default_retention"]["days"] == 90
+
+
+@pytest.mark.parametrize("env_stack", ["stack", "prod_stack"])
+def test_audit_bucket_denies_erasing_or_unlocking_objects_to_everyone(request, env_stack):
+    s = request.getfixturevalue(env_stack)
+    st = statement(s.policy(_for_bucket(s, "aws_s3_bucket_policy")), "DenyObjectErasure")
+    assert st["Effect"] == "Deny" and st["Principal"] == {"AWS": "*"} and "Condition" not in st
+    assert set(st["Action"]) == ERASURE
+    assert st["Resource"] == [s.ref("aws_s3_bucket", "arn") + "/*"]
+
+
+def test_audit_bucket_refuses_writes_that_could_overwrite(stack):
+    st = statement(stack.policy(_for_bucket(stack, "aws_s3_bucket_policy")), "DenyOverwritingWrites")
+    assert st["Effect"] == "Deny" and st["Principal"] == {"AWS": "*"} and st["Action"] == ["s3:PutObject"]
+    assert st["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+
+
+def test_audit_bucket_is_kept_on_destroy_in_prod(prod_stack):
+    assert prod_stack.one("aws_s3_bucket")["force_destroy"] is False
+
+
+def test_audit_writer_can_neither_delete_nor_bypass_retention(stack):
+    role = stack.ref("aws_iam_role", "id", name="payment-audit-writer-dev")
+    policy = stack.policy(stack.one("aws_iam_role_policy", role=role))
+    actions = {a for st in policy["Statement"] for a in st["Action"] if st["Effect"] == "Allow"}
+    assert {a for a in actions if a.startswith("s3:")} == {"s3:PutObject"}
+
+
+def test_state_bucket_has_no_object_lock(state_stack):
+    """Terraform overwrites its state object on every apply: the state bucket is versioned, not locked."""
+    assert not state_stack.resources("aws_s3_bucket_object_lock_configuration")
+    assert "object_lock_enabled" not in state_stack.one("aws_s3_bucket")
+    names = {s["Sid"] for s in state_stack.policy(state_stack.one("aws_s3_bucket_policy"))["Statement"]}
+    assert not names & {"DenyObjectErasure", "DenyOverwritingWrites"}
+
+
+def test_a_compliance_locked_bucket_cannot_be_force_destroyed():
+    from modules.storage import ObjectLock, SecureBucketProps
+    with pytest.raises(ValueError, match="compliance"):
+        SecureBucketProps(name="b", kms_key_arn="k", force_destroy=True, object_lock=ObjectLock("COMPLIANCE", 1))
+    with pytest.raises(ValueError, match="mode"):
+        ObjectLock("LEGAL", 1)
+    assert SecureBucketProps(name="b", kms_key_arn="k", force_destroy=True,
+                             object_lock=ObjectLock("GOVERNANCE", 1)).force_destroy
