@@ -8,6 +8,7 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 
 from modules.api import ApiProps, PaymentApi
+from modules.backup import BackupProps, DatabaseBackup
 from modules.compute import ComputeProps, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
@@ -20,6 +21,7 @@ from modules.rehearsal import apply_rehearsal_overrides
 from modules.security import KeyProps, PlatformKey
 from modules.settings import Settings
 from modules.storage import ObjectLock, SecureBucket, SecureBucketProps
+from modules.trail import DataEventTrail, DataEventTrailProps
 
 AUDIT_GLACIER_AFTER_DAYS = 90
 
@@ -50,6 +52,13 @@ class PaymentStack(TerraformStack):
             name=f"payment-audit-logs-{s.environment}-{account_id}", kms_key_arn=self.key.arn,
             force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS,
             object_lock=ObjectLock(mode=s.audit_lock_mode, days=s.audit_retention_days)))
+        # Who read or wrote which audit object (the bucket's access log, see modules/trail.py).
+        self.audit_trail = DataEventTrail(self, "audit-trail", DataEventTrailProps(
+            name=s.name("audit-trail"), log_bucket_name=f"payment-trail-logs-{s.environment}-{account_id}",
+            bucket_arns=[self.audit.arn], account_id=account_id, region=s.region, partition=partition,
+            force_destroy=not s.is_production))
+        self.backup = DatabaseBackup(self, "backup", BackupProps(
+            s, self.key.arn, self.database.cluster.arn, account_id, partition))
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition))
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
             s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,

@@ -14,6 +14,7 @@ from modules.platform import aws_provider, state_bucket_name
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.settings import Settings
 from modules.storage import SecureBucket, SecureBucketProps
+from modules.trail import DataEventTrail, DataEventTrailProps
 
 STACK_NAME = "payments-state"
 
@@ -38,6 +39,11 @@ class StateBucketStack(TerraformStack):
         KmsAlias(self, "alias", name="alias/payment-terraform-state", target_key_id=key.key_id)
         self.bucket = SecureBucket(self, "state", SecureBucketProps(
             name=bucket or state_bucket_name(), kms_key_arn=key.arn, force_destroy=False))
+        # Who read or wrote which state object: the state holds every secret Terraform knows.
+        self.trail = DataEventTrail(self, "state-trail", DataEventTrailProps(
+            name="payment-terraform-state-trail", log_bucket_name=f"payment-state-trail-logs-{account_id}",
+            bucket_arns=[self.bucket.arn], account_id=account_id, region=settings.region,
+            partition=partition))
         TerraformOutput(self, "state-bucket", value=self.bucket.name)
         TerraformOutput(self, "state-key-arn", value=key.arn)
         if settings.rehearsal:

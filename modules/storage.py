@@ -5,7 +5,7 @@ store whose objects nobody can overwrite, delete or unlock through the bucket's 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from constructs import Construct
 from cdktf import TerraformResourceLifecycle
@@ -76,6 +76,8 @@ class SecureBucketProps:
     # Write-once store: Object Lock with a default retention, conditional writes only, and a policy
     # that denies erasing or unlocking objects to every principal.
     object_lock: Optional[ObjectLock] = None
+    # Further bucket-policy statements, e.g. the service that delivers logs into the bucket.
+    policy_statements: Sequence[Statement] = ()
 
     def __post_init__(self) -> None:
         if self.force_destroy and self.object_lock and self.object_lock.mode == "COMPLIANCE":
@@ -145,7 +147,8 @@ class SecureBucket(Construct):
                 bucket_key_enabled=True,  # one data key per bucket, not per object: far fewer KMS calls
             )],
         )
-        S3BucketPolicy(self, "policy", bucket=self.bucket.id, policy=policy_document(*statements))
+        statements += list(props.policy_statements)
+        self.policy = S3BucketPolicy(self, "policy", bucket=self.bucket.id, policy=policy_document(*statements))
         # Every bucket aborts incomplete multipart uploads (their parts are billed but never visible);
         # a bucket without archiving gets a rule that does only that.
         abort = [S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(

@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import once_per_run
-from tests.support import PROJECT_ROOT, Synthesized, clean_env
+from tests.support import CHECKOV, PROJECT_ROOT, Synthesized, clean_env
 
 CONFIG = PROJECT_ROOT / ".checkov.yaml"
-CHECKOV = Path(sys.executable).with_name("checkov")
+CHECKOV_VERSION = "3.3.30"
 GATED_STACKS = ("payments-prod", "payments-state")
 CHECK_ID = re.compile(r"^\s*-\s*(CKV2?_[A-Z0-9]+_\d+)\s*(?:#\s*(.*))?$")
 
@@ -117,3 +116,30 @@ def test_every_bucket_aborts_incomplete_uploads(synth_all):
             assert config, f"{name}: bucket {bucket} has no lifecycle configuration"
             assert any(r["status"] == "Enabled" and r.get("abort_incomplete_multipart_upload")
                        and r.get("filter") == [{"prefix": ""}] for r in config["rule"]), config["rule"]
+
+
+def test_gate_runs_the_pinned_checkov_version():
+    proc = subprocess.run([str(CHECKOV), "--version"], capture_output=True, text=True, env=clean_env())
+    assert proc.stdout.strip() == CHECKOV_VERSION, proc.stdout + proc.stderr
+    assert f"checkov=={CHECKOV_VERSION}\n" in (PROJECT_ROOT / "requirements-checkov.txt").read_text()
+
+
+@pytest.mark.parametrize("stack_name, bucket_prefix", [("payments-prod", "payment-audit-logs-prod-"),
+                                                       ("payments-state", "payments-terraform-state")])
+def test_object_access_of_protected_buckets_is_recorded_by_cloudtrail(synth_all, stack_name, bucket_prefix):
+    """What CKV_AWS_18 (skipped: it accepts only server access logs, see .checkov.yaml) is meant to
+    ensure: every object-level event of the audit and state buckets lands in a trail's log bucket."""
+    stack = Synthesized(synth_all / "prod" / "stacks" / stack_name / "cdk.tf.json")
+    buckets = {n: b for n, b in stack.resources("aws_s3_bucket").items() if b["bucket"].startswith(bucket_prefix)}
+    assert len(buckets) == 1, stack.resources("aws_s3_bucket")
+    protected_arn = f"${{aws_s3_bucket.{next(iter(buckets))}.arn}}/"
+    trail = stack.one("aws_cloudtrail")
+    assert trail["enable_log_file_validation"] is True and trail["enable_logging"] is True
+    assert trail["kms_key_id"].startswith("${aws_kms_key.")
+    [selector] = trail["advanced_event_selector"]
+    fields = {f["field"]: f for f in selector["field_selector"]}
+    assert fields["eventCategory"]["equals"] == ["Data"]
+    assert fields["resources.type"]["equals"] == ["AWS::S3::Object"]
+    assert fields["resources.ARN"]["starts_with"] == [protected_arn]
+    # No readOnly field: reads and writes are both recorded.
+    assert set(fields) == {"eventCategory", "resources.type", "resources.ARN"}
