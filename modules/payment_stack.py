@@ -21,9 +21,11 @@ from modules.rehearsal import apply_rehearsal_overrides
 from modules.security import KeyProps, PlatformKey
 from modules.settings import Settings
 from modules.storage import ObjectLock, SecureBucket, SecureBucketProps
-from modules.trail import DataEventTrail, DataEventTrailProps
 
 AUDIT_GLACIER_AFTER_DAYS = 90
+# Every environment's audit bucket starts with this; the account's trail (modules/trail.py, in the
+# payments-state stack) records object access to all buckets named so.
+AUDIT_BUCKET_PREFIX = "payment-audit-logs-"
 
 
 def stack_name(settings: Settings) -> str:
@@ -49,14 +51,9 @@ class PaymentStack(TerraformStack):
             partition=partition))
         self.tables = TransactionTables(self, "dynamodb", TablesProps(s, self.key.arn))
         self.audit = SecureBucket(self, "audit", SecureBucketProps(
-            name=f"payment-audit-logs-{s.environment}-{account_id}", kms_key_arn=self.key.arn,
+            name=f"{AUDIT_BUCKET_PREFIX}{s.environment}-{account_id}", kms_key_arn=self.key.arn,
             force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS,
             object_lock=ObjectLock(mode=s.audit_lock_mode, days=s.audit_retention_days)))
-        # Who read or wrote which audit object (the bucket's access log, see modules/trail.py).
-        self.audit_trail = DataEventTrail(self, "audit-trail", DataEventTrailProps(
-            name=s.name("audit-trail"), log_bucket_name=f"payment-trail-logs-{s.environment}-{account_id}",
-            bucket_arns=[self.audit.arn], account_id=account_id, region=s.region, partition=partition,
-            force_destroy=not s.is_production))
         self.backup = DatabaseBackup(self, "backup", BackupProps(
             s, self.key.arn, self.database.cluster.arn, account_id, partition))
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition))

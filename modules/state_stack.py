@@ -10,6 +10,7 @@ from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 
 from modules.iam import Statement, policy_document
+from modules.payment_stack import AUDIT_BUCKET_PREFIX
 from modules.platform import aws_provider, state_bucket_name
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.settings import Settings
@@ -17,6 +18,7 @@ from modules.storage import SecureBucket, SecureBucketProps
 from modules.trail import DataEventTrail, DataEventTrailProps
 
 STACK_NAME = "payments-state"
+TRAIL_NAME = "payment-object-access-trail"
 
 
 class StateBucketStack(TerraformStack):
@@ -39,11 +41,12 @@ class StateBucketStack(TerraformStack):
         KmsAlias(self, "alias", name="alias/payment-terraform-state", target_key_id=key.key_id)
         self.bucket = SecureBucket(self, "state", SecureBucketProps(
             name=bucket or state_bucket_name(), kms_key_arn=key.arn, force_destroy=False))
-        # Who read or wrote which state object: the state holds every secret Terraform knows.
-        self.trail = DataEventTrail(self, "state-trail", DataEventTrailProps(
-            name="payment-terraform-state-trail", log_bucket_name=f"payment-state-trail-logs-{account_id}",
-            bucket_arns=[self.bucket.arn], account_id=account_id, region=settings.region,
-            partition=partition))
+        # Who read or wrote which state or audit object (the state holds every secret Terraform
+        # knows): one trail for the account, see modules/trail.py.
+        self.trail = DataEventTrail(self, "trail", DataEventTrailProps(
+            name=TRAIL_NAME, log_bucket_name=f"payment-trail-logs-{account_id}",
+            object_arn_prefixes=[f"{self.bucket.arn}/", f"arn:{partition}:s3:::{AUDIT_BUCKET_PREFIX}"],
+            account_id=account_id, region=settings.region, partition=partition))
         TerraformOutput(self, "state-bucket", value=self.bucket.name)
         TerraformOutput(self, "state-key-arn", value=key.arn)
         if settings.rehearsal:

@@ -5,55 +5,83 @@ import pytest
 from tests.support import statement
 
 
-def _trail_arn(stack, env_name):
-    return (f"arn:${{data.aws_partition.partition.partition}}:cloudtrail:us-east-1:"
-            f"${{data.aws_caller_identity.caller.account_id}}:trail/{env_name}")
+TRAIL = "payment-object-access-trail"
+LOG_BUCKET = "payment-trail-logs-${data.aws_caller_identity.caller.account_id}"
+TRAIL_ARN = ("arn:${data.aws_partition.partition.partition}:cloudtrail:us-east-1:"
+             f"${{data.aws_caller_identity.caller.account_id}}:trail/{TRAIL}")
 
 
-def test_trail_logs_into_its_own_bucket_encrypted_with_its_own_key(prod_stack):
-    trail = prod_stack.one("aws_cloudtrail")
-    assert trail["name"] == "payment-audit-trail-prod" and trail["is_multi_region_trail"] is True
-    log_bucket = prod_stack.one("aws_s3_bucket", bucket="payment-trail-logs-prod-${data.aws_caller_identity.caller.account_id}")
-    assert trail["s3_bucket_name"] == prod_stack.ref("aws_s3_bucket", "bucket", bucket=log_bucket["bucket"])
-    assert log_bucket["force_destroy"] is False
+def test_one_account_trail_lives_in_the_state_stack_not_per_environment(state_stack, stack, prod_stack):
+    assert state_stack.one("aws_cloudtrail")["name"] == TRAIL
+    assert not stack.resources("aws_cloudtrail") and not prod_stack.resources("aws_cloudtrail")
+
+
+def test_trail_records_state_objects_and_every_environments_audit_objects(state_stack, stack, prod_stack):
+    trail = state_stack.one("aws_cloudtrail")
+    [selector] = trail["advanced_event_selector"]
+    prefixes = next(f["starts_with"] for f in selector["field_selector"] if f["field"] == "resources.ARN")
+    state_bucket = next(n for n, b in state_stack.resources("aws_s3_bucket").items() if b["bucket"] != LOG_BUCKET)
+    assert prefixes[0] == f"${{aws_s3_bucket.{state_bucket}.arn}}/"
+    audit_prefix = prefixes[1].removeprefix("arn:${data.aws_partition.partition.partition}:s3:::")
+    for s in (stack, prod_stack):  # the environments' audit buckets match the trail's prefix
+        names = [b["bucket"] for b in s.resources("aws_s3_bucket").values()]
+        assert len(names) == 1 and names[0].startswith(audit_prefix) and audit_prefix == "payment-audit-logs-"
+
+
+def test_trail_logs_into_its_own_bucket_encrypted_with_its_own_key(state_stack):
+    trail = state_stack.one("aws_cloudtrail")
+    log_bucket = state_stack.one("aws_s3_bucket", bucket=LOG_BUCKET)
+    assert trail["s3_bucket_name"] == state_stack.ref("aws_s3_bucket", "bucket", bucket=LOG_BUCKET)
+    assert trail["is_multi_region_trail"] is True and log_bucket["force_destroy"] is False
     key_ref = trail["kms_key_id"]
-    enc = [c for c in prod_stack.resources("aws_s3_bucket_server_side_encryption_configuration").values()
+    enc = [c for c in state_stack.resources("aws_s3_bucket_server_side_encryption_configuration").values()
            if c["rule"][0]["apply_server_side_encryption_by_default"]["kms_master_key_id"] == key_ref]
-    assert len(enc) == 1  # the log bucket, and only it, defaults to the trail's key
+    assert [c["bucket"] for c in enc] == [state_stack.ref("aws_s3_bucket", "id", bucket=LOG_BUCKET)]
 
 
-def test_trail_key_lets_cloudtrail_encrypt_only_for_this_trail(prod_stack):
-    key = next(k for k in prod_stack.resources("aws_kms_key").values()
-               if k["description"] == "CloudTrail log files of payment-audit-trail-prod")
-    policy = prod_stack.policy(key)
-    arn = _trail_arn(prod_stack, "payment-audit-trail-prod")
+def test_trail_key_serves_only_this_trail_and_its_log_group(state_stack):
+    key = state_stack.one("aws_kms_key", description=f"CloudTrail log files of {TRAIL}")
+    policy = state_stack.policy(key)
     for sid in ("CloudTrailEncryptsLogFiles", "CloudTrailDescribesKey"):
         st = statement(policy, sid)
         assert st["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
-        assert st["Condition"]["StringEquals"] == {"aws:SourceArn": arn}
+        assert st["Condition"]["StringEquals"] == {"aws:SourceArn": TRAIL_ARN}
     assert statement(policy, "CloudTrailEncryptsLogFiles")["Action"] == ["kms:GenerateDataKey*"]
+    logs = statement(policy, "CloudWatchLogsEncryptsTrailLogGroup")
+    assert logs["Condition"] == {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": (
+        "arn:${data.aws_partition.partition.partition}:logs:us-east-1:"
+        f"${{data.aws_caller_identity.caller.account_id}}:log-group:/aws/cloudtrail/{TRAIL}")}}
     assert key["enable_key_rotation"] is True
 
 
-def test_only_this_trail_may_write_to_the_log_bucket(prod_stack):
-    name = "payment-trail-logs-prod-${data.aws_caller_identity.caller.account_id}"
-    bucket_id = prod_stack.ref("aws_s3_bucket", "id", bucket=name)
-    policy = prod_stack.policy(prod_stack.one("aws_s3_bucket_policy", bucket=bucket_id))
-    write = statement(policy, "CloudTrailWritesLogFiles")
+def test_only_this_trail_may_write_to_the_log_bucket(state_stack):
+    bucket_id = state_stack.ref("aws_s3_bucket", "id", bucket=LOG_BUCKET)
+    policy_name, policy = next((n, p) for n, p in state_stack.resources("aws_s3_bucket_policy").items()
+                               if p["bucket"] == bucket_id)
+    doc = state_stack.policy(policy)
+    write = statement(doc, "CloudTrailWritesLogFiles")
     assert write["Principal"] == {"Service": "cloudtrail.amazonaws.com"} and write["Action"] == ["s3:PutObject"]
-    assert write["Resource"] == [f"arn:${{data.aws_partition.partition.partition}}:s3:::{name}/AWSLogs/"
+    assert write["Resource"] == [f"arn:${{data.aws_partition.partition.partition}}:s3:::{LOG_BUCKET}/AWSLogs/"
                                  "${data.aws_caller_identity.caller.account_id}/*"]
-    assert write["Condition"]["StringEquals"]["aws:SourceArn"] == _trail_arn(prod_stack, "payment-audit-trail-prod")
-    assert statement(policy, "DenyInsecureTransport")["Effect"] == "Deny"
-    # The trail is created after the policy it needs.
-    assert prod_stack.one("aws_cloudtrail")["depends_on"] == [
-        f"aws_s3_bucket_policy.{next(n for n, p in prod_stack.resources('aws_s3_bucket_policy').items() if p['bucket'] == bucket_id)}"]
+    assert write["Condition"]["StringEquals"]["aws:SourceArn"] == TRAIL_ARN
+    assert statement(doc, "DenyInsecureTransport")["Effect"] == "Deny"
+    assert f"aws_s3_bucket_policy.{policy_name}" in state_stack.one("aws_cloudtrail")["depends_on"]
 
 
-def test_state_stack_has_its_own_trail_of_the_state_bucket(state_stack):
+def test_trail_streams_to_an_encrypted_log_group_through_a_role_only_it_assumes(state_stack):
     trail = state_stack.one("aws_cloudtrail")
-    assert trail["name"] == "payment-terraform-state-trail"
-    assert state_stack.one("aws_s3_bucket", bucket="payment-state-trail-logs-${data.aws_caller_identity.caller.account_id}")["force_destroy"] is False
+    group = state_stack.one("aws_cloudwatch_log_group", name=f"/aws/cloudtrail/{TRAIL}")
+    assert group["kms_key_id"] == trail["kms_key_id"] and group["retention_in_days"] == 365
+    assert trail["cloud_watch_logs_group_arn"] == state_stack.ref(
+        "aws_cloudwatch_log_group", "arn", name=f"/aws/cloudtrail/{TRAIL}") + ":*"
+    role = state_stack.one("aws_iam_role", name=f"{TRAIL}-logs")
+    trust = statement(state_stack.policy(role, "assume_role_policy"), "TrustCloudTrail")
+    assert trust["Condition"] == {"StringEquals": {
+        "aws:SourceArn": TRAIL_ARN, "aws:SourceAccount": "${data.aws_caller_identity.caller.account_id}"}}
+    policy = state_stack.policy(state_stack.one("aws_iam_role_policy", name=f"{TRAIL}-logs"))
+    assert policy["Statement"][0]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert policy["Statement"][0]["Resource"] == [
+        state_stack.ref("aws_cloudwatch_log_group", "arn", name=f"/aws/cloudtrail/{TRAIL}") + ":log-stream:*"]
 
 
 @pytest.mark.parametrize("env_stack, days, force", [("stack", 7, True), ("prod_stack", 365, False)])
