@@ -9,6 +9,8 @@ SHELL        := /bin/bash
 PYTHON       ?= python3
 VENV         := .venv
 PY           := $(VENV)/bin/python
+# checkov lives in its own venv: its exact pins (boto3, packaging) conflict with requirements.txt.
+CHECKOV_VENV := .tools/checkov
 NODE_BIN     := $(CURDIR)/node_modules/.bin
 # jsii and the cdktf CLI run on the project's Node 22 (the system Node 20 is end-of-life for jsii).
 export JSII_NODE := $(NODE_BIN)/node
@@ -24,11 +26,16 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-deps: $(VENV)/.installed node_modules/.installed
+deps: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 
 synth: deps
 	$(PY) main.py

@@ -8,6 +8,7 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 
 from modules.api import ApiProps, PaymentApi
+from modules.backup import BackupProps, DatabaseBackup
 from modules.compute import ComputeProps, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
@@ -19,9 +20,12 @@ from modules.platform import aws_provider, configure_backend
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.security import KeyProps, PlatformKey
 from modules.settings import Settings
-from modules.storage import SecureBucket, SecureBucketProps
+from modules.storage import ObjectLock, SecureBucket, SecureBucketProps
 
 AUDIT_GLACIER_AFTER_DAYS = 90
+# Every environment's audit bucket starts with this; the account's trail (modules/trail.py, in the
+# payments-state stack) records object access to all buckets named so.
+AUDIT_BUCKET_PREFIX = "payment-audit-logs-"
 
 
 def stack_name(settings: Settings) -> str:
@@ -47,8 +51,11 @@ class PaymentStack(TerraformStack):
             account_id=account_id, partition=partition))
         self.tables = TransactionTables(self, "dynamodb", TablesProps(s, self.key.arn))
         self.audit = SecureBucket(self, "audit", SecureBucketProps(
-            name=f"payment-audit-logs-{s.environment}-{account_id}", kms_key_arn=self.key.arn,
-            force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS))
+            name=f"{AUDIT_BUCKET_PREFIX}{s.environment}-{account_id}", kms_key_arn=self.key.arn,
+            force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS,
+            object_lock=ObjectLock(mode=s.audit_lock_mode, days=s.audit_retention_days)))
+        self.backup = DatabaseBackup(self, "backup", BackupProps(
+            s, self.key.arn, self.database.cluster.arn, account_id, partition))
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition))
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
             s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,

@@ -40,6 +40,10 @@ VPC_MIN_PREFIX, VPC_MAX_PREFIX = 16, 20
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 GITHUB_REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+# S3 Object Lock accepts a default retention of at most 100 years (36500 days).
+MAX_OBJECT_LOCK_DAYS = 36_500
+# AWS Backup lifecycle delete_after: at least one day, at most 100 years.
+MAX_BACKUP_RETENTION_DAYS = 36_500
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)
 
@@ -64,6 +68,11 @@ class Settings:
     aurora_max_capacity: float = 2.0
     aurora_backup_retention_days: int = 1
     log_retention_days: int = 7
+    # S3 Object Lock default retention of every audit object (governance mode outside prod,
+    # compliance in prod: see ``audit_lock_mode``). Compliance retention cannot be shortened later.
+    audit_retention_days: int = 1
+    # AWS Backup plan for Aurora: how long each daily recovery point is kept.
+    backup_retention_days: int = 7
     deletion_protection: bool = False
     api_stage_name: str = "prod"
     api_rate_limit: int = 100
@@ -110,6 +119,13 @@ class Settings:
         return self.environment == "prod"
 
     @property
+    def audit_lock_mode(self) -> str:
+        """Object Lock mode of the audit bucket: nobody, not even the account root, can shorten or
+        remove a COMPLIANCE retention; GOVERNANCE lets a principal with s3:BypassGovernanceRetention
+        do it, which is what lets a non-production environment be destroyed."""
+        return "COMPLIANCE" if self.is_production else "GOVERNANCE"
+
+    @property
     def rehearsal(self) -> bool:
         return bool(self.aws_endpoint)
 
@@ -146,6 +162,8 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "aurora_max_capacity": 4.0,
         "aurora_backup_retention_days": 7,
         "log_retention_days": 30,
+        "audit_retention_days": 30,
+        "backup_retention_days": 35,
     },
     "prod": {
         "nat_gateways": 3,
@@ -153,6 +171,9 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "aurora_max_capacity": 16.0,
         "aurora_backup_retention_days": 35,
         "log_retention_days": 365,
+        # Seven years: financial record keeping; far above PCI DSS 10.5.1 (one year of audit history).
+        "audit_retention_days": 2557,
+        "backup_retention_days": 365,
         "deletion_protection": True,
         "alarm_period_seconds": 60,
         "deployment_config": "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
@@ -172,6 +193,8 @@ ENV_VARS: Mapping[str, str] = {
     "aurora_max_capacity": "PAYMENTS_AURORA_MAX_CAPACITY",
     "aurora_backup_retention_days": "PAYMENTS_AURORA_BACKUP_RETENTION_DAYS",
     "log_retention_days": "PAYMENTS_LOG_RETENTION_DAYS",
+    "audit_retention_days": "PAYMENTS_AUDIT_RETENTION_DAYS",
+    "backup_retention_days": "PAYMENTS_BACKUP_RETENTION_DAYS",
     "deletion_protection": "PAYMENTS_DELETION_PROTECTION",
     "api_stage_name": "PAYMENTS_API_STAGE",
     "api_rate_limit": "PAYMENTS_API_RATE_LIMIT",
@@ -306,6 +329,11 @@ def _validate(s: Settings) -> None:
         )
     if not 1 <= s.aurora_backup_retention_days <= 35:
         raise SettingsError("aurora_backup_retention_days", "must be 1..35 days")
+    if not 1 <= s.audit_retention_days <= MAX_OBJECT_LOCK_DAYS:
+        raise SettingsError("audit_retention_days", f"{s.audit_retention_days} must be 1..{MAX_OBJECT_LOCK_DAYS} days")
+    if not 1 <= s.backup_retention_days <= MAX_BACKUP_RETENTION_DAYS:
+        raise SettingsError("backup_retention_days",
+                            f"{s.backup_retention_days} must be 1..{MAX_BACKUP_RETENTION_DAYS} days")
     if s.log_retention_days not in LOG_RETENTION_DAYS:
         raise SettingsError("log_retention_days", f"{s.log_retention_days} is not one of {LOG_RETENTION_DAYS}")
     if not STAGE_PATTERN.match(s.api_stage_name):

@@ -464,6 +464,15 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
     check(key_id.split("/")[-1] in str(head.get("SSEKMSKeyId", "")),
           f"audit object encrypted with {head.get('SSEKMSKeyId')}, not {key_id}")
     ctx.results.append(f"audit: 1 object s3://{bucket}/{keys[0]} SSE-KMS (record from {source})")
+    # 3. A redelivered batch writes nothing: create-only put into the Object Lock bucket.
+    with function_runtime(ctx, audit_env):
+        result = load_handler("audit-writer")({"Records": records},
+                                             FakeContext(f"payment-audit-writer-{ctx.environment}"))
+    check(result == {"batchItemFailures": []}, f"redelivered batch reported failures: {result}")
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=keys[0]).get("Versions", [])
+    check(len(versions) == 1, f"redelivery created versions: {[v['VersionId'] for v in versions]}")
+    check(head.get("ObjectLockMode") in ("GOVERNANCE", "COMPLIANCE"), f"audit object not locked: {head}")
+    ctx.results.append(f"audit: redelivery wrote no new version; object locked ({head.get('ObjectLockMode')})")
     return ctx.results
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# checkov's own venv (requirements-checkov.txt, built by `make deps`): its pins conflict with .venv's.
+CHECKOV = PROJECT_ROOT / ".tools" / "checkov" / "bin" / "checkov"
 # Settings that would leak from a developer's shell or CI into a synth under test.
 SETTING_PREFIXES = ("PAYMENTS_", "ENVIRONMENT_SUFFIX", "REPOSITORY", "COMMIT_AUTHOR", "PR_NUMBER", "TEAM")
 KEEP = ("PAYMENTS_PROVIDER_MIRROR",)

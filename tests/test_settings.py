@@ -199,3 +199,22 @@ def test_vpc_cidr_with_host_bits_fails_synth_with_one_error_line(tmp_path):
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == [
         "error: invalid setting vpc_cidr: '10.0.0.1/16' has host bits set (the block is 10.0.0.0/16)"]
+
+def test_audit_lock_is_compliance_only_in_prod_with_retention_per_environment():
+    dev, staging, prod = (build_settings({}, {"ENVIRONMENT_SUFFIX": e}) for e in ("dev", "staging", "prod"))
+    assert [s.audit_lock_mode for s in (dev, staging, prod)] == ["GOVERNANCE", "GOVERNANCE", "COMPLIANCE"]
+    assert [s.audit_retention_days for s in (dev, staging, prod)] == [1, 30, 2557]
+    assert [s.backup_retention_days for s in (dev, staging, prod)] == [7, 35, 365]
+    assert build_settings({}, {"PAYMENTS_AUDIT_RETENTION_DAYS": "400"}).audit_retention_days == 400
+
+
+@pytest.mark.parametrize("env, setting", [
+    ({"PAYMENTS_AUDIT_RETENTION_DAYS": "0"}, "audit_retention_days"),
+    ({"PAYMENTS_AUDIT_RETENTION_DAYS": "36501"}, "audit_retention_days"),
+    ({"PAYMENTS_AUDIT_RETENTION_DAYS": "a year"}, "audit_retention_days"),
+    ({"PAYMENTS_BACKUP_RETENTION_DAYS": "0"}, "backup_retention_days"),
+])
+def test_bad_retention_fails_with_message_naming_the_setting(env, setting):
+    with pytest.raises(SettingsError) as err:
+        build_settings({}, env)
+    assert err.value.setting == setting

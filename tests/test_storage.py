@@ -5,10 +5,19 @@ import pytest
 from tests.support import statement
 
 
-def _bucket_ref(stack):
-    names = list(stack.resources("aws_s3_bucket"))
+def _bucket(stack):
+    """The audit (or state) bucket: every stack also has its CloudTrail log bucket (modules/trail.py)."""
+    names = [n for n, b in stack.resources("aws_s3_bucket").items() if "-trail-logs-" not in b["bucket"]]
     assert len(names) == 1
-    return f"${{aws_s3_bucket.{names[0]}.id}}"
+    return names[0]
+
+
+def _bucket_ref(stack):
+    return f"${{aws_s3_bucket.{_bucket(stack)}.id}}"
+
+
+def _the_bucket(stack):
+    return stack.resources("aws_s3_bucket")[_bucket(stack)]
 
 
 def _for_bucket(stack, rtype):
@@ -16,7 +25,7 @@ def _for_bucket(stack, rtype):
 
 
 def test_audit_bucket_name_includes_environment_and_account(stack):
-    name = stack.one("aws_s3_bucket")["bucket"]
+    name = _the_bucket(stack)["bucket"]
     assert name == "payment-audit-logs-dev-${data.aws_caller_identity.caller.account_id}"
 
 
@@ -55,15 +64,98 @@ def test_audit_bucket_enforces_bucket_owner(stack):
 
 
 def test_audit_bucket_is_emptied_on_destroy_outside_prod(stack):
-    assert stack.one("aws_s3_bucket")["force_destroy"] is True
+    assert _the_bucket(stack)["force_destroy"] is True
 
 
 @pytest.mark.parametrize("rtype", ["aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block",
                                    "aws_s3_bucket_policy", "aws_s3_bucket_server_side_encryption_configuration"])
 def test_state_bucket_is_as_protected_as_the_audit_bucket(state_stack, rtype):
-    assert len(state_stack.resources(rtype)) == 1
+    assert len([r for r in state_stack.resources(rtype).values() if r["bucket"] == _bucket_ref(state_stack)]) == 1
 
 
 def test_state_bucket_is_never_force_destroyed(state_stack):
-    assert state_stack.one("aws_s3_bucket")["force_destroy"] is False
+    assert _the_bucket(state_stack)["force_destroy"] is False
     # Its own state and the bucket/backend naming: tests/test_state.py.
+
+
+# --- Audit trail that cannot be erased (Object Lock, write-once, erasure denied) -------------------
+
+ERASURE = {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention",
+           "s3:PutObjectRetention", "s3:PutObjectLegalHold"}
+
+
+@pytest.fixture(scope="module")
+def staging_stack(synth_all):
+    from tests.support import Synthesized
+    return Synthesized(synth_all / "staging" / "stacks" / "payments-staging" / "cdk.tf.json")
+
+
+@pytest.mark.parametrize("env_stack, mode, days", [
+    ("stack", "GOVERNANCE", 1), ("staging_stack", "GOVERNANCE", 30), ("prod_stack", "COMPLIANCE", 2557)])
+def test_audit_bucket_locks_every_object_by_default(request, env_stack, mode, days):
+    s = request.getfixturevalue(env_stack)
+    assert _the_bucket(s)["object_lock_enabled"] is True
+    lock = _for_bucket(s, "aws_s3_bucket_object_lock_configuration")
+    assert lock["object_lock_enabled"] == "Enabled"
+    assert lock["rule"]["default_retention"] == {"mode": mode, "days": days}
+    # Object Lock needs versioning; the lock configuration waits for it.
+    assert any(d.startswith("aws_s3_bucket_versioning.") for d in lock["depends_on"])
+
+
+def test_existing_audit_bucket_gets_object_lock_in_place_not_by_replacement(stack):
+    """object_lock_enabled forces a new bucket in hashicorp/aws; an audit bucket created before the
+    lock must not be replaced (its objects would go): the lock configuration enables it in place."""
+    assert _the_bucket(stack)["lifecycle"]["ignore_changes"] == ["object_lock_enabled"]
+
+
+def test_audit_retention_comes_from_settings(tmp_path):
+    from tests.support import synth_environments
+    out = synth_environments(tmp_path, ["staging"], PAYMENTS_AUDIT_RETENTION_DAYS="90")
+    from tests.support import Synthesized
+    s = Synthesized(out / "staging" / "stacks" / "payments-staging" / "cdk.tf.json")
+    assert s.one("aws_s3_bucket_object_lock_configuration")["rule"]["default_retention"]["days"] == 90
+
+
+@pytest.mark.parametrize("env_stack", ["stack", "prod_stack"])
+def test_audit_bucket_denies_erasing_or_unlocking_objects_to_everyone(request, env_stack):
+    s = request.getfixturevalue(env_stack)
+    st = statement(s.policy(_for_bucket(s, "aws_s3_bucket_policy")), "DenyObjectErasure")
+    assert st["Effect"] == "Deny" and st["Principal"] == {"AWS": "*"} and "Condition" not in st
+    assert set(st["Action"]) == ERASURE
+    assert st["Resource"] == [f"${{aws_s3_bucket.{_bucket(s)}.arn}}/*"]
+
+
+def test_audit_bucket_refuses_writes_that_could_overwrite(stack):
+    st = statement(stack.policy(_for_bucket(stack, "aws_s3_bucket_policy")), "DenyOverwritingWrites")
+    assert st["Effect"] == "Deny" and st["Principal"] == {"AWS": "*"} and st["Action"] == ["s3:PutObject"]
+    assert st["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+
+
+def test_audit_bucket_is_kept_on_destroy_in_prod(prod_stack):
+    assert _the_bucket(prod_stack)["force_destroy"] is False
+
+
+def test_audit_writer_can_neither_delete_nor_bypass_retention(stack):
+    role = stack.ref("aws_iam_role", "id", name="payment-audit-writer-dev")
+    policy = stack.policy(stack.one("aws_iam_role_policy", role=role))
+    actions = {a for st in policy["Statement"] for a in st["Action"] if st["Effect"] == "Allow"}
+    assert {a for a in actions if a.startswith("s3:")} == {"s3:PutObject"}
+
+
+def test_state_bucket_has_no_object_lock(state_stack):
+    """Terraform overwrites its state object on every apply: the state bucket is versioned, not locked."""
+    assert not state_stack.resources("aws_s3_bucket_object_lock_configuration")
+    assert "object_lock_enabled" not in _the_bucket(state_stack)
+    policy = state_stack.policy(state_stack.one("aws_s3_bucket_policy", bucket=_bucket_ref(state_stack)))
+    names = {s["Sid"] for s in policy["Statement"]}
+    assert not names & {"DenyObjectErasure", "DenyOverwritingWrites"}
+
+
+def test_a_compliance_locked_bucket_cannot_be_force_destroyed():
+    from modules.storage import ObjectLock, SecureBucketProps
+    with pytest.raises(ValueError, match="compliance"):
+        SecureBucketProps(name="b", kms_key_arn="k", force_destroy=True, object_lock=ObjectLock("COMPLIANCE", 1))
+    with pytest.raises(ValueError, match="mode"):
+        ObjectLock("LEGAL", 1)
+    assert SecureBucketProps(name="b", kms_key_arn="k", force_destroy=True,
+                             object_lock=ObjectLock("GOVERNANCE", 1)).force_destroy

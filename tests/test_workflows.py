@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import PROJECT_ROOT, clean_env
+from tests.support import CHECKOV, PROJECT_ROOT, clean_env
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -60,7 +60,7 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
 def test_checkov_github_actions_checks_pass():
     """checkov's own workflow checks (secrets in env, unpinned shell input, ...): a second linter."""
     proc = subprocess.run(
-        [str(Path(sys.executable).with_name("checkov")), "-d", str(WORKFLOWS), "--framework",
+        [str(CHECKOV), "-d", str(WORKFLOWS), "--framework",
          "github_actions", "--quiet", "--compact", "--skip-download"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, env=clean_env(),
     )

@@ -187,3 +187,71 @@ def test_audit_key_refuses_a_malformed_merchant_id(merchant_id):
             "merchant_id": merchant_id}
     with pytest.raises(AuditRecordError):
         audit_key("audit/", item)
+
+LOCKED_BUCKET = "test-audit-locked"
+
+
+def _locked_bucket(aws):
+    """The audit bucket as Terraform makes it: Object Lock (versioned), governance default retention."""
+    aws.s3.create_bucket(Bucket=LOCKED_BUCKET, ObjectLockEnabledForBucket=True)
+    aws.s3.put_object_lock_configuration(Bucket=LOCKED_BUCKET, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+
+
+def _versions(aws):
+    return aws.s3.list_object_versions(Bucket=LOCKED_BUCKET).get("Versions", [])
+
+
+def test_redelivered_batch_writes_no_new_version(aws, monkeypatch, capsys):
+    _locked_bucket(aws)
+    monkeypatch.setenv("AUDIT_BUCKET", LOCKED_BUCKET)
+    _pay("audit-once-1")
+    _pay("audit-once-2", customer_id="cust_002")
+    event = aws.helpers.stream_event()
+    assert _audit(event) == {"batchItemFailures": []}
+    first = {v["Key"]: (v["VersionId"], v["ETag"]) for v in _versions(aws)}
+    assert len(first) == 2
+    capsys.readouterr()
+
+    assert _audit(event) == {"batchItemFailures": []}  # the whole batch again: success, not failure
+    versions = _versions(aws)
+    assert len(versions) == 2 and {v["Key"]: (v["VersionId"], v["ETag"]) for v in versions} == first
+    summary = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+               if "audit batch processed" in line][-1]
+    assert (summary["written"], summary["already_written"], summary["failed"]) == (0, 2, 0)
+    head = aws.s3.head_object(Bucket=LOCKED_BUCKET, Key=next(iter(first)))
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+
+
+def test_put_is_create_only_against_the_object_lock_bucket(aws):
+    from payments_core.audit import put_audit_object
+    _locked_bucket(aws)
+    assert put_audit_object(aws.s3, LOCKED_BUCKET, "audit/k.json", aws.kms_key_arn, {"n": 1}) is True
+    assert put_audit_object(aws.s3, LOCKED_BUCKET, "audit/k.json", aws.kms_key_arn, {"n": 2}) is False
+    assert len(_versions(aws)) == 1
+    body = aws.s3.get_object(Bucket=LOCKED_BUCKET, Key="audit/k.json")["Body"].read()
+    assert json.loads(body) == {"n": 1}  # the first write stands
+    # moto honours If-None-Match itself: the raw second put is the 412 the writer treats as done.
+    with pytest.raises(ClientError) as err:
+        aws.s3.put_object(Bucket=LOCKED_BUCKET, Key="audit/k.json", Body=b"{}", IfNoneMatch="*")
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    assert err.value.response["Error"]["Code"] == "PreconditionFailed"
+
+
+def test_concurrent_write_conflict_is_retried_not_taken_as_written(aws, monkeypatch):
+    """409 ConditionalRequestConflict: another write of the key is in flight with an unknown outcome;
+    S3 says retry, so the record is reported failed (Lambda redelivers it), never counted as written."""
+    from payments_core import aws as core_aws
+    _pay("audit-conflict")
+    event = aws.helpers.stream_event()
+    s3 = core_aws.client("s3")
+
+    def conflicting_put(**kwargs):
+        assert kwargs["IfNoneMatch"] == "*"
+        raise ClientError({"Error": {"Code": "ConditionalRequestConflict", "Message": "conflict"},
+                           "ResponseMetadata": {"HTTPStatusCode": 409}}, "PutObject")
+
+    monkeypatch.setattr(s3, "put_object", conflicting_put)
+    result = _audit(event)
+    assert result == {"batchItemFailures": [
+        {"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]}

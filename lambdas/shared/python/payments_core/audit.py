@@ -2,13 +2,14 @@
 
 The object key is a pure function of the item
 (``{prefix}merchant={merchant_id}/{YYYY}/{MM}/{DD}/{transaction_id}.json``, UTC
-date of the item's timestamp), so a retried record overwrites the same object:
-exactly one audit object per transaction, whatever the number of deliveries.
-Each merchant's trail sits under its own prefix (an export or a prefix-scoped
-grant for one merchant never includes another's). An item written before
-merchants existed (no ``merchant_id``; e.g. by the previous function version
-during a canary) goes under ``{prefix}unattributed/``, a prefix no merchant id
-can produce; a malformed ``merchant_id`` is a failed record.
+date of the item's timestamp), and every write is create-only (``If-None-Match: *``):
+a retried or redelivered record finds its object already there and writes nothing,
+so the Object Lock bucket holds exactly one version per transaction, whatever the
+number of deliveries. Each merchant's trail sits under its own prefix (an export or
+a prefix-scoped grant for one merchant never includes another's). An item written
+before merchants existed (no ``merchant_id``; e.g. by the previous function version
+during a canary) goes under ``{prefix}unattributed/``, a prefix no merchant id can
+produce; a malformed ``merchant_id`` is a failed record.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
 
 from .apigw import MERCHANT_ID_RE
 from .log import get_logger
@@ -92,15 +94,29 @@ def audit_key(prefix: str, item: dict[str, Any]) -> str:
 
 
 def put_audit_object(s3: Any, bucket: str, key: str, kms_key_id: str,
-                     document: dict[str, Any]) -> None:
-    s3.put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8"),
-        ContentType="application/json",
-        ServerSideEncryption="aws:kms",
-        SSEKMSKeyId=kms_key_id,
-    )
+                     document: dict[str, Any]) -> bool:
+    """Write the object once. True if this call wrote it, False if it was already there.
+
+    412 PreconditionFailed is the object already existing: an earlier delivery of the same record
+    wrote it, which is success. 409 ConditionalRequestConflict (a concurrent write of the same key
+    still in flight, outcome unknown) is raised: S3 says to retry, so the record is reported as
+    failed and its redelivery then sees either the object (412) or free room to write it.
+    """
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8"),
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=kms_key_id,
+            IfNoneMatch="*",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+            return False
+        raise
+    return True
 
 
 def process_stream_batch(event: dict[str, Any], s3: Any, bucket: str, prefix: str,
@@ -108,7 +124,7 @@ def process_stream_batch(event: dict[str, Any], s3: Any, bucket: str, prefix: st
     """Handle one stream batch; returns the partial-batch-failure response."""
     logger = get_logger()
     failures: list[dict[str, Any]] = []
-    written = skipped = 0
+    written = skipped = already_written = 0
     for record in event.get("Records") or []:
         sequence_number = (record.get("dynamodb") or {}).get("SequenceNumber")
         try:
@@ -117,8 +133,10 @@ def process_stream_batch(event: dict[str, Any], s3: Any, bucket: str, prefix: st
                 skipped += 1
                 continue
             key = audit_key(prefix, item)
-            put_audit_object(s3, bucket, key, kms_key_id, audit_document(item, record))
-            written += 1
+            if put_audit_object(s3, bucket, key, kms_key_id, audit_document(item, record)):
+                written += 1
+            else:
+                already_written += 1
         except Exception as exc:
             logger.error("audit record failed", exc_info=not isinstance(exc, AuditRecordError),
                          extra={"sequence_number": sequence_number,
@@ -126,5 +144,6 @@ def process_stream_batch(event: dict[str, Any], s3: Any, bucket: str, prefix: st
                                 "error": str(exc) if isinstance(exc, AuditRecordError) else None})
             failures.append({"itemIdentifier": sequence_number})
     logger.info("audit batch processed", extra={
-        "written": written, "skipped": skipped, "failed": len(failures)})
+        "written": written, "already_written": already_written, "skipped": skipped,
+        "failed": len(failures)})
     return {"batchItemFailures": failures}
