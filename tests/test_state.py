@@ -29,8 +29,23 @@ def synthesized(root: Path, name: str) -> Synthesized:
     return Synthesized(root / name / "cdk.tf.json")
 
 
+# The state stack also holds the account's CloudTrail (its own key and log bucket): pick the state's.
+STATE_KEY_ID, STATE_ALIAS_ID = "key", "alias"
+
+
+def state_bucket_id(stack: Synthesized) -> str:
+    [name] = [n for n in stack.resources("aws_s3_bucket") if n.startswith("state_")]
+    return name
+
+
 def bucket_policy(stack: Synthesized) -> dict:
-    return stack.policy(stack.one("aws_s3_bucket_policy"))
+    bucket = f"${{aws_s3_bucket.{state_bucket_id(stack)}.id}}"
+    return stack.policy(stack.one("aws_s3_bucket_policy", bucket=bucket))
+
+
+def state_ref(stack: Synthesized, rtype: str, resource_id: str, attribute: str) -> str:
+    assert resource_id in stack.resources(rtype)
+    return f"${{{rtype}.{resource_id}.{attribute}}}"
 
 
 @pytest.mark.parametrize("name, key", [("payments-dev", "payments/dev/terraform.tfstate"),
@@ -44,14 +59,14 @@ def test_every_stack_writes_its_state_sse_kms_under_the_state_key(account_synth,
 
 def test_backend_key_is_the_alias_the_state_stack_creates(account_synth):
     state = synthesized(account_synth, "payments-state")
-    alias = state.one("aws_kms_alias")
+    alias = state.resources("aws_kms_alias")[STATE_ALIAS_ID]
     assert ALIAS_ARN.endswith(":" + alias["name"])
-    assert alias["target_key_id"] == state.ref("aws_kms_key", "key_id")
+    assert alias["target_key_id"] == state_ref(state, "aws_kms_key", STATE_KEY_ID, "key_id")
 
 
 def test_state_bucket_is_the_bucket_the_backend_names(account_synth):
     state = synthesized(account_synth, "payments-state")
-    assert state.one("aws_s3_bucket")["bucket"] == BUCKET
+    assert state.resources("aws_s3_bucket")[state_bucket_id(state)]["bucket"] == BUCKET
 
 
 def test_without_an_account_id_no_bucket_is_guessed(stack, state_stack):
@@ -59,7 +74,7 @@ def test_without_an_account_id_no_bucket_is_guessed(stack, state_stack):
     assert "bucket" not in stack.json["terraform"]["backend"]["s3"]
     assert stack.json["terraform"]["backend"]["s3"]["kms_key_id"] == "alias/payment-terraform-state"
     # The state stack names its bucket after the account it is applied in.
-    assert state_stack.one("aws_s3_bucket")["bucket"] == (
+    assert state_stack.resources("aws_s3_bucket")[state_bucket_id(state_stack)]["bucket"] == (
         "payments-terraform-state-${data.aws_caller_identity.caller.account_id}-us-east-1")
 
 
@@ -74,7 +89,8 @@ def test_state_bucket_denies_state_written_under_another_key(state_stack):
     deny = statement(bucket_policy(state_stack), "DenyStateUnderAnotherKey")
     assert deny["Effect"] == "Deny" and deny["Action"] == ["s3:PutObject"]
     allowed = deny["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption-aws-kms-key-id"]
-    assert allowed == [state_stack.ref("aws_kms_key", "arn"), state_stack.ref("aws_kms_alias", "arn"),
+    assert allowed == [state_ref(state_stack, "aws_kms_key", STATE_KEY_ID, "arn"),
+                       state_ref(state_stack, "aws_kms_alias", STATE_ALIAS_ID, "arn"),
                        "alias/payment-terraform-state"]
     # The lock files (no secrets, written by every plan) are not covered; every state object is.
     assert deny["Resource"] == statement(bucket_policy(state_stack), "DenyStateWithoutSseKms")["Resource"]

@@ -11,6 +11,10 @@ WITHOUT_SOURCE_CONTEXT = {
     "lambda.amazonaws.com",       # function execution roles: no source keys documented
     "apigateway.amazonaws.com",   # the account's CloudWatch logging role: no source keys documented
 }
+# Services for which AWS documents aws:SourceAccount but no aws:SourceArn on the role assumption.
+SOURCE_ACCOUNT_ONLY = {
+    "backup.amazonaws.com",       # AWS Backup's service role (modules/backup.py)
+}
 # Services that send aws:SourceArn, and what it must look like (the resources that may use the role).
 SOURCE_ARN_MARKERS = {
     "vpc-flow-logs.amazonaws.com": ":vpc-flow-log/",
@@ -47,7 +51,7 @@ def test_every_service_trust_policy_is_limited_to_this_account(synthesized):
 def test_services_that_send_a_source_arn_are_limited_to_the_platforms_resources(synthesized):
     seen = set()
     for name, service, st in _service_statements(synthesized):
-        if service not in WITHOUT_SOURCE_CONTEXT:
+        if service not in WITHOUT_SOURCE_CONTEXT | SOURCE_ACCOUNT_ONLY:
             assert service in SOURCE_ARN_MARKERS, f"{name}: say whether {service} sends aws:SourceArn"
             arns = st["Condition"]["ArnLike"]["aws:SourceArn"]
             for arn in [arns] if isinstance(arns, str) else arns:
