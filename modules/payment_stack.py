@@ -7,10 +7,11 @@ from constructs import Construct
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 
-from modules.api import ApiProps, PaymentApi
+from modules.api import ApiProps, MerchantAuth, PaymentApi
 from modules.compute import ComputeProps, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
+from modules.identity import IdentityProps, MerchantIdentity
 from modules.messaging import AlertsProps, AlertTopic
 from modules.observability import ObservabilityProps, PaymentObservability
 from modules.network import Network, NetworkProps
@@ -53,7 +54,10 @@ class PaymentStack(TerraformStack):
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
             s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,
             self.network.subnet_ids["private"], self.network.lambda_sg.id, partition))
-        self.api = PaymentApi(self, "api", ApiProps(s, self.key.arn, self.compute.functions, partition))
+        self.identity = MerchantIdentity(self, "identity", IdentityProps(s, account_id))
+        self.api = PaymentApi(self, "api", ApiProps(
+            s, self.key.arn, self.compute.functions,
+            MerchantAuth(self.identity.user_pool_arn, self.identity.scopes), partition))
         self.observability = PaymentObservability(self, "observability", ObservabilityProps(
             settings=s, alert_topic_arn=self.alerts.arn, api_name=self.api.api.name,
             api_stage=self.api.stage.stage_name,
@@ -75,6 +79,11 @@ class PaymentStack(TerraformStack):
             "audit-bucket": (self.audit.name, "S3 audit log bucket name"),
             "kms-key-id": (self.key.key_id, "KMS key ID for payment processing"),
             "api-url": (self.api.url, "Payment API base URL (stage invoke URL)"),
+            # What scripts/merchants.py needs to onboard a merchant (identifiers, no secrets).
+            "api-id": (self.api.api.id, "Payment API id (merchant usage plans attach to it)"),
+            "api-stage": (self.api.stage.stage_name, "Payment API stage name"),
+            "user-pool-id": (self.identity.user_pool_id, "Cognito user pool of the merchant app clients"),
+            "token-endpoint": (self.identity.token_endpoint, "OAuth2 token endpoint (client credentials)"),
         }
         PlatformParameters(self, "ssm", s, outputs)
         for name, (value, description) in outputs.items():

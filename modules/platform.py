@@ -16,8 +16,8 @@ BACKEND_FILE = PROJECT_ROOT / "backend.tf.json"
 
 # Services the stacks talk to; in rehearsal each one is pointed at the local endpoint.
 REHEARSAL_SERVICES = (
-    "apigateway", "cloudwatch", "cloudwatchlogs", "codedeploy", "dynamodb", "ec2", "iam", "kms",
-    "lambda", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts", "wafv2", "xray",
+    "apigateway", "cloudwatch", "cloudwatchlogs", "codedeploy", "cognitoidp", "dynamodb", "ec2", "iam",
+    "kms", "lambda", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts", "wafv2", "xray",
 )
 REHEARSAL_KEY = "test"  # moto accepts any key; these are not credentials.
 
