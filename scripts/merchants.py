@@ -19,9 +19,10 @@ It prints the client id, the token endpoint and the command that fetches the sec
 secret itself. These credentials are not Terraform resources on purpose: whatever Terraform creates
 has its attributes (the client secret, the key value) in state.
 
-``remove`` cuts the merchant off first (its API key leaves its usage plan and is deleted, so every
-call is refused at once, even with an access token that has not expired yet), then deletes the plan,
-the app client and the secret. It removes whatever part exists, so it also cleans up a partial add.
+``remove`` cuts the merchant off first (its API key leaves its usage plan and is deleted, so calls
+are refused from then on, even with an access token that has not expired yet: API Gateway checks a
+token's signature and expiry, not whether its client still exists), then deletes the plan, the app
+client and the secret. It removes whatever part exists, so it also cleans up a partial add.
 
 Errors are one line on stderr with exit status 1: unknown merchant, merchant exists already, the
 environment not deployed, a bad name or scope. ``add`` is all or nothing: a failure part-way

@@ -7,8 +7,12 @@
 3. creates the state bucket through the ``payments-state`` bootstrap stack (local state);
 4. ``terraform init`` of ``payments-<env>`` with the S3 backend and lock file against the endpoint,
    ``apply``, then ``plan -detailed-exitcode`` which must report no changes;
-5. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``);
-6. destroys the environment and the state stack;
+5. onboards a merchant with ``scripts/merchants.py`` (``onboard_merchant``): the applied API's
+   authorizer and scopes are checked, and neither the command's output nor the Terraform state
+   carries the client secret or the API key value;
+6. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``), each call
+   with the authorizer context API Gateway builds from that merchant's access token;
+7. offboards the merchant, destroys the environment and the state stack;
 
 and prints a short report: resource count, seconds per phase, the exclusion list of
 ``modules/rehearsal.py``. Exits non-zero on any failure. Nothing is cached between runs: the app is
@@ -81,6 +85,7 @@ FUNCTIONS = {
     "audit-writer": "audit_writer/audit_writer_handler.py",
 }
 TEST_CARD = "4111111111111111"  # Luhn-valid test PAN
+MERCHANT = "rehearsal-merchant"  # onboarded by scripts/merchants.py for the smoke test
 
 
 class RehearsalError(RuntimeError):
@@ -255,9 +260,20 @@ def empty_bucket(s3: Any, bucket: str) -> None:
 # --------------------------------------------------------------------------- smoke test
 
 
+@dataclass(frozen=True)
+class Merchant:
+    """The merchant the rehearsal onboarded (identifiers only; its secret stays in Secrets Manager)."""
+
+    name: str
+    client_id: str
+    scopes: tuple[str, ...]
+    secret_name: str
+
+
 @dataclass
 class SmokeContext:
-    """What the smoke test can see: the endpoint, the stack outputs and the synthesized JSON."""
+    """What the smoke test can see: the endpoint, the stack outputs and the synthesized JSON, and the
+    merchant whose access token the calls carry."""
 
     environment: str
     region: str
@@ -265,6 +281,7 @@ class SmokeContext:
     outputs: dict[str, Any]
     stack_json: dict[str, Any]
     results: list[str] = field(default_factory=list)
+    merchant: Merchant | None = None
 
     def boto(self, service: str) -> Any:
         import boto3
@@ -338,13 +355,34 @@ def check(condition: bool, message: str) -> None:
         raise RehearsalError(f"smoke: {message}")
 
 
-def process_event(idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
+def merchant_authorizer(ctx: SmokeContext, scope: str) -> dict[str, Any]:
+    """``requestContext.authorizer`` as API Gateway's Cognito authorizer passes it for an access token
+    of the onboarded merchant (client-credentials grant): the token's claims, every value a string."""
+    check(ctx.merchant is not None, "no merchant onboarded")
+    assert ctx.merchant is not None
+    check(scope in ctx.merchant.scopes, f"merchant {ctx.merchant.name} was not granted {scope}")
+    now = time.time()
+    stamp = lambda t: time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(t))  # noqa: E731
+    pool = ctx.outputs.get("user-pool-id", "")
+    return {"claims": {
+        "sub": ctx.merchant.client_id, "client_id": ctx.merchant.client_id, "token_use": "access",
+        "scope": scope, "iss": f"https://cognito-idp.{ctx.region}.amazonaws.com/{pool}",
+        "auth_time": stamp(now), "iat": stamp(now), "exp": stamp(now + 3600),
+        "jti": str(uuid.uuid4()), "version": "2",
+    }}
+
+
+def process_event(idempotency_key: str, body: dict[str, Any],
+                  authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"requestId": str(uuid.uuid4()), "stage": "rehearsal",
+                               "httpMethod": "POST", "resourcePath": "/process"}
+    if authorizer is not None:
+        context["authorizer"] = authorizer
     return {
         "resource": "/process", "path": "/process", "httpMethod": "POST",
         "headers": {"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
         "multiValueHeaders": None, "queryStringParameters": None, "pathParameters": None,
-        "requestContext": {"requestId": str(uuid.uuid4()), "stage": "rehearsal",
-                           "httpMethod": "POST", "resourcePath": "/process"},
+        "requestContext": context,
         "body": json.dumps(body), "isBase64Encoded": False,
     }
 
@@ -399,12 +437,13 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
     body = {"amount": "12.34", "currency": "USD", "card_number": TEST_CARD,
             "customer_id": f"cust-rehearsal-{uuid.uuid4().hex[:8]}"}
     process_env = ctx.function_env("process")
+    authorizer = merchant_authorizer(ctx, "payments/process")
     with function_runtime(ctx, process_env):
         handler = load_handler("process")
-        first = handler(process_event(key, body), FakeContext(f"payment-process-{ctx.environment}"))
+        first = handler(process_event(key, body, authorizer), FakeContext(f"payment-process-{ctx.environment}"))
         check(first.get("statusCode") == 200, f"process returned {first.get('statusCode')}: {first.get('body')}")
         transaction_id = json.loads(first["body"])["transaction_id"]
-        again = handler(process_event(key, body), FakeContext(f"payment-process-{ctx.environment}"))
+        again = handler(process_event(key, body, authorizer), FakeContext(f"payment-process-{ctx.environment}"))
         check(again.get("statusCode") == 200 and json.loads(again["body"])["transaction_id"] == transaction_id,
               f"replay with the same Idempotency-Key gave {again.get('statusCode')}: {again.get('body')}")
     table = process_env.get("TRANSACTION_TABLE", table)
@@ -413,7 +452,8 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
     check(len(items) == 1, f"expected 1 transaction {transaction_id} in {table}, found {len(items)}")
     check("card_number" not in items[0] and items[0].get("card_last4", {}).get("S") == TEST_CARD[-4:],
           "stored item must hold the last four digits only")
-    ctx.results.append(f"process: transaction {transaction_id} stored once in {table} (replay ok)")
+    ctx.results.append(f"process: transaction {transaction_id} stored once in {table} (replay ok, "
+                       f"as merchant client {authorizer['claims']['client_id']})")
 
     # 2. The audit writer on the stream record of that insert.
     source = "dynamodbstreams"
@@ -444,6 +484,75 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
           f"audit object encrypted with {head.get('SSEKMSKeyId')}, not {key_id}")
     ctx.results.append(f"audit: 1 object s3://{bucket}/{keys[0]} SSE-KMS (record from {source})")
     return ctx.results
+
+
+# --------------------------------------------------------------------------- merchant onboarding
+
+
+def merchants_command(ctx: SmokeContext, *args: str) -> subprocess.CompletedProcess[str]:
+    """``scripts/merchants.py`` as an operator runs it (``make merchant-add``), against the endpoint."""
+    env = endpoint_env(ctx.endpoint, ctx.region)
+    env.update(ENVIRONMENT_SUFFIX=ctx.environment, PAYMENTS_AWS_REGION=ctx.region)
+    return subprocess.run([sys.executable, "-m", "scripts.merchants", *args, "--endpoint-url", ctx.endpoint],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def check_api_authorization(ctx: SmokeContext) -> str:
+    """The applied API: a Cognito authorizer trusting the stack's user pool, and every method needing
+    an access token with its own scope and an API key."""
+    apigw, pool_id = ctx.boto("apigateway"), ctx.outputs["user-pool-id"]
+    pool_arn = ctx.boto("cognito-idp").describe_user_pool(UserPoolId=pool_id)["UserPool"]["Arn"]
+    api_id = ctx.outputs["api-id"]
+    [authorizer] = apigw.get_authorizers(restApiId=api_id)["items"]
+    check(authorizer["type"] == "COGNITO_USER_POOLS" and authorizer.get("providerARNs") == [pool_arn],
+          f"authorizer {authorizer} does not trust user pool {pool_arn}")
+    routes = 0
+    for resource in apigw.get_resources(restApiId=api_id)["items"]:
+        if "POST" not in resource.get("resourceMethods", {}):
+            continue
+        method = apigw.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod="POST")
+        scope = f"payments/{resource['pathPart']}"
+        check(method["authorizationType"] == "COGNITO_USER_POOLS" and method["authorizerId"] == authorizer["id"]
+              and method.get("authorizationScopes") == [scope] and method["apiKeyRequired"],
+              f"POST {resource['path']}: {method['authorizationType']} {method.get('authorizationScopes')}")
+        routes += 1
+    check(routes == 3, f"expected 3 POST routes, found {routes}")
+    return f"authorizer {authorizer['id']} on {routes} routes, one scope each"
+
+
+def onboard_merchant(ctx: SmokeContext, workdir: Path, tf_env: Mapping[str, str]) -> Merchant:
+    """``merchants add`` for MERCHANT; its output and the environment's Terraform state must carry
+    neither the client secret nor the API key value (both are read back from the secret to check)."""
+    proc = merchants_command(ctx, "add", MERCHANT, "--json")
+    if proc.returncode != 0:
+        raise RehearsalError(f"merchants add exited {proc.returncode}: {proc.stderr.strip()}")
+    result = json.loads(proc.stdout)
+    secret = json.loads(ctx.boto("secretsmanager").get_secret_value(SecretId=result["secret_name"])["SecretString"])
+    client = ctx.boto("cognito-idp").describe_user_pool_client(
+        UserPoolId=ctx.outputs["user-pool-id"], ClientId=result["client_id"])["UserPoolClient"]
+    check(secret["client_secret"] == client.get("ClientSecret") and client["AllowedOAuthFlows"] == ["client_credentials"],
+          "the stored secret is not the app client's, or the client allows more than client credentials")
+    plan = ctx.boto("apigateway").get_usage_plan(usagePlanId=result["usage_plan_id"])
+    check(plan["apiStages"] == [{"apiId": ctx.outputs["api-id"], "stage": ctx.outputs["api-stage"]}],
+          f"usage plan stages {plan['apiStages']}")
+    state = terraform.run(workdir, ["state", "pull"], env=dict(tf_env), check=False)
+    check(state.returncode == 0 and '"resources"' in state.stdout, "terraform state pull failed")
+    for label, value in (("client secret", secret["client_secret"]), ("API key value", secret["api_key"])):
+        check(bool(value) and value not in proc.stdout + proc.stderr, f"the {label} appears in the command output")
+        check(value not in state.stdout, f"the {label} appears in the Terraform state")
+    return Merchant(MERCHANT, result["client_id"], tuple(result["scopes"]), result["secret_name"])
+
+
+def offboard_merchant(ctx: SmokeContext, merchant: Merchant) -> str:
+    proc = merchants_command(ctx, "remove", merchant.name)
+    if proc.returncode != 0:
+        raise RehearsalError(f"merchants remove exited {proc.returncode}: {proc.stderr.strip()}")
+    clients = ctx.boto("cognito-idp").list_user_pool_clients(
+        UserPoolId=ctx.outputs["user-pool-id"], MaxResults=60)["UserPoolClients"]
+    check(merchant.client_id not in {c["ClientId"] for c in clients}, "app client still exists")
+    again = merchants_command(ctx, "remove", merchant.name)
+    check(again.returncode == 1 and "unknown merchant" in again.stderr, f"second remove: {again.stderr}")
+    return f"{merchant.name} removed (client, key, plan, secret)"
 
 
 # --------------------------------------------------------------------------- the rehearsal
@@ -549,12 +658,18 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             if proc.returncode == 2:
                 raise RehearsalError("re-plan after apply is not empty (drift):\n" + plan_diff(proc.stdout))
             note.append("no changes")
+        outputs = {k: v.get("value") for k, v in json.loads(tf("output", "output", "-json").stdout).items()}
+        ctx = SmokeContext(environment, region, server.url, outputs, stack_json)
+        with report.phase("onboard") as note:
+            note.append(check_api_authorization(ctx))
+            ctx.merchant = onboard_merchant(ctx, stack_dir, env)
+            note.append(f"merchant {ctx.merchant.name} client {ctx.merchant.client_id}; no secret in output or state")
         with report.phase("smoke") as note:
-            outputs = {k: v.get("value") for k, v in json.loads(tf("output", "output", "-json").stdout).items()}
-            ctx = SmokeContext(environment, region, server.url, outputs, stack_json)
             for line in smoke_test(ctx):
                 log(f"[rehearsal]   {line}")
             note.append(f"ok ({len(ctx.results)} checks)")
+        with report.phase("offboard") as note:
+            note.append(offboard_merchant(ctx, ctx.merchant))
         with report.phase("destroy") as note:
             forget = [a for a in state_addresses(tf) if exclusion_for(a, "keep_on_destroy")]
             for address in forget:
