@@ -7,9 +7,9 @@
 3. creates the state bucket through the ``payments-state`` bootstrap stack (local state);
 4. ``terraform init`` of ``payments-<env>`` with the S3 backend and lock file against the endpoint,
    ``apply``, then ``plan -detailed-exitcode`` which must report no changes;
-5. onboards a merchant with ``scripts/merchants.py`` (``onboard_merchant``): the applied API's
-   authorizer and scopes are checked, and neither the command's output nor the Terraform state
-   carries the client secret or the API key value;
+5. checks the applied API's authorizer and scopes and onboards a merchant with
+   ``scripts/merchants.py`` (scripts/rehearse_identity.py); neither the command's output nor the
+   Terraform state may carry the client secret or the API key value;
 6. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``), each call
    with the authorizer context API Gateway builds from that merchant's access token;
 7. offboards the merchant, destroys the environment and the state stack;
@@ -46,6 +46,9 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from scripts import plan_summary, terraform  # noqa: E402
+from scripts.rehearse_identity import (  # noqa: E402
+    Merchant, check_api_authorization, offboard_merchant, onboard_merchant,
+)
 
 
 def _rehearsal_module() -> Any:
@@ -85,7 +88,6 @@ FUNCTIONS = {
     "audit-writer": "audit_writer/audit_writer_handler.py",
 }
 TEST_CARD = "4111111111111111"  # Luhn-valid test PAN
-MERCHANT = "rehearsal-merchant"  # onboarded by scripts/merchants.py for the smoke test
 
 
 class RehearsalError(RuntimeError):
@@ -258,16 +260,6 @@ def empty_bucket(s3: Any, bucket: str) -> None:
 
 
 # --------------------------------------------------------------------------- smoke test
-
-
-@dataclass(frozen=True)
-class Merchant:
-    """The merchant the rehearsal onboarded (identifiers only; its secret stays in Secrets Manager)."""
-
-    name: str
-    client_id: str
-    scopes: tuple[str, ...]
-    secret_name: str
 
 
 @dataclass
@@ -486,75 +478,6 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
     return ctx.results
 
 
-# --------------------------------------------------------------------------- merchant onboarding
-
-
-def merchants_command(ctx: SmokeContext, *args: str) -> subprocess.CompletedProcess[str]:
-    """``scripts/merchants.py`` as an operator runs it (``make merchant-add``), against the endpoint."""
-    env = endpoint_env(ctx.endpoint, ctx.region)
-    env.update(ENVIRONMENT_SUFFIX=ctx.environment, PAYMENTS_AWS_REGION=ctx.region)
-    return subprocess.run([sys.executable, "-m", "scripts.merchants", *args, "--endpoint-url", ctx.endpoint],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
-
-
-def check_api_authorization(ctx: SmokeContext) -> str:
-    """The applied API: a Cognito authorizer trusting the stack's user pool, and every method needing
-    an access token with its own scope and an API key."""
-    apigw, pool_id = ctx.boto("apigateway"), ctx.outputs["user-pool-id"]
-    pool_arn = ctx.boto("cognito-idp").describe_user_pool(UserPoolId=pool_id)["UserPool"]["Arn"]
-    api_id = ctx.outputs["api-id"]
-    [authorizer] = apigw.get_authorizers(restApiId=api_id)["items"]
-    check(authorizer["type"] == "COGNITO_USER_POOLS" and authorizer.get("providerARNs") == [pool_arn],
-          f"authorizer {authorizer} does not trust user pool {pool_arn}")
-    routes = 0
-    for resource in apigw.get_resources(restApiId=api_id)["items"]:
-        if "POST" not in resource.get("resourceMethods", {}):
-            continue
-        method = apigw.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod="POST")
-        scope = f"payments/{resource['pathPart']}"
-        check(method["authorizationType"] == "COGNITO_USER_POOLS" and method["authorizerId"] == authorizer["id"]
-              and method.get("authorizationScopes") == [scope] and method["apiKeyRequired"],
-              f"POST {resource['path']}: {method['authorizationType']} {method.get('authorizationScopes')}")
-        routes += 1
-    check(routes == 3, f"expected 3 POST routes, found {routes}")
-    return f"authorizer {authorizer['id']} on {routes} routes, one scope each"
-
-
-def onboard_merchant(ctx: SmokeContext, workdir: Path, tf_env: Mapping[str, str]) -> Merchant:
-    """``merchants add`` for MERCHANT; its output and the environment's Terraform state must carry
-    neither the client secret nor the API key value (both are read back from the secret to check)."""
-    proc = merchants_command(ctx, "add", MERCHANT, "--json")
-    if proc.returncode != 0:
-        raise RehearsalError(f"merchants add exited {proc.returncode}: {proc.stderr.strip()}")
-    result = json.loads(proc.stdout)
-    secret = json.loads(ctx.boto("secretsmanager").get_secret_value(SecretId=result["secret_name"])["SecretString"])
-    client = ctx.boto("cognito-idp").describe_user_pool_client(
-        UserPoolId=ctx.outputs["user-pool-id"], ClientId=result["client_id"])["UserPoolClient"]
-    check(secret["client_secret"] == client.get("ClientSecret") and client["AllowedOAuthFlows"] == ["client_credentials"],
-          "the stored secret is not the app client's, or the client allows more than client credentials")
-    plan = ctx.boto("apigateway").get_usage_plan(usagePlanId=result["usage_plan_id"])
-    check(plan["apiStages"] == [{"apiId": ctx.outputs["api-id"], "stage": ctx.outputs["api-stage"]}],
-          f"usage plan stages {plan['apiStages']}")
-    state = terraform.run(workdir, ["state", "pull"], env=dict(tf_env), check=False)
-    check(state.returncode == 0 and '"resources"' in state.stdout, "terraform state pull failed")
-    for label, value in (("client secret", secret["client_secret"]), ("API key value", secret["api_key"])):
-        check(bool(value) and value not in proc.stdout + proc.stderr, f"the {label} appears in the command output")
-        check(value not in state.stdout, f"the {label} appears in the Terraform state")
-    return Merchant(MERCHANT, result["client_id"], tuple(result["scopes"]), result["secret_name"])
-
-
-def offboard_merchant(ctx: SmokeContext, merchant: Merchant) -> str:
-    proc = merchants_command(ctx, "remove", merchant.name)
-    if proc.returncode != 0:
-        raise RehearsalError(f"merchants remove exited {proc.returncode}: {proc.stderr.strip()}")
-    clients = ctx.boto("cognito-idp").list_user_pool_clients(
-        UserPoolId=ctx.outputs["user-pool-id"], MaxResults=60)["UserPoolClients"]
-    check(merchant.client_id not in {c["ClientId"] for c in clients}, "app client still exists")
-    again = merchants_command(ctx, "remove", merchant.name)
-    check(again.returncode == 1 and "unknown merchant" in again.stderr, f"second remove: {again.stderr}")
-    return f"{merchant.name} removed (client, key, plan, secret)"
-
-
 # --------------------------------------------------------------------------- the rehearsal
 
 
@@ -662,14 +585,14 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
         ctx = SmokeContext(environment, region, server.url, outputs, stack_json)
         with report.phase("onboard") as note:
             note.append(check_api_authorization(ctx))
-            ctx.merchant = onboard_merchant(ctx, stack_dir, env)
+            ctx.merchant = onboard_merchant(ctx, endpoint_env(server.url, region), stack_dir, env)
             note.append(f"merchant {ctx.merchant.name} client {ctx.merchant.client_id}; no secret in output or state")
         with report.phase("smoke") as note:
             for line in smoke_test(ctx):
                 log(f"[rehearsal]   {line}")
             note.append(f"ok ({len(ctx.results)} checks)")
         with report.phase("offboard") as note:
-            note.append(offboard_merchant(ctx, ctx.merchant))
+            note.append(offboard_merchant(ctx, endpoint_env(server.url, region), ctx.merchant))
         with report.phase("destroy") as note:
             forget = [a for a in state_addresses(tf) if exclusion_for(a, "keep_on_destroy")]
             for address in forget:

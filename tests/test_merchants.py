@@ -1,4 +1,5 @@
-"""Merchant onboarding (scripts/merchants.py) against a real local endpoint (moto server).
+"""Merchant onboarding (scripts/merchants.py, scripts/merchant_resources.py) against a real local
+endpoint (moto server).
 
 The environment the command works on is laid out with boto3 exactly as the stack leaves it: the
 user pool with the `payments` resource server, a REST API stage, the platform key alias and the SSM
@@ -16,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from scripts import merchants, rehearse
+from scripts import merchant_resources as resources, merchants, rehearse
 from tests.support import PROJECT_ROOT
 
 ENVIRONMENT = "dev"
@@ -31,21 +32,21 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(scope="module")
-def aws(endpoint: str) -> merchants.Aws:
+def aws(endpoint: str) -> resources.Aws:
     env = rehearse.endpoint_env(endpoint, REGION, {})
     with pytest.MonkeyPatch.context() as mp:
         for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             mp.setenv(k, env[k])
-        return merchants.Aws(REGION, endpoint)
+        return resources.Aws(REGION, endpoint)
 
 
 @pytest.fixture(scope="module")
-def deployed(aws: merchants.Aws, endpoint: str) -> dict[str, str]:
+def deployed(aws: resources.Aws, endpoint: str) -> dict[str, str]:
     """What `payments-dev` leaves behind that the command reads: pool, scopes, stage, key, parameters."""
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
     kms = session.client("kms", endpoint_url=endpoint)
     key_id = kms.create_key(Description="platform key")["KeyMetadata"]["KeyId"]
-    kms.create_alias(AliasName=merchants.key_alias(ENVIRONMENT), TargetKeyId=key_id)
+    kms.create_alias(AliasName=resources.key_alias(ENVIRONMENT), TargetKeyId=key_id)
     pool = aws.cognito.create_user_pool(PoolName="payment-merchants-dev")["UserPool"]["Id"]
     aws.cognito.create_resource_server(UserPoolId=pool, Identifier="payments", Name="Payments API", Scopes=[
         {"ScopeName": s.split("/")[1], "ScopeDescription": s} for s in ALL_SCOPES])
@@ -72,8 +73,8 @@ def run(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
-def stored_secret(aws: merchants.Aws, merchant: str) -> dict[str, Any]:
-    name = merchants.secret_name(merchant, ENVIRONMENT)
+def stored_secret(aws: resources.Aws, merchant: str) -> dict[str, Any]:
+    name = resources.secret_name(merchant, ENVIRONMENT)
     return json.loads(aws.secrets.get_secret_value(SecretId=name)["SecretString"])
 
 
@@ -87,8 +88,8 @@ def acme(endpoint: str, deployed: dict[str, str]) -> tuple[subprocess.CompletedP
 def test_parameter_names_are_the_ones_the_stack_writes() -> None:
     import modules  # noqa: F401
     from modules.parameters import parameter_name
-    for name in merchants.PARAMETERS:
-        assert merchants.PARAMETER.format(name=name, environment="dev") == parameter_name(name, "dev")
+    for name in resources.PARAMETERS:
+        assert resources.PARAMETER.format(name=name, environment="dev") == parameter_name(name, "dev")
 
 
 def test_add_creates_a_client_credentials_app_client_with_every_scope(aws, deployed, acme) -> None:
@@ -118,9 +119,9 @@ def test_add_creates_a_tagged_api_key_and_usage_plan_linked_to_the_stage(aws, de
 
 def test_add_stores_the_credentials_in_a_secret_under_the_platform_key(aws, deployed, acme) -> None:
     _, result = acme
-    name = merchants.secret_name("acme", ENVIRONMENT)
+    name = resources.secret_name("acme", ENVIRONMENT)
     described = aws.secrets.describe_secret(SecretId=name)
-    assert described["KmsKeyId"] in (merchants.key_alias(ENVIRONMENT), deployed["key_id"])
+    assert described["KmsKeyId"] in (resources.key_alias(ENVIRONMENT), deployed["key_id"])
     assert {t["Key"]: t["Value"] for t in described["Tags"]}["Merchant"] == "acme"
     secret = stored_secret(aws, "acme")
     client = aws.cognito.describe_user_pool_client(UserPoolId=deployed["user-pool-id"],
@@ -152,12 +153,12 @@ def test_text_output_carries_client_id_endpoint_and_fetch_command_only(aws, endp
 
 
 def test_adding_an_existing_merchant_fails_and_creates_nothing(aws, endpoint, deployed, acme) -> None:
-    before = len(merchants.app_clients(aws, merchants.load_environment(aws, ENVIRONMENT, REGION)))
+    before = len(resources.app_clients(aws, resources.load_environment(aws, ENVIRONMENT, REGION)))
     proc = run(endpoint, "add", "acme")
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: merchant acme exists already in dev (app client, API key, "
                                   "usage plan, secret)")
-    assert len(merchants.app_clients(aws, merchants.load_environment(aws, ENVIRONMENT, REGION))) == before
+    assert len(resources.app_clients(aws, resources.load_environment(aws, ENVIRONMENT, REGION))) == before
 
 
 def test_unknown_scope_is_refused(endpoint, deployed) -> None:
@@ -176,15 +177,15 @@ def test_remove_deletes_client_key_plan_and_secret(aws, endpoint, deployed) -> N
     result = json.loads(added.stdout)
     proc = run(endpoint, "remove", "leaving")
     assert proc.returncode == 0, proc.stderr
-    env = merchants.load_environment(aws, ENVIRONMENT, REGION)
-    assert merchants.find(aws, env, "leaving").names() == []
-    assert result["client_id"] not in {c["ClientId"] for c in merchants.app_clients(aws, env)}
+    env = resources.load_environment(aws, ENVIRONMENT, REGION)
+    assert resources.find(aws, env, "leaving").names() == []
+    assert result["client_id"] not in {c["ClientId"] for c in resources.app_clients(aws, env)}
     with pytest.raises(aws.apigw.exceptions.NotFoundException):
         aws.apigw.get_api_key(apiKey=result["api_key_id"])
     with pytest.raises(aws.apigw.exceptions.NotFoundException):
         aws.apigw.get_usage_plan(usagePlanId=result["usage_plan_id"])
     with pytest.raises(aws.secrets.exceptions.ResourceNotFoundException):
-        aws.secrets.describe_secret(SecretId=merchants.secret_name("leaving", ENVIRONMENT))
+        aws.secrets.describe_secret(SecretId=resources.secret_name("leaving", ENVIRONMENT))
 
 
 def test_removing_an_unknown_merchant_fails_clearly(endpoint, deployed) -> None:
@@ -194,23 +195,23 @@ def test_removing_an_unknown_merchant_fails_clearly(endpoint, deployed) -> None:
 
 
 def test_remove_cleans_up_a_partial_merchant(aws, deployed) -> None:
-    env = merchants.load_environment(aws, ENVIRONMENT, REGION)
-    key = aws.apigw.create_api_key(name=merchants.resource_name("half", ENVIRONMENT), enabled=True)
-    assert merchants.remove(aws, env, "half") == [f"API key {key['id']} deleted"]
-    assert merchants.find(aws, env, "half").names() == []
+    env = resources.load_environment(aws, ENVIRONMENT, REGION)
+    key = aws.apigw.create_api_key(name=resources.resource_name("half", ENVIRONMENT), enabled=True)
+    assert resources.remove(aws, env, "half") == [f"API key {key['id']} deleted"]
+    assert resources.find(aws, env, "half").names() == []
 
 
 def test_a_failed_add_undoes_what_it_created(aws, deployed, monkeypatch) -> None:
-    env = merchants.load_environment(aws, ENVIRONMENT, REGION)
+    env = resources.load_environment(aws, ENVIRONMENT, REGION)
 
     def refuse(**kwargs: Any) -> None:
         raise RuntimeError("secrets manager unavailable")
 
     monkeypatch.setattr(aws.secrets, "create_secret", refuse)
-    limits = merchants.PlanLimits(10, 20, 1000, 60)
+    limits = resources.PlanLimits(10, 20, 1000, 60)
     with pytest.raises(RuntimeError, match="secrets manager unavailable"):
-        merchants.add(aws, env, "flaky", None, limits)
-    assert merchants.find(aws, env, "flaky").names() == []
+        resources.add(aws, env, "flaky", None, limits)
+    assert resources.find(aws, env, "flaky").names() == []
 
 
 def test_environment_that_is_not_deployed_is_named(endpoint) -> None:
@@ -223,8 +224,8 @@ def test_environment_that_is_not_deployed_is_named(endpoint) -> None:
 
 
 def test_bad_name_is_refused_before_any_aws_call() -> None:
-    with pytest.raises(merchants.MerchantError, match="must match"):
-        merchants.check_name("Acme Corp")
+    with pytest.raises(resources.MerchantError, match="must match"):
+        resources.check_name("Acme Corp")
 
 
 def test_list_shows_merchants_without_secrets(aws, endpoint, deployed, acme) -> None:
@@ -233,3 +234,38 @@ def test_list_shows_merchants_without_secrets(aws, endpoint, deployed, acme) -> 
     rows = {r["merchant"]: r for r in json.loads(proc.stdout)}
     assert rows["acme"]["client_id"] == acme[1]["client_id"] and rows["acme"]["scopes"] == ALL_SCOPES
     assert stored_secret(aws, "acme")["client_secret"] not in proc.stdout
+
+
+# --------------------------------------------------------------------------- the rehearsal's API check
+
+
+def authorized_api(aws: resources.Aws, pool_arn: str, scopes: dict[str, str]) -> str:
+    """A REST API shaped like the stack's: one Cognito authorizer, POST routes with their scopes."""
+    api = aws.apigw.create_rest_api(name="payment-api-check")["id"]
+    root = aws.apigw.get_resources(restApiId=api)["items"][0]["id"]
+    authorizer = aws.apigw.create_authorizer(restApiId=api, name="merchant-access-tokens",
+                                             type="COGNITO_USER_POOLS", providerARNs=[pool_arn],
+                                             identitySource="method.request.header.Authorization")["id"]
+    for path, scope in scopes.items():
+        resource = aws.apigw.create_resource(restApiId=api, parentId=root, pathPart=path)["id"]
+        aws.apigw.put_method(restApiId=api, resourceId=resource, httpMethod="POST",
+                             authorizationType="COGNITO_USER_POOLS", authorizerId=authorizer,
+                             authorizationScopes=[scope], apiKeyRequired=True)
+    return api
+
+
+def test_rehearsal_api_check_accepts_one_scope_per_route_and_refuses_others(aws, endpoint, deployed) -> None:
+    from scripts import rehearse_identity
+    pool_arn = aws.cognito.describe_user_pool(UserPoolId=deployed["user-pool-id"])["UserPool"]["Arn"]
+    routes = {p: f"payments/{p}" for p in ("validate", "fraud-check", "process")}
+
+    def check(api_id: str) -> str:
+        ctx = rehearse.SmokeContext(ENVIRONMENT, REGION, endpoint,
+                                    {"user-pool-id": deployed["user-pool-id"], "api-id": api_id}, {})
+        return rehearse_identity.check_api_authorization(ctx)
+
+    assert check(authorized_api(aws, pool_arn, routes)).endswith("on 3 routes, one scope each")
+    with pytest.raises(rehearse_identity.OnboardingError, match="POST /process"):
+        check(authorized_api(aws, pool_arn, {**routes, "process": "payments/validate"}))
+    with pytest.raises(rehearse_identity.OnboardingError, match="expected one authorizer"):
+        check(deployed["api-id"])
