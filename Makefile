@@ -19,7 +19,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
-.PHONY: deps synth synth-cli test bench rehearse release plan clean bootstrap
+.PHONY: deps synth synth-cli test bench rehearse release plan clean bootstrap merchant-add merchant-remove merchant-list
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -77,3 +77,15 @@ plan: deps
 	$(WITH_MIRROR) $(PY) -m scripts.terraform $(PLAN_DIR) plan -input=false -no-color -lock-timeout=5m -out=plan.out
 	$(WITH_MIRROR) $(PY) -m scripts.terraform $(PLAN_DIR) show -json plan.out > build/plan-$(ENVIRONMENT_SUFFIX).json
 	$(PY) -m scripts.plan_summary build/plan-$(ENVIRONMENT_SUFFIX).json $(addprefix --allow-destroy ,$(ALLOW_DESTROY))
+
+# make merchant-add NAME=acme [ENVIRONMENT_SUFFIX=dev] [SCOPES=payments/validate,payments/process]:
+# the merchant's OAuth2 app client, API key and usage plan (README "Merchants"). Prints the client id
+# and the command that fetches the secret once; never the secret. PAYMENTS_AWS_ENDPOINT for moto.
+merchant-add: deps
+	$(PY) -m scripts.merchants add "$(NAME)" --environment $(ENVIRONMENT_SUFFIX) $(if $(SCOPES),--scopes "$(SCOPES)")
+
+merchant-remove: deps
+	$(PY) -m scripts.merchants remove "$(NAME)" --environment $(ENVIRONMENT_SUFFIX)
+
+merchant-list: deps
+	$(PY) -m scripts.merchants list --environment $(ENVIRONMENT_SUFFIX)

@@ -1,7 +1,11 @@
 """API: the REST API in front of the payment functions: a JSON-schema model and request validator
-per route, API key + usage plan on every method, JSON access logs, X-Ray, throttling, no data trace
-(it would write card numbers to CloudWatch), Lambda permissions per method, a WAFv2 web ACL, and an
-optional custom domain (TLS 1.2+) that replaces the default execute-api endpoint."""
+per route, an OAuth2 access token with the route's scope (Cognito authorizer) and a merchant's API key
+on every method, JSON access logs, X-Ray, throttling, no data trace (it would write card numbers to
+CloudWatch), Lambda permissions per method, a WAFv2 web ACL, and an optional custom domain (TLS 1.2+)
+that replaces the default execute-api endpoint.
+
+API keys and usage plans are per merchant and created by `scripts/merchants.py`, not here: a key
+Terraform creates has its value in state."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import Mapping, Sequence
 from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
-from cdktf_cdktf_provider_aws.api_gateway_api_key import ApiGatewayApiKey
+from cdktf_cdktf_provider_aws.api_gateway_authorizer import ApiGatewayAuthorizer
 from cdktf_cdktf_provider_aws.api_gateway_base_path_mapping import ApiGatewayBasePathMapping
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
 from cdktf_cdktf_provider_aws.api_gateway_domain_name import (
@@ -33,11 +37,6 @@ from cdktf_cdktf_provider_aws.api_gateway_rest_api import (
     ApiGatewayRestApi, ApiGatewayRestApiEndpointConfiguration,
 )
 from cdktf_cdktf_provider_aws.api_gateway_stage import ApiGatewayStage, ApiGatewayStageAccessLogSettings
-from cdktf_cdktf_provider_aws.api_gateway_usage_plan import (
-    ApiGatewayUsagePlan, ApiGatewayUsagePlanApiStages, ApiGatewayUsagePlanQuotaSettings,
-    ApiGatewayUsagePlanThrottleSettings,
-)
-from cdktf_cdktf_provider_aws.api_gateway_usage_plan_key import ApiGatewayUsagePlanKey
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
@@ -73,12 +72,15 @@ DOMAIN_SECURITY_POLICY = "TLS_1_2"
 WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
 # Rules of AWS managed groups that count instead of block (see PaymentApi._waf).
 WAF_COUNT_ONLY_RULES = ("HostingProviderIPList",)
-# Request headers WAF logs must never contain: the client's API key.
-WAF_REDACTED_HEADERS = ("x-api-key",)
+# Request headers WAF logs must never contain: the merchant's API key and its bearer access token.
+WAF_REDACTED_HEADERS = ("x-api-key", "authorization")
+# The authorizer: Cognito access tokens in `Authorization: Bearer <token>`.
+AUTHORIZER = {"type": "COGNITO_USER_POOLS", "identity_source": "method.request.header.Authorization"}
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId", "extendedRequestId": "$context.extendedRequestId",
     "ip": "$context.identity.sourceIp", "caller": "$context.identity.caller",
     "apiKeyId": "$context.identity.apiKeyId", "requestTime": "$context.requestTime",
+    "clientId": "$context.authorizer.claims.client_id",
     "httpMethod": "$context.httpMethod", "resourcePath": "$context.resourcePath",
     "status": "$context.status", "protocol": "$context.protocol",
     "responseLength": "$context.responseLength", "latency": "$context.responseLatency",
@@ -97,10 +99,19 @@ def payment_request_schema() -> dict:
 
 
 @dataclass(frozen=True)
+class MerchantAuth:
+    """Whose access tokens the API accepts, and the scope each route requires."""
+
+    user_pool_arn: str
+    route_scopes: Mapping[str, str]  # route path -> scope, e.g. "process" -> "payments/process"
+
+
+@dataclass(frozen=True)
 class ApiProps:
     settings: Settings
     kms_key_arn: str
     functions: Mapping[str, PaymentFunction]
+    auth: MerchantAuth
     partition: str = "aws"
 
 
@@ -110,6 +121,9 @@ class PaymentApi(Construct):
     def __init__(self, scope: Construct, id: str, props: ApiProps):
         super().__init__(scope, id)
         s = props.settings
+        scopes = dict(props.auth.route_scopes)
+        if set(scopes) != set(ROUTES):
+            raise ValueError(f"route_scopes must name every route {sorted(ROUTES)}, got {sorted(scopes)}")
         self.api = ApiGatewayRestApi(
             self, "api", name=s.name("api"), description="Payment validation, fraud check, processing",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
@@ -123,6 +137,9 @@ class PaymentApi(Construct):
         validator = ApiGatewayRequestValidator(self, "validator", rest_api_id=self.api.id,
                                                name="body-and-parameters", validate_request_body=True,
                                                validate_request_parameters=True)
+        self.authorizer = ApiGatewayAuthorizer(
+            self, "authorizer", name="merchant-access-tokens", rest_api_id=self.api.id,
+            provider_arns=[props.auth.user_pool_arn], **AUTHORIZER)
         self.methods: dict[str, ApiGatewayMethod] = {}
         integrations = []
         for path, (key, model_name) in ROUTES.items():
@@ -134,7 +151,11 @@ class PaymentApi(Construct):
                                           parent_id=self.api.root_resource_id, path_part=path)
             method = ApiGatewayMethod(
                 self, f"{path}-post", rest_api_id=self.api.id, resource_id=resource.id,
-                http_method="POST", authorization="NONE", api_key_required=True,
+                http_method="POST",
+                # A valid access token carrying this route's scope (else 401/403 before any function
+                # runs), and the merchant's API key for its usage plan's throttle and quota.
+                authorization="COGNITO_USER_POOLS", authorizer_id=self.authorizer.id,
+                authorization_scopes=[scopes[path]], api_key_required=True,
                 request_validator_id=validator.id, request_models={"application/json": model.name},
                 request_parameters={IDEMPOTENCY_HEADER: True} if path == "process" else None,
             )
@@ -154,11 +175,13 @@ class PaymentApi(Construct):
 
         deployment = ApiGatewayDeployment(
             self, "deployment", rest_api_id=self.api.id,
-            # A new deployment whenever the API's shape changes; the stage then moves to it.
-            triggers={"redeployment": hashlib.sha256(
-                (schema + json.dumps(ROUTES, sort_keys=True)).encode()).hexdigest()},
+            # A new deployment whenever the API's shape or its authorization changes (a method's
+            # scope, the authorizer or the user pool it trusts); the stage then moves to it.
+            triggers={"redeployment": hashlib.sha256((schema + json.dumps(
+                [ROUTES, scopes, AUTHORIZER], sort_keys=True)).encode()).hexdigest(),
+                "authorizer": f"{self.authorizer.id} {props.auth.user_pool_arn}"},
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
-            depends_on=[*self.methods.values(), *integrations],
+            depends_on=[self.authorizer, *self.methods.values(), *integrations],
         )
         self._account_logging_role(s, props.partition)
         self.access_logs = encrypted_log_group(
@@ -182,7 +205,6 @@ class PaymentApi(Construct):
                 data_trace_enabled=False,  # full request bodies (card numbers) must never reach logs
                 throttling_rate_limit=s.api_rate_limit, throttling_burst_limit=s.api_burst_limit),
         )
-        self._usage_plan(s)
         self._waf(s, props.kms_key_arn)
         self.domain = self._custom_domain(s)
         self.url = f"https://{s.api_domain_name}/" if self.domain else self.stage.invoke_url
@@ -202,20 +224,6 @@ class PaymentApi(Construct):
                                 policy_arn=f"arn:{partition}:iam::aws:policy/{PUSH_LOGS_POLICY}")
         # Region-wide API Gateway setting: the role every API's execution/access logging uses.
         self.account = ApiGatewayAccount(self, "account", cloudwatch_role_arn=role.arn)
-
-    def _usage_plan(self, s: Settings) -> None:
-        key = ApiGatewayApiKey(self, "key", name=s.name("api-key"), enabled=True,
-                               description="Client key; value is read from API Gateway, never output")
-        plan = ApiGatewayUsagePlan(
-            self, "usage-plan", name=s.name("usage-plan"),
-            api_stages=[ApiGatewayUsagePlanApiStages(api_id=self.api.id, stage=self.stage.stage_name)],
-            throttle_settings=ApiGatewayUsagePlanThrottleSettings(
-                rate_limit=s.api_rate_limit, burst_limit=s.api_burst_limit),
-            quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=s.api_quota_per_day, period="DAY"),
-        )
-        ApiGatewayUsagePlanKey(self, "usage-plan-key", key_id=key.id, key_type="API_KEY",
-                               usage_plan_id=plan.id)
-        self.api_key_id = key.id
 
     def _waf(self, s: Settings, kms_key_arn: str) -> None:
         def visibility(metric: str) -> Wafv2WebAclRuleVisibilityConfig:

@@ -7,11 +7,12 @@ from constructs import Construct
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 
-from modules.api import ApiProps, PaymentApi
+from modules.api import ApiProps, MerchantAuth, PaymentApi
 from modules.backup import BackupProps, DatabaseBackup
 from modules.compute import ComputeProps, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
+from modules.identity import IdentityProps, MerchantIdentity
 from modules.messaging import AlertsProps, AlertTopic
 from modules.observability import ObservabilityProps, PaymentObservability
 from modules.network import EndpointPoliciesProps, GatewayEndpointPolicies, Network, NetworkProps
@@ -64,7 +65,10 @@ class PaymentStack(TerraformStack):
             endpoint_ids={svc: ep.id for svc, ep in self.network.endpoints.items()},
             table_arns=[self.tables.transactions.arn, self.tables.idempotency.arn, self.tables.activity.arn],
             object_arns=[self.compute.audit_objects_arn]))
-        self.api = PaymentApi(self, "api", ApiProps(s, self.key.arn, self.compute.functions, partition))
+        self.identity = MerchantIdentity(self, "identity", IdentityProps(s, account_id))
+        self.api = PaymentApi(self, "api", ApiProps(
+            s, self.key.arn, self.compute.functions,
+            MerchantAuth(self.identity.user_pool_arn, self.identity.scopes), partition))
         self.observability = PaymentObservability(self, "observability", ObservabilityProps(
             settings=s, alert_topic_arn=self.alerts.arn, api_name=self.api.api.name,
             api_stage=self.api.stage.stage_name,
@@ -88,6 +92,11 @@ class PaymentStack(TerraformStack):
             "kms-key-id": (self.key.key_id, "KMS key ID for payment processing"),
             "api-url": (self.api.url, "Payment API base URL (custom domain)" if self.api.domain
                         else "Payment API base URL (stage invoke URL)"),
+            # What scripts/merchants.py needs to onboard a merchant (identifiers, no secrets).
+            "api-id": (self.api.api.id, "Payment API id (merchant usage plans attach to it)"),
+            "api-stage": (self.api.stage.stage_name, "Payment API stage name"),
+            "user-pool-id": (self.identity.user_pool_id, "Cognito user pool of the merchant app clients"),
+            "token-endpoint": (self.identity.token_endpoint, "OAuth2 token endpoint (client credentials)"),
         }
         PlatformParameters(self, "ssm", s, outputs)
         for name, (value, description) in outputs.items():

@@ -16,8 +16,9 @@ BACKEND_FILE = PROJECT_ROOT / "backend.tf.json"
 
 # Services the stacks talk to; in rehearsal each one is pointed at the local endpoint.
 REHEARSAL_SERVICES = (
-    "apigateway", "backup", "cloudtrail", "cloudwatch", "cloudwatchlogs", "codedeploy", "dynamodb", "ec2", "iam", "kms",
-    "lambda", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts", "wafv2", "xray",
+    "apigateway", "backup", "cloudtrail", "cloudwatch", "cloudwatchlogs", "codedeploy", "cognitoidp",
+    "dynamodb", "ec2", "iam", "kms", "lambda", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts",
+    "wafv2", "xray",
 )
 REHEARSAL_KEY = "test"  # moto accepts any key; these are not credentials.
 # The state key's alias (modules/state_stack.py creates it); the backend names the key through it.

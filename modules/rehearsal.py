@@ -149,6 +149,14 @@ EXCLUSIONS: list[Exclusion] = [
         "ListRecoveryPointsByBackupVault, https response error StatusCode: 404, ... deserialization failed",
         kind="keep_on_destroy"),
     Exclusion(
+        "aws_cognito_resource_server",
+        "moto implements no DeleteResourceServer (deleting the user pool removes it with the pool)",
+        "deleting Cognito Resource Server (us-east-1_...|payments): operation error Cognito Identity "
+        "Provider: DeleteResourceServer, exceeded maximum number of attempts, 3, https response error "
+        "StatusCode: 500 (moto: NotImplementedError: The delete_resource_server action has not been "
+        "implemented)",
+        kind="keep_on_destroy"),
+    Exclusion(
         "aws_codedeploy_app",
         "moto implements no DeleteApplication",
         "DeleteApplication: StatusCode 500 (moto: NotImplementedError: The delete_application "

@@ -24,6 +24,10 @@ ENVIRONMENT_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 STAGE_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# A Cognito hosted-domain prefix: lowercase letters, digits, inner hyphens, at most 63 characters.
+AUTH_DOMAIN_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Words Cognito refuses in a domain prefix.
+AUTH_DOMAIN_RESERVED = ("aws", "amazon", "cognito")
 # A DNS name of at least two labels (a wildcard is no use for one API), lower case as ACM issues them.
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 ACM_CERTIFICATE_PATTERN = re.compile(
@@ -77,7 +81,16 @@ class Settings:
     api_stage_name: str = "prod"
     api_rate_limit: int = 100
     api_burst_limit: int = 200
+    # Daily request quota of each merchant's usage plan (default of `make merchant-add`).
     api_quota_per_day: int = 100_000
+    # Per-merchant usage-plan throttle (default of `make merchant-add`), at most the stage's limits.
+    merchant_rate_limit: int = 20
+    merchant_burst_limit: int = 40
+    # Lifetime of a merchant's OAuth2 access token (Cognito allows 5..1440 minutes).
+    merchant_token_validity_minutes: int = 60
+    # Prefix of the hosted token endpoint https://<prefix>.auth.<region>.amazoncognito.com (unique
+    # across AWS per region); empty derives `payments-<env>-<hash of the account id>`.
+    auth_domain_prefix: str = ""
     waf_rate_limit_per_5min: int = 2_000
     # Custom domain of the API (both or neither): TLS 1.2+ and the default execute-api endpoint off.
     api_domain_name: str = ""
@@ -181,6 +194,8 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "api_rate_limit": 500,
         "api_burst_limit": 1000,
         "api_quota_per_day": 1_000_000,
+        "merchant_rate_limit": 100,
+        "merchant_burst_limit": 200,
     },
 }
 
@@ -200,6 +215,10 @@ ENV_VARS: Mapping[str, str] = {
     "api_rate_limit": "PAYMENTS_API_RATE_LIMIT",
     "api_burst_limit": "PAYMENTS_API_BURST_LIMIT",
     "api_quota_per_day": "PAYMENTS_API_QUOTA_PER_DAY",
+    "merchant_rate_limit": "PAYMENTS_MERCHANT_RATE_LIMIT",
+    "merchant_burst_limit": "PAYMENTS_MERCHANT_BURST_LIMIT",
+    "merchant_token_validity_minutes": "PAYMENTS_MERCHANT_TOKEN_MINUTES",
+    "auth_domain_prefix": "PAYMENTS_AUTH_DOMAIN_PREFIX",
     "waf_rate_limit_per_5min": "PAYMENTS_WAF_RATE_LIMIT",
     "api_domain_name": "PAYMENTS_API_DOMAIN_NAME",
     "api_certificate_arn": "PAYMENTS_API_CERTIFICATE_ARN",
@@ -342,6 +361,7 @@ def _validate(s: Settings) -> None:
                  "fraud_window_seconds", "lambda_reserved_concurrency"):
         if getattr(s, name) < 0:
             raise SettingsError(name, f"{getattr(s, name)} must not be negative")
+    _validate_merchant_defaults(s)
     for name in ("alarm_api_p99_latency_ms", "alarm_api_5xx_count", "alarm_function_errors",
                  "alarm_function_throttles", "alarm_dynamodb_throttles"):
         if getattr(s, name) < 0:
@@ -377,6 +397,22 @@ def _validate(s: Settings) -> None:
         raise SettingsError("github_repository", f"{s.github_repository!r} is not owner/repo")
     if s.aws_endpoint and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", s.aws_endpoint):
         raise SettingsError("aws_endpoint", f"{s.aws_endpoint!r} is not an http(s) URL")
+
+
+def _validate_merchant_defaults(s: Settings) -> None:
+    # A merchant's plan above the stage-wide throttle could never be reached; one merchant able to
+    # take the whole stage would starve the others.
+    for name, ceiling in (("merchant_rate_limit", "api_rate_limit"), ("merchant_burst_limit", "api_burst_limit")):
+        if not 1 <= getattr(s, name) <= getattr(s, ceiling):
+            raise SettingsError(name, f"{getattr(s, name)} must be 1..{ceiling} ({getattr(s, ceiling)})")
+    if not 5 <= s.merchant_token_validity_minutes <= 1440:
+        raise SettingsError("merchant_token_validity_minutes", "must be 5..1440 minutes (Cognito's range)")
+    prefix = s.auth_domain_prefix
+    if prefix and not AUTH_DOMAIN_PATTERN.match(prefix):
+        raise SettingsError("auth_domain_prefix", f"{prefix!r} must match {AUTH_DOMAIN_PATTERN.pattern}")
+    if any(word in (prefix or s.environment) for word in AUTH_DOMAIN_RESERVED):
+        raise SettingsError("auth_domain_prefix", f"{prefix or 'derived from ' + s.environment!r} "
+                                                  f"may not contain {AUTH_DOMAIN_RESERVED}")
 
 
 def _validate_api_domain(s: Settings) -> None:

@@ -8,8 +8,12 @@
    ``backend_override.tf.json``);
 4. ``terraform init`` of ``payments-<env>`` with the S3 backend and lock file against the endpoint,
    ``apply``, then ``plan -detailed-exitcode`` which must report no changes;
-5. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``);
-6. destroys the environment and the state stack;
+5. checks the applied API's authorizer and scopes and onboards a merchant with
+   ``scripts/merchants.py`` (scripts/rehearse_identity.py); neither the command's output nor the
+   Terraform state may carry the client secret or the API key value;
+6. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``), each call
+   with the authorizer context API Gateway builds from that merchant's access token;
+7. offboards the merchant, destroys the environment and the state stack;
 
 and prints a short report: resource count, seconds per phase, the exclusion list of
 ``modules/rehearsal.py``. Exits non-zero on any failure. Nothing is cached between runs: the app is
@@ -43,6 +47,9 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from scripts import plan_summary, terraform  # noqa: E402
+from scripts.rehearse_identity import (  # noqa: E402
+    Merchant, check_api_authorization, offboard_merchant, onboard_merchant,
+)
 
 
 def _rehearsal_module() -> Any:
@@ -82,8 +89,6 @@ FUNCTIONS = {
     "audit-writer": "audit_writer/audit_writer_handler.py",
 }
 TEST_CARD = "4111111111111111"  # Luhn-valid test PAN
-# The merchant (Cognito app client id) the smoke test's events are authorized for.
-TEST_CLIENT_ID = "rehearsal0merchant0client0"
 
 
 class RehearsalError(RuntimeError):
@@ -260,7 +265,8 @@ def empty_bucket(s3: Any, bucket: str) -> None:
 
 @dataclass
 class SmokeContext:
-    """What the smoke test can see: the endpoint, the stack outputs and the synthesized JSON."""
+    """What the smoke test can see: the endpoint, the stack outputs and the synthesized JSON, and the
+    merchant whose access token the calls carry."""
 
     environment: str
     region: str
@@ -268,6 +274,7 @@ class SmokeContext:
     outputs: dict[str, Any]
     stack_json: dict[str, Any]
     results: list[str] = field(default_factory=list)
+    merchant: Merchant | None = None
 
     def boto(self, service: str) -> Any:
         import boto3
@@ -341,22 +348,34 @@ def check(condition: bool, message: str) -> None:
         raise RehearsalError(f"smoke: {message}")
 
 
-def authorizer_context(client_id: str, scope: str) -> dict[str, Any]:
-    """``requestContext.authorizer`` as API Gateway's COGNITO_USER_POOLS authorizer passes the
-    verified claims of a client-credentials access token (the merchant is ``client_id``)."""
-    return {"claims": {"sub": client_id, "client_id": client_id, "token_use": "access",
-                       "scope": scope, "jti": str(uuid.uuid4()), "version": "2"}}
+def merchant_authorizer(ctx: SmokeContext, scope: str) -> dict[str, Any]:
+    """``requestContext.authorizer`` as API Gateway's Cognito authorizer passes it for an access token
+    of the onboarded merchant (client-credentials grant): the token's claims, every value a string."""
+    check(ctx.merchant is not None, "no merchant onboarded")
+    assert ctx.merchant is not None
+    check(scope in ctx.merchant.scopes, f"merchant {ctx.merchant.name} was not granted {scope}")
+    now = time.time()
+    stamp = lambda t: time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(t))  # noqa: E731
+    pool = ctx.outputs.get("user-pool-id", "")
+    return {"claims": {
+        "sub": ctx.merchant.client_id, "client_id": ctx.merchant.client_id, "token_use": "access",
+        "scope": scope, "iss": f"https://cognito-idp.{ctx.region}.amazonaws.com/{pool}",
+        "auth_time": stamp(now), "iat": stamp(now), "exp": stamp(now + 3600),
+        "jti": str(uuid.uuid4()), "version": "2",
+    }}
 
 
 def process_event(idempotency_key: str, body: dict[str, Any],
-                  client_id: str = TEST_CLIENT_ID) -> dict[str, Any]:
+                  authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"requestId": str(uuid.uuid4()), "stage": "rehearsal",
+                               "httpMethod": "POST", "resourcePath": "/process"}
+    if authorizer is not None:
+        context["authorizer"] = authorizer
     return {
         "resource": "/process", "path": "/process", "httpMethod": "POST",
         "headers": {"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
         "multiValueHeaders": None, "queryStringParameters": None, "pathParameters": None,
-        "requestContext": {"requestId": str(uuid.uuid4()), "stage": "rehearsal",
-                           "httpMethod": "POST", "resourcePath": "/process",
-                           "authorizer": authorizer_context(client_id, "payments/process")},
+        "requestContext": context,
         "body": json.dumps(body), "isBase64Encoded": False,
     }
 
@@ -411,12 +430,13 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
     body = {"amount": "12.34", "currency": "USD", "card_number": TEST_CARD,
             "customer_id": f"cust-rehearsal-{uuid.uuid4().hex[:8]}"}
     process_env = ctx.function_env("process")
+    authorizer = merchant_authorizer(ctx, "payments/process")
     with function_runtime(ctx, process_env):
         handler = load_handler("process")
-        first = handler(process_event(key, body), FakeContext(f"payment-process-{ctx.environment}"))
+        first = handler(process_event(key, body, authorizer), FakeContext(f"payment-process-{ctx.environment}"))
         check(first.get("statusCode") == 200, f"process returned {first.get('statusCode')}: {first.get('body')}")
         transaction_id = json.loads(first["body"])["transaction_id"]
-        again = handler(process_event(key, body), FakeContext(f"payment-process-{ctx.environment}"))
+        again = handler(process_event(key, body, authorizer), FakeContext(f"payment-process-{ctx.environment}"))
         check(again.get("statusCode") == 200 and json.loads(again["body"])["transaction_id"] == transaction_id,
               f"replay with the same Idempotency-Key gave {again.get('statusCode')}: {again.get('body')}")
     table = process_env.get("TRANSACTION_TABLE", table)
@@ -425,7 +445,8 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
     check(len(items) == 1, f"expected 1 transaction {transaction_id} in {table}, found {len(items)}")
     check("card_number" not in items[0] and items[0].get("card_last4", {}).get("S") == TEST_CARD[-4:],
           "stored item must hold the last four digits only")
-    ctx.results.append(f"process: transaction {transaction_id} stored once in {table} (replay ok)")
+    ctx.results.append(f"process: transaction {transaction_id} stored once in {table} (replay ok, "
+                       f"as merchant client {authorizer['claims']['client_id']})")
     # The merchant-data role as applied: Terraform rendered "$${...}" to the IAM policy variable.
     role = f"payment-merchant-write-{ctx.environment}"
     if role in [r.get("name") for r in ctx.stack_json.get("resource", {}).get("aws_iam_role", {}).values()]:
@@ -583,12 +604,18 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             if proc.returncode == 2:
                 raise RehearsalError("re-plan after apply is not empty (drift):\n" + plan_diff(proc.stdout))
             note.append("no changes")
+        outputs = {k: v.get("value") for k, v in json.loads(tf("output", "output", "-json").stdout).items()}
+        ctx = SmokeContext(environment, region, server.url, outputs, stack_json)
+        with report.phase("onboard") as note:
+            note.append(check_api_authorization(ctx))
+            ctx.merchant = onboard_merchant(ctx, endpoint_env(server.url, region), stack_dir, env)
+            note.append(f"merchant {ctx.merchant.name} client {ctx.merchant.client_id}; no secret in output or state")
         with report.phase("smoke") as note:
-            outputs = {k: v.get("value") for k, v in json.loads(tf("output", "output", "-json").stdout).items()}
-            ctx = SmokeContext(environment, region, server.url, outputs, stack_json)
             for line in smoke_test(ctx):
                 log(f"[rehearsal]   {line}")
             note.append(f"ok ({len(ctx.results)} checks)")
+        with report.phase("offboard") as note:
+            note.append(offboard_merchant(ctx, endpoint_env(server.url, region), ctx.merchant))
         with report.phase("destroy") as note:
             forget = [a for a in state_addresses(tf) if exclusion_for(a, "keep_on_destroy")]
             for address in forget:

@@ -1,4 +1,4 @@
-"""REST API: routes, models and validator, API key, stage settings, permissions, WAF."""
+"""REST API: routes, models and validator, Cognito authorizer and scopes, stage settings, permissions, WAF."""
 
 import json
 
@@ -76,16 +76,68 @@ def test_stage_throttling_comes_from_settings(stack):
     assert (settings["throttling_rate_limit"], settings["throttling_burst_limit"]) == (100, 200)
 
 
-def test_usage_plan_binds_the_key_to_the_stage_with_quota(stack):
-    plan = stack.one("aws_api_gateway_usage_plan")
-    assert plan["quota_settings"] == {"limit": 100000, "period": "DAY"}
-    assert plan["api_stages"][0]["stage"].endswith(".stage_name}")
-    key = stack.one("aws_api_gateway_usage_plan_key")
-    assert key["key_id"] == stack.ref("aws_api_gateway_api_key", "id")
+def test_no_api_key_or_usage_plan_is_a_terraform_resource(stack, prod_stack):
+    """Keys and plans are per merchant (scripts/merchants.py): a key Terraform creates has its value
+    in state."""
+    for synthesized in (stack, prod_stack):
+        for rtype in ("aws_api_gateway_api_key", "aws_api_gateway_usage_plan", "aws_api_gateway_usage_plan_key"):
+            assert not synthesized.resources(rtype), rtype
+        assert "aws_api_gateway_api_key" not in synthesized.text
 
 
-def test_api_key_value_is_not_an_output(stack):
-    assert not any("aws_api_gateway_api_key" in o["value"] for o in stack.json["output"].values())
+def test_authorizer_trusts_the_merchant_user_pool_bearer_tokens(stack):
+    authorizer = stack.one("aws_api_gateway_authorizer")
+    assert authorizer["type"] == "COGNITO_USER_POOLS"
+    assert authorizer["provider_arns"] == [stack.ref("aws_cognito_user_pool", "arn", name="payment-merchants-dev")]
+    assert authorizer["identity_source"] == "method.request.header.Authorization"
+    assert authorizer["rest_api_id"] == stack.ref("aws_api_gateway_rest_api", "id")
+
+
+@pytest.mark.parametrize("path", ROUTES)
+def test_every_route_requires_an_access_token_with_exactly_its_scope(stack, path):
+    method = _method(stack, path)
+    assert method["authorization"] == "COGNITO_USER_POOLS"
+    assert method["authorizer_id"] == stack.ref("aws_api_gateway_authorizer", "id")
+    assert method["authorization_scopes"] == [f"payments/{path}"]
+
+
+def test_no_method_is_open(stack):
+    methods = stack.resources("aws_api_gateway_method").values()
+    assert len(methods) == len(ROUTES)
+    assert {m["authorization"] for m in methods} == {"COGNITO_USER_POOLS"}
+
+
+def test_a_change_of_scope_or_authorizer_redeploys_the_stage(stack):
+    deployment = stack.one("aws_api_gateway_deployment")
+    authorizer = stack.ref("aws_api_gateway_authorizer", "id")
+    pool = stack.ref("aws_cognito_user_pool", "arn")
+    assert deployment["triggers"]["authorizer"] == f"{authorizer} {pool}"
+    assert authorizer.removesuffix(".id}").removeprefix("${") in deployment["depends_on"]
+
+
+def test_redeployment_hash_covers_the_route_scopes(stack):
+    """The synthesized trigger is the hash over the schema, routes, scopes and authorizer settings,
+    so changing any route's scope gives a new deployment."""
+    import hashlib
+    from modules import api
+    schema = json.dumps(api.payment_request_schema(), sort_keys=True)
+
+    def trigger(scopes):
+        return hashlib.sha256((schema + json.dumps([api.ROUTES, scopes, api.AUTHORIZER], sort_keys=True))
+                              .encode()).hexdigest()
+    scopes = {p: f"payments/{p}" for p in ROUTES}
+    assert stack.one("aws_api_gateway_deployment")["triggers"]["redeployment"] == trigger(scopes)
+    assert trigger(scopes) != trigger({**scopes, "process": "payments/validate"})
+
+
+def test_access_log_records_the_merchant_client_id(stack):
+    stage = stack.one("aws_api_gateway_stage")
+    assert json.loads(stage["access_log_settings"]["format"])["clientId"] == "$context.authorizer.claims.client_id"
+
+
+def test_waf_logs_redact_the_api_key_and_the_bearer_token(stack):
+    logging = stack.one("aws_wafv2_web_acl_logging_configuration")
+    assert {f["single_header"]["name"] for f in logging["redacted_fields"]} == {"x-api-key", "authorization"}
 
 
 def test_account_cloudwatch_role_is_set(stack):

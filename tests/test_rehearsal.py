@@ -186,15 +186,20 @@ def test_full_rehearsal(tmp_path: Path) -> None:
     assert report.rstrip().endswith("rehearsal: OK"), report
     phases = {line.split()[0]: line for line in report.splitlines()[3:] if line.startswith("  ") and
               not line.startswith("    ")}
-    for phase in ("endpoint", "synth", "state-apply", "init", "apply", "plan", "smoke", "destroy",
-                  "state-destroy"):
+    for phase in ("endpoint", "synth", "state-apply", "init", "apply", "plan", "onboard", "smoke",
+                  "offboard", "destroy", "state-destroy"):
         assert phase in phases and "FAILED" not in phases[phase], report
     assert phases["plan"].endswith("no changes"), report
     assert "plan gate passed (" in phases["apply"], report  # the applied create plan passed the gate
     assert "plan gate blocked" in phases["destroy"], report  # the real destroy plan was refused first
     assert "ok (" in phases["smoke"], report
+    # the applied API checks tokens and scopes; the merchant's credentials reached neither log nor state
+    assert "on 3 routes, one scope each" in phases["onboard"], report
+    assert "no secret in output or state" in phases["onboard"], report
+    assert "removed (client, key, plan, secret)" in phases["offboard"], report
     assert "resources:" in report and "exclusions (" in report
     for e in rehearse.EXCLUSIONS:
         assert e.target in report
     assert "process: transaction" in proc.stdout and "audit: 1 object" in proc.stdout
+    assert "as merchant client " in proc.stdout
     print(report, f"\n(wall {time.monotonic() - started:.0f}s)")

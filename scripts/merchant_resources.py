@@ -1,0 +1,304 @@
+"""The AWS side of merchant onboarding (the command is scripts/merchants.py): find, create and delete
+one merchant's Cognito app client, API key, usage plan and Secrets Manager secret in one deployed
+environment, which is found through the SSM parameters the stack writes.
+
+Nothing here prints or returns a client secret or an API key value: ``add`` writes both into the
+merchant's secret only and returns identifiers and the command that fetches them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+RESOURCE_SERVER = "payments"  # modules/identity.py RESOURCE_SERVER
+# modules/parameters.py parameter_name(): the stack writes these (non-secret identifiers).
+PARAMETER = "/payment/{name}-{environment}"
+PARAMETERS = ("user-pool-id", "token-endpoint", "api-id", "api-stage", "api-url")
+MANAGED_BY = "scripts/merchants.py"
+PREFIX = "payment-merchant-"
+
+
+class MerchantError(RuntimeError):
+    """A request this command refuses; the message is the whole report."""
+
+
+# --------------------------------------------------------------------------- names and environment
+
+
+def resource_name(merchant: str, environment: str) -> str:
+    """App client, API key and usage plan name (keys and plans share one namespace per region)."""
+    return f"{PREFIX}{merchant}-{environment}"
+
+
+def secret_name(merchant: str, environment: str) -> str:
+    return f"payment/merchants/{environment}/{merchant}"
+
+
+def key_alias(environment: str) -> str:
+    """The platform key (modules/security.py) that encrypts every merchant secret."""
+    return f"alias/payment-key-{environment}"
+
+
+def tags(merchant: str, environment: str) -> dict[str, str]:
+    return {"Merchant": merchant, "Environment": environment, "Project": "payments",
+            "ManagedBy": MANAGED_BY}
+
+
+def check_name(merchant: str) -> str:
+    if not NAME_PATTERN.match(merchant or ""):
+        raise MerchantError(f"merchant name {merchant!r} must match {NAME_PATTERN.pattern} "
+                            "(lowercase letters, digits, inner hyphens, 3-32 characters)")
+    return merchant
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployed environment, as its SSM parameters describe it."""
+
+    name: str
+    region: str
+    user_pool_id: str
+    token_endpoint: str
+    api_id: str
+    api_stage: str
+    api_url: str
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    rate_limit: float
+    burst_limit: int
+    quota_per_day: int
+    token_minutes: int
+
+
+class Aws:
+    """The four clients the command uses, on one session (an endpoint URL for a local endpoint)."""
+
+    def __init__(self, region: str, endpoint_url: str | None = None):
+        import boto3  # noqa: PLC0415  (only when talking to AWS; --help stays fast)
+
+        session = boto3.session.Session(region_name=region)
+        make = lambda service: session.client(service, endpoint_url=endpoint_url or None)  # noqa: E731
+        self.ssm, self.cognito = make("ssm"), make("cognito-idp")
+        self.apigw, self.secrets = make("apigateway"), make("secretsmanager")
+
+
+def load_environment(aws: Aws, environment: str, region: str) -> Environment:
+    names = {PARAMETER.format(name=n, environment=environment): n for n in PARAMETERS}
+    found = aws.ssm.get_parameters(Names=sorted(names))
+    values = {names[p["Name"]]: p["Value"] for p in found.get("Parameters", [])}
+    missing = sorted(set(names) - {PARAMETER.format(name=n, environment=environment) for n in values})
+    if missing:
+        raise MerchantError(f"environment {environment} is not deployed in {region} "
+                            f"(missing SSM parameter {', '.join(missing)})")
+    return Environment(environment, region, values["user-pool-id"], values["token-endpoint"],
+                       values["api-id"], values["api-stage"], values["api-url"])
+
+
+def available_scopes(aws: Aws, env: Environment) -> list[str]:
+    """The scopes of the `payments` resource server, read from the user pool (the authority)."""
+    server = aws.cognito.describe_resource_server(UserPoolId=env.user_pool_id, Identifier=RESOURCE_SERVER)
+    return [f"{RESOURCE_SERVER}/{s['ScopeName']}" for s in server["ResourceServer"].get("Scopes", [])]
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+@dataclass
+class Parts:
+    """What exists of one merchant."""
+
+    client_ids: list[str] = field(default_factory=list)
+    api_key_ids: list[str] = field(default_factory=list)
+    usage_plans: list[dict[str, Any]] = field(default_factory=list)
+    secret_arn: str | None = None
+
+    def names(self) -> list[str]:
+        return [label for label, present in (
+            ("app client", self.client_ids), ("API key", self.api_key_ids),
+            ("usage plan", self.usage_plans), ("secret", self.secret_arn)) if present]
+
+
+def _pages(call: Callable[..., dict[str, Any]], items: str, token_in: str, token_out: str,
+           **kwargs: Any) -> Iterator[dict[str, Any]]:
+    token = None
+    while True:
+        page = call(**kwargs, **({token_in: token} if token else {}))
+        yield from page.get(items, [])
+        token = page.get(token_out)
+        if not token:
+            return
+
+
+def app_clients(aws: Aws, env: Environment) -> list[dict[str, Any]]:
+    return list(_pages(aws.cognito.list_user_pool_clients, "UserPoolClients", "NextToken", "NextToken",
+                       UserPoolId=env.user_pool_id, MaxResults=60))
+
+
+def find(aws: Aws, env: Environment, merchant: str) -> Parts:
+    name = resource_name(merchant, env.name)
+    parts = Parts()
+    parts.client_ids = [c["ClientId"] for c in app_clients(aws, env) if c.get("ClientName") == name]
+    parts.api_key_ids = [k["id"] for k in _pages(aws.apigw.get_api_keys, "items", "position", "position",
+                                                 nameQuery=name, includeValues=False)
+                         if k.get("name") == name]
+    parts.usage_plans = [p for p in _pages(aws.apigw.get_usage_plans, "items", "position", "position")
+                         if p.get("name") == name]
+    try:
+        parts.secret_arn = aws.secrets.describe_secret(SecretId=secret_name(merchant, env.name))["ARN"]
+    except aws.secrets.exceptions.ResourceNotFoundException:
+        parts.secret_arn = None
+    return parts
+
+
+# --------------------------------------------------------------------------- add / remove / list
+
+
+@dataclass(frozen=True)
+class Onboarded:
+    """What `add` reports: identifiers and where the secret is; no secret."""
+
+    merchant: str
+    environment: str
+    client_id: str
+    token_endpoint: str
+    api_url: str
+    scopes: list[str]
+    api_key_id: str
+    usage_plan_id: str
+    rate_limit: float
+    burst_limit: int
+    quota_per_day: int
+    token_minutes: int
+    secret_name: str
+    fetch_secret: str
+
+
+def fetch_command(env: Environment, merchant: str) -> str:
+    return (f"aws secretsmanager get-secret-value --region {env.region} "
+            f"--secret-id {secret_name(merchant, env.name)} --query SecretString --output text")
+
+
+def add(aws: Aws, env: Environment, merchant: str, scopes: Sequence[str] | None, limits: PlanLimits) -> Onboarded:
+    check_name(merchant)
+    allowed = available_scopes(aws, env)
+    scopes = list(scopes or allowed)
+    unknown = sorted(set(scopes) - set(allowed))
+    if unknown or not scopes:
+        raise MerchantError(f"unknown scope {', '.join(unknown) or '(none given)'}; "
+                            f"the user pool offers {', '.join(allowed)}")
+    existing = find(aws, env, merchant).names()
+    if existing:
+        raise MerchantError(f"merchant {merchant} exists already in {env.name} ({', '.join(existing)}); "
+                            f"`make merchant-remove NAME={merchant} ENVIRONMENT_SUFFIX={env.name}` first")
+    name, tag_map = resource_name(merchant, env.name), tags(merchant, env.name)
+    undo: list[Callable[[], Any]] = []
+    try:
+        client = aws.cognito.create_user_pool_client(
+            UserPoolId=env.user_pool_id, ClientName=name, GenerateSecret=True,
+            # Machine-to-machine only: no user sign-in flow, no hosted UI redirect.
+            AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthFlows=["client_credentials"],
+            AllowedOAuthScopes=scopes, ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"],
+            AccessTokenValidity=limits.token_minutes, TokenValidityUnits={"AccessToken": "minutes"},
+            PreventUserExistenceErrors="ENABLED", EnableTokenRevocation=True,
+        )["UserPoolClient"]
+        client_id = client["ClientId"]
+        undo.append(lambda: aws.cognito.delete_user_pool_client(UserPoolId=env.user_pool_id, ClientId=client_id))
+        key = aws.apigw.create_api_key(
+            name=name, enabled=True, tags=tag_map,
+            description=f"Merchant {merchant}: usage plan throttle and quota (value in {secret_name(merchant, env.name)})")
+        undo.append(lambda: aws.apigw.delete_api_key(apiKey=key["id"]))
+        plan = aws.apigw.create_usage_plan(
+            name=name, tags=tag_map, description=f"Merchant {merchant}",
+            apiStages=[{"apiId": env.api_id, "stage": env.api_stage}],
+            throttle={"rateLimit": limits.rate_limit, "burstLimit": limits.burst_limit},
+            quota={"limit": limits.quota_per_day, "period": "DAY"},
+        )
+        undo.append(lambda: delete_usage_plan(aws, plan))
+        aws.apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+        aws.secrets.create_secret(
+            Name=secret_name(merchant, env.name), KmsKeyId=key_alias(env.name),
+            Description=f"OAuth2 client secret and API key of merchant {merchant} ({env.name})",
+            Tags=[{"Key": k, "Value": v} for k, v in tag_map.items()],
+            SecretString=json.dumps({
+                "client_id": client_id, "client_secret": client["ClientSecret"], "api_key": key["value"],
+                "token_endpoint": env.token_endpoint, "scopes": scopes, "api_url": env.api_url,
+            }),
+        )
+    except BaseException:
+        for step in reversed(undo):
+            try:
+                step()
+            except Exception as err:  # keep undoing; say what is left
+                print(f"warning: could not undo a step of the failed add: {type(err).__name__}", file=sys.stderr)
+        raise
+    return Onboarded(
+        merchant=merchant, environment=env.name, client_id=client_id, token_endpoint=env.token_endpoint,
+        api_url=env.api_url, scopes=scopes, api_key_id=key["id"], usage_plan_id=plan["id"],
+        rate_limit=limits.rate_limit, burst_limit=limits.burst_limit, quota_per_day=limits.quota_per_day,
+        token_minutes=limits.token_minutes, secret_name=secret_name(merchant, env.name),
+        fetch_secret=fetch_command(env, merchant))
+
+
+def delete_usage_plan(aws: Aws, plan: dict[str, Any]) -> None:
+    """API Gateway deletes a plan only once no API stage is attached to it."""
+    stages = [f"{s['apiId']}:{s['stage']}" for s in plan.get("apiStages", [])]
+    if stages:
+        aws.apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
+            {"op": "remove", "path": "/apiStages", "value": stage} for stage in stages])
+    aws.apigw.delete_usage_plan(usagePlanId=plan["id"])
+
+
+def remove(aws: Aws, env: Environment, merchant: str) -> list[str]:
+    """Delete every part of the merchant that exists; the lines say what went."""
+    check_name(merchant)
+    parts = find(aws, env, merchant)
+    if not parts.names():
+        raise MerchantError(f"unknown merchant {merchant} in {env.name} (nothing named "
+                            f"{resource_name(merchant, env.name)} or {secret_name(merchant, env.name)})")
+    done = []
+    # First the API key: without it every call is refused, whatever access token the caller holds.
+    for plan in parts.usage_plans:
+        for key_id in parts.api_key_ids:
+            try:
+                aws.apigw.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key_id)
+            except aws.apigw.exceptions.NotFoundException:
+                pass
+    for key_id in parts.api_key_ids:
+        aws.apigw.delete_api_key(apiKey=key_id)
+        done.append(f"API key {key_id} deleted")
+    for plan in parts.usage_plans:
+        delete_usage_plan(aws, plan)
+        done.append(f"usage plan {plan['id']} deleted")
+    for client_id in parts.client_ids:
+        aws.cognito.delete_user_pool_client(UserPoolId=env.user_pool_id, ClientId=client_id)
+        done.append(f"app client {client_id} deleted (no new tokens)")
+    if parts.secret_arn:
+        # The credentials it holds are dead now; no recovery window, so the name can be reused.
+        aws.secrets.delete_secret(SecretId=parts.secret_arn, ForceDeleteWithoutRecovery=True)
+        done.append(f"secret {secret_name(merchant, env.name)} deleted")
+    return done
+
+
+def list_merchants(aws: Aws, env: Environment) -> list[dict[str, Any]]:
+    prefix, suffix = PREFIX, f"-{env.name}"
+    plans = {p["name"]: p for p in _pages(aws.apigw.get_usage_plans, "items", "position", "position")}
+    rows = []
+    for client in app_clients(aws, env):
+        name = client.get("ClientName") or ""
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        # DescribeUserPoolClient returns the secret too: only the scopes are taken from it.
+        described = aws.cognito.describe_user_pool_client(UserPoolId=env.user_pool_id, ClientId=client["ClientId"])
+        plan = plans.get(name, {})
+        rows.append({"merchant": name[len(prefix):-len(suffix)], "client_id": client["ClientId"],
+                     "scopes": described["UserPoolClient"].get("AllowedOAuthScopes", []),
+                     "usage_plan_id": plan.get("id"), "throttle": plan.get("throttle"),
+                     "quota": plan.get("quota")})
+    return sorted(rows, key=lambda r: r["merchant"])
