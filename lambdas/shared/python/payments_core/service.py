@@ -36,7 +36,7 @@ def assess(request: PaymentRequest, config: Config, now: int,
         since=now - config.fraud_window_seconds,
         limit=config.fraud_query_limit,
     )
-    return score_transaction(request.amount, request.currency, history)
+    return score_transaction(request.amount, request.currency, history, high_value=config.high_value)
 
 
 @dataclass(frozen=True)
