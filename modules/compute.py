@@ -28,7 +28,7 @@ from modules.data import CUSTOMER_INDEX, TransactionTables
 from modules.iam import Statement, assume_role_policy, policy_document
 from modules.packaging import lambda_asset
 from modules.logs import encrypted_log_group
-from modules.settings import Settings
+from modules.settings import Settings, payment_limits_env
 
 RUNTIME = "python3.12"
 LIVE_ALIAS = "live"
@@ -96,7 +96,7 @@ class PaymentFunction(Construct):
             kms_key_arn=props.kms_key_arn,
             environment=LambdaFunctionEnvironment(variables={
                 "ENVIRONMENT": s.environment, "LOG_LEVEL": "INFO",
-                "MAX_AMOUNT": s.max_payment_amount, **spec.environment}),
+                **payment_limits_env(s), **spec.environment}),
             vpc_config=LambdaFunctionVpcConfig(subnet_ids=list(props.subnet_ids),
                                                security_group_ids=[props.security_group_id]),
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),

@@ -11,8 +11,8 @@ import dataclasses
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Mapping
 
@@ -58,7 +58,9 @@ class Settings:
     api_burst_limit: int = 200
     api_quota_per_day: int = 100_000
     waf_rate_limit_per_5min: int = 2_000
-    max_payment_amount: str = "1000000"
+    # Per-currency overrides of the amount-limit table in payments_core.currencies, e.g.
+    # "JPY:max=150000000:high=1500000,KWD:high=2500" (major units); empty = the table.
+    payment_limits: str = ""
     fraud_window_seconds: int = 86_400
     lambda_reserved_concurrency: int = 10
     vpc_cidr: str = "10.0.0.0/16"
@@ -151,7 +153,7 @@ ENV_VARS: Mapping[str, str] = {
     "api_burst_limit": "PAYMENTS_API_BURST_LIMIT",
     "api_quota_per_day": "PAYMENTS_API_QUOTA_PER_DAY",
     "waf_rate_limit_per_5min": "PAYMENTS_WAF_RATE_LIMIT",
-    "max_payment_amount": "PAYMENTS_MAX_AMOUNT",
+    "payment_limits": "PAYMENTS_PAYMENT_LIMITS",
     "fraud_window_seconds": "PAYMENTS_FRAUD_WINDOW_SECONDS",
     "lambda_reserved_concurrency": "PAYMENTS_LAMBDA_RESERVED_CONCURRENCY",
     "vpc_cidr": "PAYMENTS_VPC_CIDR",
@@ -171,6 +173,12 @@ ENV_VARS: Mapping[str, str] = {
     "aws_endpoint": "PAYMENTS_AWS_ENDPOINT",
 }
 ENVIRONMENT_VAR = "ENVIRONMENT_SUFFIX"
+# Settings that no longer exist -> what replaced them (set anyway, they stop synth with this hint).
+RETIRED: Mapping[str, tuple[str, str]] = {
+    "max_payment_amount": ("PAYMENTS_MAX_AMOUNT",
+                           "was one maximum for every currency; it is replaced by payment_limits "
+                           "(PAYMENTS_PAYMENT_LIMITS), per currency, e.g. USD:max=1000000"),
+}
 
 
 def _coerce(name: str, raw: object, kind: type) -> object:
@@ -236,14 +244,29 @@ def _validate(s: Settings) -> None:
             raise SettingsError("alert_https_endpoints", f"{url!r} is not an https:// URL")
     if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < 10:
         raise SettingsError("waf_rate_limit_per_5min", "AWS WAF needs at least 10")
+    limits = _limits_module()
     try:
-        amount = Decimal(s.max_payment_amount)
-    except InvalidOperation:
-        raise SettingsError("max_payment_amount", f"{s.max_payment_amount!r} is not a decimal") from None
-    if not amount.is_finite() or amount <= 0:
-        raise SettingsError("max_payment_amount", "must be a positive finite amount")
+        limits.build_limits(s.payment_limits)
+    except limits.LimitsError as error:
+        raise SettingsError("payment_limits", str(error)) from None
     if s.aws_endpoint and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", s.aws_endpoint):
         raise SettingsError("aws_endpoint", f"{s.aws_endpoint!r} is not an http(s) URL")
+
+
+def _limits_module():
+    """``payments_core.limits``: the functions' own parser validates the setting (one source of truth)."""
+    path = str(PROJECT_ROOT / "lambdas" / "shared" / "python")
+    if path not in sys.path:
+        sys.path.append(path)
+    from payments_core import limits  # noqa: PLC0415
+    return limits
+
+
+def payment_limits_env(s: Settings) -> dict[str, str]:
+    """The functions' ``PAYMENT_LIMITS`` variable in canonical form; none when nothing is overridden."""
+    limits = _limits_module()
+    text = limits.format_overrides(limits.parse_overrides(s.payment_limits))
+    return {"PAYMENT_LIMITS": text} if text else {}
 
 
 def build_settings(context: Mapping[str, object] | None = None,
@@ -251,6 +274,9 @@ def build_settings(context: Mapping[str, object] | None = None,
     """Resolve and validate the settings for one environment."""
     context = dict(context or {})
     env = os.environ if env is None else env
+    for setting, (var, hint) in RETIRED.items():
+        if env.get(var, "") != "" or setting in context:
+            raise SettingsError(setting, hint)
     environment = str(env.get(ENVIRONMENT_VAR) or context.get("environmentSuffix") or "dev").strip()
     values: dict[str, object] = {"environment": environment}
     values.update(PROFILES.get(environment, PROFILES["dev"]))
