@@ -73,18 +73,16 @@ from .validation import luhn_valid
 LOGGER_NAME = "payments"
 BASE64_REDACTED = "[base64 redacted]"
 
-# Tried in this order at each position; the first two are left as they are.
-_TOKEN_RE = re.compile(
-    r"(?P<uuid>(?<![0-9A-Za-z])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Za-z]))"
-    r"|(?P<hex>(?<![0-9A-Za-z])(?=[0-9A-Fa-f]*[A-Fa-f])[0-9A-Fa-f]{32,}(?![0-9A-Za-z]))"
-    r"|(?P<b64>(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{20,}={0,2}(?![A-Za-z0-9+/=]))"
-    r"|(?P<digits>(?<![0-9])[0-9](?:[ \-]?[0-9])*)"
-)
-_PLAIN_RE = re.compile(  # the same without base64 (for text inside a base64-shaped token)
-    r"(?P<uuid>(?<![0-9A-Za-z])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Za-z]))"
-    r"|(?P<hex>(?<![0-9A-Za-z])(?=[0-9A-Fa-f]*[A-Fa-f])[0-9A-Fa-f]{32,}(?![0-9A-Za-z]))"
-    r"|(?P<digits>(?<![0-9])[0-9](?:[ \-]?[0-9])*)"
-)
+# Token shapes, tried in this order at each position: UUIDs and hex digests are left as they
+# are, a base64 blob is decoded and checked, a digit run (single spaces/dashes allowed) is checked.
+_UUID = r"(?P<uuid>(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f]))"
+_HEX = r"(?P<hex>(?<![0-9A-Za-z])(?=[0-9A-Fa-f]*[A-Fa-f])[0-9A-Fa-f]{32,}(?![0-9A-Za-z]))"
+_B64 = r"(?P<b64>(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=]))"
+_DIGITS = r"(?P<digits>(?<![0-9])[0-9](?:[ \-]?[0-9])*)"
+_TOKEN_RE = re.compile("|".join((_UUID, _HEX, _B64, _DIGITS)))
+_PLAIN_RE = re.compile("|".join((_UUID, _HEX, _DIGITS)))  # for the text inside a base64 token
+# Cheap test for "could contain a PAN or a base64 blob"; most lines fail it and are returned as is.
+_HINT_RE = re.compile(r"[0-9](?:[ \-]?[0-9]){12}|[A-Za-z0-9+/]{16}")
 _GROUP_SPLIT_RE = re.compile(r"([ \-])")
 _PAN_MIN, _PAN_MAX = 13, 19
 
@@ -95,7 +93,7 @@ _function_name: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 # Attributes present on every LogRecord; anything else came from ``extra=``.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "taskName"}
+    "message", "asctime", "taskName", "_payments_masked"}
 
 
 # --------------------------------------------------------------------- detection
@@ -179,6 +177,8 @@ def _token_sub(match: re.Match[str]) -> str:
 
 def mask_pans(text: str) -> str:
     """Replace every card number in ``text`` by ``*`` and its last four digits."""
+    if not _HINT_RE.search(text):
+        return text
     return _TOKEN_RE.sub(_token_sub, text)
 
 
@@ -199,7 +199,16 @@ def _mask_value(value: Any) -> Any:
     return mask_pans(str(value))
 
 
+# On records the factory masked: the masked message (a record whose msg was replaced
+# afterwards, e.g. by logging.makeLogRecord, is masked again).
+_MASKED = "_payments_masked"
+
+
 def _mask_record(record: logging.LogRecord, extras: bool) -> None:
+    if record.args is None and getattr(record, _MASKED, None) is record.msg:
+        if extras:
+            _mask_extras(record)
+        return
     try:
         message = record.getMessage()
     except Exception:  # malformed %-args: keep something useful
@@ -215,9 +224,13 @@ def _mask_record(record: logging.LogRecord, extras: bool) -> None:
     if record.stack_info:
         record.stack_info = mask_pans(record.stack_info)
     if extras:
-        for key, value in list(vars(record).items()):
-            if key not in _STANDARD_ATTRS:
-                setattr(record, key, _mask_value(value))
+        _mask_extras(record)
+
+
+def _mask_extras(record: logging.LogRecord) -> None:
+    for key, value in list(vars(record).items()):
+        if key not in _STANDARD_ATTRS:
+            setattr(record, key, _mask_value(value))
 
 
 class PanMaskingFilter(logging.Filter):
@@ -236,6 +249,9 @@ def _install_record_factory() -> None:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = current(*args, **kwargs)
         _mask_record(record, extras=False)  # extras are attached after the factory
+        # Not an ``extra`` field: it is set before makeRecord copies extras, and it is skipped
+        # by the formatter (see _STANDARD_ATTRS).
+        setattr(record, _MASKED, record.msg)
         return record
 
     factory._payments_masking = True  # type: ignore[attr-defined]
