@@ -212,7 +212,7 @@ def _grouped(pan: str, style: str) -> str:
     return sep.join(parts)
 
 
-surroundings = st.text(alphabet=st.characters(exclude_categories=["Nd"]), max_size=12)
+surroundings = st.text(alphabet=st.characters(exclude_categories=["Nd", "Cs"]), max_size=12)
 
 
 @PROPS
