@@ -16,7 +16,9 @@ def _synth_function(settings):
     spec = FunctionSpec("validate", "validate", "validate_handler.handler", "test function")
     stack = cdktf.TerraformStack(cdktf.Testing.app(), "limits")
     PaymentFunction(stack, "fn", FunctionProps(
-        settings, spec, "arn:aws:kms:us-east-1:111122223333:key/k", "arn:layer", ["subnet-1"], "sg-1", "aws"))
+        settings=settings, spec=spec, kms_key_arn="arn:aws:kms:us-east-1:111122223333:key/k",
+        layer_arn="arn:layer", subnet_ids=["subnet-1"], security_group_id="sg-1", partition="aws",
+        account_id="111122223333"))
     synthesized = cdktf.Testing.synth(stack)
     [fn] = json.loads(synthesized)["resource"][LambdaFunction.TF_RESOURCE_TYPE].values()
     return fn["environment"]["variables"]

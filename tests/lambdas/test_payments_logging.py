@@ -223,6 +223,15 @@ def test_any_pan_in_any_text_keeps_only_its_last_four_digits(pan, style, before,
     assert mask_pans(masked) == masked
 
 
+@pytest.mark.parametrize("text, masked", [
+    ("customerIdABCD4111 1111 1111 1111", "customerIdABCD************1111"),  # word glued to a group
+    ("ref QUJDREVGR0hJSktMTU5PUA 4111-1111-1111-1111", "ref QUJDREVGR0hJSktMTU5PUA ************1111"),
+    (f"blob {base64.b64encode(fingerprint_message(VISA)).decode()} 5", f"blob {BASE64_REDACTED} 5"),
+])
+def test_pans_next_to_base64_shaped_words(text, masked):
+    assert mask_pans(text) == masked
+
+
 @PROPS
 @given(pans(), surroundings, surroundings)
 def test_a_pan_inside_a_base64_blob_is_redacted(pan, before, after):

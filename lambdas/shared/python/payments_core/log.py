@@ -73,14 +73,14 @@ from .validation import luhn_valid
 LOGGER_NAME = "payments"
 BASE64_REDACTED = "[base64 redacted]"
 
-# Token shapes, tried in this order at each position: UUIDs and hex digests are left as they
-# are, a base64 blob is decoded and checked, a digit run (single spaces/dashes allowed) is checked.
+# Digit pass, token shapes tried in this order at each position: UUIDs and hex digests are left as
+# they are, a digit run (single spaces/dashes allowed) is checked for PANs.
 _UUID = r"(?P<uuid>(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f]))"
 _HEX = r"(?P<hex>(?<![0-9A-Za-z])(?=[0-9A-Fa-f]*[A-Fa-f])[0-9A-Fa-f]{32,}(?![0-9A-Za-z]))"
-_B64 = r"(?P<b64>(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=]))"
 _DIGITS = r"(?P<digits>(?<![0-9])[0-9](?:[ \-]?[0-9])*)"
-_TOKEN_RE = re.compile("|".join((_UUID, _HEX, _B64, _DIGITS)))
-_PLAIN_RE = re.compile("|".join((_UUID, _HEX, _DIGITS)))  # for the text inside a base64 token
+_PLAIN_RE = re.compile("|".join((_UUID, _HEX, _DIGITS)))
+# Base64 pass: a blob is decoded and replaced whole when its text holds a PAN.
+_B64_RE = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 # Cheap test for "could contain a PAN or a base64 blob"; most lines fail it and are returned as is.
 _HINT_RE = re.compile(r"[0-9](?:[ \-]?[0-9]){12}|[A-Za-z0-9+/]{16}")
 _GROUP_SPLIT_RE = re.compile(r"([ \-])")
@@ -157,8 +157,7 @@ def _decoded_has_pan(token: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     text = raw.decode("latin-1")
-    return any(m.group("digits") and _mask_run(m.group("digits")) != m.group("digits")
-               for m in _PLAIN_RE.finditer(text))
+    return _PLAIN_RE.sub(_plain_sub, text) != text
 
 
 def _plain_sub(match: re.Match[str]) -> str:
@@ -166,20 +165,16 @@ def _plain_sub(match: re.Match[str]) -> str:
     return match.group(0) if digits is None else _mask_run(digits)
 
 
-def _token_sub(match: re.Match[str]) -> str:
-    token = match.group("b64")
-    if token is None:
-        return _plain_sub(match)
-    if _decoded_has_pan(token):
-        return BASE64_REDACTED
-    return _PLAIN_RE.sub(_plain_sub, token)  # e.g. "cust4111111111111111"
+def _b64_sub(match: re.Match[str]) -> str:
+    return BASE64_REDACTED if _decoded_has_pan(match.group(0)) else match.group(0)  # else untouched
 
 
 def mask_pans(text: str) -> str:
     """Replace every card number in ``text`` by ``*`` and its last four digits."""
     if not _HINT_RE.search(text):
         return text
-    return _TOKEN_RE.sub(_token_sub, text)
+    # Base64 first, on the text as logged (pass 1 could break a blob by masking digits inside it).
+    return _PLAIN_RE.sub(_plain_sub, _B64_RE.sub(_b64_sub, text))
 
 
 # ----------------------------------------------------------------------- records
