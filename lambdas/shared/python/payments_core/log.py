@@ -44,10 +44,12 @@ this alone clears 90 % of random numbers) and its issuer prefix is possible
 for its length (ISO/IEC 7812): never a leading 0; a leading 1 only at 15
 digits (UATP); 13 digits only for 4, 5 or 6 (legacy Visa, Maestro). That
 keeps every 13-digit epoch-ms timestamp (they start with 1 until 2033, with 2
-or 3 until 2096), every epoch-us (16 digits) and epoch-ns (19 digits) value.
-Canonical UUIDs and hex digests (32+ hex characters with a letter) are left
-whole. A run longer than 19 digits without separators (a sequence number) is
-not a PAN; a grouped run is searched group-aligned for a 13-19 digit PAN.
+or 3 until 2096) and, until 2033, every epoch-us (16 digits) and epoch-ns (19
+digits) value. Canonical UUIDs and hex digests (32+ hex characters with a
+letter) are left whole. A run longer than 19 digits without separators (a
+sequence number) is not a PAN; a grouped run is searched group-aligned for a
+13-19 digit PAN. The accepted false positive: any other 14-19 digit number
+starting with 2-9 that happens to pass Luhn (1 in 10) is masked.
 
 The accepted false negatives: a Luhn-invalid number (a mistyped PAN: the
 functions reject it before any AWS call or log line, and never echo input), a
