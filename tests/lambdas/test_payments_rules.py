@@ -163,14 +163,15 @@ def test_max_amount_is_per_currency_and_configurable(monkeypatch):
 
 
 def test_config_defaults(monkeypatch):
-    for name in ("MAX_AMOUNT", "PAYMENT_LIMITS", "CUSTOMER_INDEX", "FRAUD_WINDOW_SECONDS",
-                 "FRAUD_QUERY_LIMIT", "IDEMPOTENCY_TTL_SECONDS", "AUDIT_PREFIX", "LOG_LEVEL"):
+    for name in ("MAX_AMOUNT", "PAYMENT_LIMITS", "CUSTOMER_ACTIVITY_TABLE", "MERCHANT_DATA_ROLE_ARN",
+                 "FRAUD_WINDOW_SECONDS", "FRAUD_QUERY_LIMIT",
+                 "IDEMPOTENCY_TTL_SECONDS", "AUDIT_PREFIX", "LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
     cfg = load_config()
-    assert (cfg.max_amount["USD"], cfg.high_value["USD"], cfg.customer_index,
-            cfg.fraud_window_seconds, cfg.fraud_query_limit, cfg.idempotency_ttl_seconds,
-            cfg.audit_prefix, cfg.log_level) == (
-        Decimal("1000000"), Decimal("10000"), "customer-index", 86400, 100, 86400, "audit/", "INFO")
+    assert (cfg.max_amount["USD"], cfg.high_value["USD"], cfg.activity_table,
+            cfg.merchant_data_role_arn, cfg.fraud_window_seconds, cfg.fraud_query_limit,
+            cfg.idempotency_ttl_seconds, cfg.audit_prefix, cfg.log_level) == (
+        Decimal("1000000"), Decimal("10000"), None, None, 86400, 100, 86400, "audit/", "INFO")
     monkeypatch.setenv("FRAUD_QUERY_LIMIT", "0")
     with pytest.raises(ConfigurationError):
         load_config()
