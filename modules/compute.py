@@ -29,6 +29,7 @@ from modules.iam import Statement, assume_role_policy, policy_document
 from modules.merchant_access import MerchantDataRole, MerchantRoleProps, own_merchant_keys_only
 from modules.packaging import lambda_asset
 from modules.logs import encrypted_log_group
+from modules.payment_limits import payment_limits_env
 from modules.settings import Settings
 
 RUNTIME = "python3.12"
@@ -120,7 +121,7 @@ class PaymentFunction(Construct):
             kms_key_arn=props.kms_key_arn,
             environment=LambdaFunctionEnvironment(variables={
                 "ENVIRONMENT": s.environment, "LOG_LEVEL": "INFO",
-                "MAX_AMOUNT": s.max_payment_amount, **spec.environment}),
+                **payment_limits_env(s.payment_limits), **spec.environment}),
             vpc_config=LambdaFunctionVpcConfig(subnet_ids=list(props.subnet_ids),
                                                security_group_ids=[props.security_group_id]),
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),

@@ -14,9 +14,10 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Mapping
+
+from modules.payment_limits import limits_module
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,7 +96,9 @@ class Settings:
     # Custom domain of the API (both or neither): TLS 1.2+ and the default execute-api endpoint off.
     api_domain_name: str = ""
     api_certificate_arn: str = ""    # ACM certificate for api_domain_name, in the stack's region
-    max_payment_amount: str = "1000000"
+    # Per-currency overrides of the amount-limit table in payments_core.currencies, e.g.
+    # "JPY:max=150000000:high=1500000,KWD:high=2500" (major units); empty = the table.
+    payment_limits: str = ""
     fraud_window_seconds: int = 86_400
     lambda_reserved_concurrency: int = 10
     vpc_cidr: str = "10.0.0.0/16"
@@ -222,7 +225,7 @@ ENV_VARS: Mapping[str, str] = {
     "waf_rate_limit_per_5min": "PAYMENTS_WAF_RATE_LIMIT",
     "api_domain_name": "PAYMENTS_API_DOMAIN_NAME",
     "api_certificate_arn": "PAYMENTS_API_CERTIFICATE_ARN",
-    "max_payment_amount": "PAYMENTS_MAX_AMOUNT",
+    "payment_limits": "PAYMENTS_PAYMENT_LIMITS",
     "fraud_window_seconds": "PAYMENTS_FRAUD_WINDOW_SECONDS",
     "lambda_reserved_concurrency": "PAYMENTS_LAMBDA_RESERVED_CONCURRENCY",
     "vpc_cidr": "PAYMENTS_VPC_CIDR",
@@ -246,6 +249,12 @@ ENV_VARS: Mapping[str, str] = {
     "github_repository": "PAYMENTS_GITHUB_REPOSITORY",
 }
 ENVIRONMENT_VAR = "ENVIRONMENT_SUFFIX"
+# Settings that no longer exist -> what replaced them (set anyway, they stop synth with this hint).
+RETIRED: Mapping[str, tuple[str, str]] = {
+    "max_payment_amount": ("PAYMENTS_MAX_AMOUNT",
+                           "was one maximum for every currency; it is replaced by payment_limits "
+                           "(PAYMENTS_PAYMENT_LIMITS), per currency, e.g. USD:max=1000000"),
+}
 # PAYMENTS_* variables the project reads that are not settings (tooling, backend wiring). Any other
 # PAYMENTS_* variable is a typo or a stale name and fails synth rather than being ignored.
 TOOLING_VARS = frozenset({
@@ -259,7 +268,9 @@ VAR_PREFIX = "PAYMENTS_"
 
 
 def known_variables() -> frozenset[str]:
-    return frozenset(v for v in ENV_VARS.values() if v.startswith(VAR_PREFIX)) | TOOLING_VARS
+    # Retired variables are known: build_settings answers them with what replaced them.
+    return (frozenset(v for v in ENV_VARS.values() if v.startswith(VAR_PREFIX)) | TOOLING_VARS
+            | frozenset(var for var, _hint in RETIRED.values()))
 
 
 def _check_unknown_variables(env: Mapping[str, str]) -> None:
@@ -378,12 +389,11 @@ def _validate(s: Settings) -> None:
     _validate_api_domain(s)
     if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < 10:
         raise SettingsError("waf_rate_limit_per_5min", "AWS WAF needs at least 10")
+    limits = limits_module()
     try:
-        amount = Decimal(s.max_payment_amount)
-    except InvalidOperation:
-        raise SettingsError("max_payment_amount", f"{s.max_payment_amount!r} is not a decimal") from None
-    if not amount.is_finite() or amount <= 0:
-        raise SettingsError("max_payment_amount", "must be a positive finite amount")
+        limits.build_limits(s.payment_limits)
+    except limits.LimitsError as error:
+        raise SettingsError("payment_limits", str(error)) from None
     if problem := vpc_cidr_problem(s.vpc_cidr):
         raise SettingsError("vpc_cidr", f"{s.vpc_cidr!r} {problem}")
     if s.account_id and not ACCOUNT_PATTERN.match(s.account_id):
@@ -436,6 +446,9 @@ def build_settings(context: Mapping[str, object] | None = None,
     """Resolve and validate the settings for one environment."""
     context = dict(context or {})
     env = os.environ if env is None else env
+    for setting, (var, hint) in RETIRED.items():
+        if env.get(var, "") != "" or setting in context:
+            raise SettingsError(setting, hint)
     _check_unknown_variables(env)
     environment = str(env.get(ENVIRONMENT_VAR) or context.get("environmentSuffix") or "dev").strip()
     values: dict[str, object] = {"environment": environment}

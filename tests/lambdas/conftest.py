@@ -31,7 +31,7 @@ _LAMBDA_ENV = {
     "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing", "AWS_SECURITY_TOKEN": "testing",
-    "ENVIRONMENT": "test", "LOG_LEVEL": "INFO", "MAX_AMOUNT": "1000000",
+    "ENVIRONMENT": "test", "LOG_LEVEL": "INFO",
     "TRANSACTION_TABLE": TRANSACTION_TABLE, "CUSTOMER_ACTIVITY_TABLE": ACTIVITY_TABLE,
     "MERCHANT_DATA_ROLE_ARN": MERCHANT_ROLE_ARN,
     "FRAUD_WINDOW_SECONDS": "86400", "FRAUD_QUERY_LIMIT": "100",
@@ -43,7 +43,8 @@ _LAMBDA_ENV = {
 def _apply_env(mp: pytest.MonkeyPatch) -> None:
     for name, value in _LAMBDA_ENV.items():
         mp.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AUDIT_KMS_KEY_ID", "CARD_FINGERPRINT_KEY_ID"):
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AUDIT_KMS_KEY_ID", "CARD_FINGERPRINT_KEY_ID",
+                 "MAX_AMOUNT", "PAYMENT_LIMITS"):
         mp.delenv(name, raising=False)
 
 

@@ -23,7 +23,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from .apigw import MERCHANT_ID_RE
+from .currencies import MINOR_UNITS
 from .log import get_logger
+from .validation import decimal_places, format_amount
 
 _deserializer = TypeDeserializer()
 
@@ -58,10 +60,25 @@ def new_image(record: dict[str, Any]) -> dict[str, Any] | None:
     return {k: _deserializer.deserialize(v) for k, v in image.items()}
 
 
+def audit_amount(amount: Any, currency: Any) -> str:
+    """The amount as the API shows it: fixed point with the currency's minor units.
+
+    DynamoDB stores numbers normalised (a stored ``99.90`` reads back as ``99.9``,
+    ``100.00`` as ``100``), so the text is rebuilt from the currency, never taken
+    from the number's own exponent. Nothing is ever rounded: an unknown currency,
+    or more places than the currency has, keeps the exact decimal text.
+    """
+    value = Decimal(amount)
+    places = MINOR_UNITS.get(currency) if isinstance(currency, str) else None
+    if places is None or not value.is_finite() or decimal_places(value) > places:
+        return f"{value:f}"
+    return format_amount(value, currency)
+
+
 def audit_document(item: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     doc = {name: _plain(item[name]) for name in AUDIT_FIELDS if name in item}
     if "amount" in item:
-        doc["amount"] = f"{Decimal(item['amount']):f}"  # keep exact decimal text
+        doc["amount"] = audit_amount(item["amount"], item.get("currency"))
     stream = record.get("dynamodb") or {}
     doc["audit_source"] = {
         "event_id": record.get("eventID"),

@@ -4,17 +4,25 @@ Configuration is read at call time (``load_config()`` is cheap), so tests can
 change variables with ``monkeypatch.setenv`` without any cache to reset.
 Invalid values raise :class:`ConfigurationError`, which handlers turn into a
 generic HTTP 500 (it is an operator error, not a client error).
+
+Amount limits are per currency (:mod:`payments_core.limits`): ``PAYMENT_LIMITS``
+holds the environment's overrides of the table in :mod:`payments_core.currencies`
+and is parsed once per distinct value (a warm function parses it once, not per
+request). The former flat ``MAX_AMOUNT`` ("1,000,000 of any currency") is
+refused with a message saying what replaced it, so a stale variable cannot
+silently stop limiting anything.
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Mapping
 
 from .errors import ConfigurationError
+from .limits import LimitsError, PaymentLimits, build_limits
 
-DEFAULT_MAX_AMOUNT = "1000000"
 DEFAULT_FRAUD_WINDOW_SECONDS = 86400
 DEFAULT_FRAUD_QUERY_LIMIT = 100
 DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86400
@@ -25,7 +33,9 @@ DEFAULT_AUDIT_PREFIX = "audit/"
 class Config:
     environment: str
     log_level: str
-    max_amount: Decimal
+    # Per currency code, major units: maximum per transaction and HIGH_VALUE threshold.
+    max_amount: Mapping[str, Decimal]
+    high_value: Mapping[str, Decimal]
     transaction_table: str | None
     # Per merchant-customer scoring window (strongly consistent velocity/spike history).
     activity_table: str | None
@@ -61,15 +71,20 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
     return value
 
 
-def _max_amount(env: Mapping[str, str]) -> Decimal:
-    raw = (env.get("MAX_AMOUNT") or DEFAULT_MAX_AMOUNT).strip()
+@functools.lru_cache(maxsize=8)
+def _parse_limits(text: str) -> PaymentLimits:
     try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ConfigurationError("MAX_AMOUNT must be a decimal string") from None
-    if not value.is_finite() or value <= 0 or value > Decimal("1e15"):
-        raise ConfigurationError("MAX_AMOUNT must be a positive decimal <= 1e15")
-    return value
+        return build_limits(text)
+    except LimitsError as error:
+        raise ConfigurationError(f"PAYMENT_LIMITS: {error}") from None
+
+
+def _limits(env: Mapping[str, str]) -> PaymentLimits:
+    if (env.get("MAX_AMOUNT") or "").strip():
+        raise ConfigurationError(
+            "MAX_AMOUNT is no longer read: limits are per currency in PAYMENT_LIMITS "
+            "(e.g. USD:max=1000000:high=10000); remove MAX_AMOUNT")
+    return _parse_limits((env.get("PAYMENT_LIMITS") or "").strip())
 
 
 def _prefix(env: Mapping[str, str]) -> str:
@@ -85,10 +100,12 @@ def _prefix(env: Mapping[str, str]) -> str:
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Build a :class:`Config` from ``env`` (default: ``os.environ``)."""
     env = os.environ if env is None else env
+    limits = _limits(env)
     return Config(
         environment=env.get("ENVIRONMENT", "dev"),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
-        max_amount=_max_amount(env),
+        max_amount=limits.max_amount,
+        high_value=limits.high_value,
         transaction_table=env.get("TRANSACTION_TABLE") or None,
         activity_table=env.get("CUSTOMER_ACTIVITY_TABLE") or None,
         merchant_data_role_arn=(env.get("MERCHANT_DATA_ROLE_ARN") or "").strip() or None,

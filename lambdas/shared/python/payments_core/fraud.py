@@ -2,7 +2,9 @@
 
 Rules (points are additive):
 
-* ``HIGH_VALUE``    amount > 10,000 (major units)                     +30
+* ``HIGH_VALUE``    amount > the currency's high-value threshold        +30
+                    (about USD 10,000 in the currency's own units: USD 10,000,
+                    JPY 2,000,000, KWD 3,000; see :mod:`payments_core.currencies`)
 * ``HIGH_VELOCITY`` >= 5 transactions in the recent window             +20
 * ``AMOUNT_SPIKE``  amount > 10x the recent average (same currency)    +40
 
@@ -12,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
-HIGH_VALUE_THRESHOLD = Decimal("10000")
+from .currencies import CURRENCIES
+
 HIGH_VALUE_POINTS = 30
 VELOCITY_THRESHOLD = 5
 VELOCITY_POINTS = 20
@@ -64,18 +67,36 @@ def recent_average(amounts: Sequence[Decimal]) -> Decimal | None:
     return sum(amounts, Decimal(0)) / Decimal(len(amounts))
 
 
+def high_value_threshold(currency: str,
+                         high_value: Mapping[str, Decimal] | Decimal | None = None) -> Decimal:
+    """The ``HIGH_VALUE`` threshold for ``currency`` (major units).
+
+    ``high_value`` is the per-currency table (``Config.high_value``, which carries the
+    environment's overrides) or one Decimal; None means the built-in table. A currency
+    outside the table raises KeyError: amounts are scored only after validation.
+    """
+    if isinstance(high_value, Decimal):
+        return high_value
+    if high_value is None:
+        return CURRENCIES[currency].high_value
+    return high_value[currency]
+
+
 def score_transaction(amount: Decimal, currency: str,
-                      history: Iterable[HistoricalTransaction]) -> FraudAssessment:
+                      history: Iterable[HistoricalTransaction], *,
+                      high_value: Mapping[str, Decimal] | Decimal | None = None,
+                      ) -> FraudAssessment:
     """Score ``amount`` against the customer's recent ``history``.
 
     ``history`` must already be restricted to the recent window. Velocity
     counts every recent transaction; the spike rule averages only the
     same-currency ones (averaging across currencies without FX is meaningless).
+    ``high_value``: see :func:`high_value_threshold`.
     """
     history = list(history)
     score = 0
     reasons: list[str] = []
-    if amount > HIGH_VALUE_THRESHOLD:
+    if amount > high_value_threshold(currency, high_value):
         score += HIGH_VALUE_POINTS
         reasons.append("HIGH_VALUE")
     if len(history) >= VELOCITY_THRESHOLD:

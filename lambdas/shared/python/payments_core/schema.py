@@ -2,7 +2,7 @@
 
 Used as the API Gateway request model (a coarse first gate). The Lambda
 handlers remain the authority: they additionally enforce the ISO-4217
-allow-list, minor units per currency, amount > 0 and <= MAX_AMOUNT, the
+allow-list, minor units per currency, amount > 0 and <= the currency's maximum, the
 digit count after removing separators, and the Luhn check. Nothing accepted
 by the handlers is rejected by this schema.
 """

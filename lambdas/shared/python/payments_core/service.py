@@ -36,7 +36,7 @@ def merchant_dynamodb(merchant: Merchant, config: Config) -> Any:
 def _score(request: PaymentRequest, activity: repository.CustomerActivity, config: Config,
            now: int) -> FraudAssessment:
     history = activity.recent(since=now - config.fraud_window_seconds, limit=config.fraud_query_limit)
-    return score_transaction(request.amount, request.currency, history)
+    return score_transaction(request.amount, request.currency, history, high_value=config.high_value)
 
 
 def assess(request: PaymentRequest, merchant: Merchant, config: Config, now: int,

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
-from typing import Any
+from typing import Any, Mapping
 
 from .currencies import MINOR_UNITS
 from .errors import ValidationError
@@ -182,10 +182,23 @@ def format_amount(amount: Decimal, currency: str) -> str:
     return f"{quantized:f}"
 
 
-def parse_amount(value: Any, currency: str, max_amount: Decimal) -> Decimal:
+def max_amount_for(currency: str, max_amount: Mapping[str, Decimal] | Decimal) -> Decimal:
+    """The per-transaction maximum for ``currency``.
+
+    ``max_amount`` is the per-currency table (``Config.max_amount``); a bare Decimal is
+    one cap for every currency and is meant for tests and callers with a single currency.
+    """
+    if isinstance(max_amount, Decimal):
+        return max_amount
+    return max_amount[currency]
+
+
+def parse_amount(value: Any, currency: str,
+                 max_amount: Mapping[str, Decimal] | Decimal) -> Decimal:
     """Parse ``amount`` (JSON number already a Decimal, or a decimal string).
 
-    Returns the amount quantized to the currency's minor units.
+    ``currency`` must already be validated. Returns the amount quantized to the
+    currency's minor units; above the currency's maximum is ``AMOUNT_TOO_LARGE``.
     """
     if isinstance(value, bool) or isinstance(value, float):
         # Booleans are never amounts, and binary floats are never trusted with
@@ -208,7 +221,7 @@ def parse_amount(value: Any, currency: str, max_amount: Decimal) -> Decimal:
     if value <= 0:
         raise ValidationError("AMOUNT_NOT_POSITIVE", "amount must be greater than zero.",
                               field="amount")
-    if value > max_amount:
+    if value > max_amount_for(currency, max_amount):
         raise ValidationError("AMOUNT_TOO_LARGE",
                               "amount exceeds the maximum allowed per transaction.",
                               field="amount")
@@ -269,7 +282,8 @@ def normalize_card_number(value: Any) -> str:
 
 # ------------------------------------------------------------------------ request
 
-def validate_payment(data: dict[str, Any], max_amount: Decimal) -> PaymentRequest:
+def validate_payment(data: dict[str, Any],
+                     max_amount: Mapping[str, Decimal] | Decimal) -> PaymentRequest:
     """Validate a parsed body. Unknown fields are rejected (UNKNOWN_FIELD)."""
     if not isinstance(data, dict):
         raise ValidationError("INVALID_BODY_TYPE", "The request body must be a JSON object.")
@@ -290,7 +304,8 @@ def validate_payment(data: dict[str, Any], max_amount: Decimal) -> PaymentReques
                           card_number=card_number)
 
 
-def parse_payment_body(body: Any, is_base64: bool, max_amount: Decimal) -> PaymentRequest:
+def parse_payment_body(body: Any, is_base64: bool,
+                       max_amount: Mapping[str, Decimal] | Decimal) -> PaymentRequest:
     """decode -> parse -> validate."""
     return validate_payment(parse_json_object(decode_body(body, is_base64)), max_amount)
 
