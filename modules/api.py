@@ -171,7 +171,11 @@ class PaymentApi(Construct):
                 throttling_rate_limit=s.api_rate_limit, throttling_burst_limit=s.api_burst_limit),
         )
         self._usage_plan(s)
-        self._waf(s, props.kms_key_arn)
+        # Optional outside production (settings.waf_enabled): $5 + $1 per rule a month even when idle.
+        self.web_acl: Wafv2WebAcl | None = None
+        self.waf_logs = None
+        if s.waf_enabled:
+            self._waf(s, props.kms_key_arn)
         self.url = self.stage.invoke_url
 
     def _account_logging_role(self, s: Settings, partition: str) -> None:
