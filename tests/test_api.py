@@ -93,17 +93,24 @@ def test_account_cloudwatch_role_is_set(stack):
     assert account["cloudwatch_role_arn"] == stack.ref("aws_iam_role", "arn", name="payment-apigw-cloudwatch-dev")
 
 
-def test_waf_rate_limits_per_ip_and_uses_the_aws_common_rule_set(stack):
-    acl = stack.one("aws_wafv2_web_acl")
+def test_waf_rate_limits_per_ip_and_uses_the_aws_common_rule_set(staging_stack):
+    acl = staging_stack.one("aws_wafv2_web_acl")
     rules = {r["name"]: r for r in acl["rule"]}
     assert rules["per-ip-rate-limit"]["statement"]["rate_based_statement"] == {"limit": 2000, "aggregate_key_type": "IP"}
     assert rules["aws-common-rule-set"]["statement"]["managed_rule_group_statement"]["name"] == "AWSManagedRulesCommonRuleSet"
     assert acl["scope"] == "REGIONAL"
 
 
-def test_waf_is_associated_with_the_stage(stack):
-    assoc = stack.one("aws_wafv2_web_acl_association")
-    assert assoc["resource_arn"] == stack.ref("aws_api_gateway_stage", "arn")
+def test_waf_is_associated_with_the_stage(staging_stack):
+    assoc = staging_stack.one("aws_wafv2_web_acl_association")
+    assert assoc["resource_arn"] == staging_stack.ref("aws_api_gateway_stage", "arn")
+
+
+def test_waf_is_a_setting_off_in_dev_and_on_in_prod(stack, prod_stack):
+    """settings.waf_enabled: dev and previews save the web ACL's $8 a month; production always has it."""
+    for rtype in ("aws_wafv2_web_acl", "aws_wafv2_web_acl_association", "aws_wafv2_web_acl_logging_configuration"):
+        assert not stack.resources(rtype) and len(prod_stack.resources(rtype)) == 1
+    assert not [g for g in stack.resources("aws_cloudwatch_log_group").values() if g["name"].startswith("aws-waf-logs-")]
 
 
 def test_api_url_is_an_output_and_an_ssm_parameter(stack):
