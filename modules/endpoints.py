@@ -8,6 +8,9 @@ per AZ-hour (scripts/cost.py), so there is one only for an API a function calls
 - ``kms``: GenerateMac for the card fingerprint in /process (lambdas/shared/.../service.py).
 - ``sts``: AssumeRole for merchant-scoped credentials in fraud-check and process.
 
+Environments with NAT gateways (staging, prod) keep the endpoints too: KMS and STS calls then stay
+on a private path, pay no NAT data processing and do not depend on a NAT gateway.
+
 Not here, on purpose: X-Ray (the functions use no X-Ray SDK; with Active tracing the Lambda service
 records and sends the function's segments itself, outside the function's VPC network), CloudWatch
 Logs (the Lambda service ships stdout), Lambda (no function invokes another), Secrets Manager and
