@@ -258,6 +258,28 @@ def test_an_unknown_resource_type_in_a_plan_is_reported_unpriced(plans):
         ps.render_cost(plan, cost.load_prices()))
 
 
+def test_aurora_instance_is_priced_from_the_cluster_its_configuration_references():
+    """On a create the instance's cluster_identifier is unknown: the plan's configuration says which
+    cluster (two here, so no single-cluster fallback), and that cluster's minimum ACU prices it."""
+    def cluster(name, minimum):
+        return {"address": f"aws_rds_cluster.{name}", "type": "aws_rds_cluster", "change": {
+            "actions": ["create"], "before": None,
+            "after": {"serverlessv2_scaling_configuration": [{"min_capacity": minimum, "max_capacity": 4}]}}}
+    plan = {"format_version": "1.2", "resource_changes": [
+        cluster("paused", 0), cluster("busy", 0.5),
+        {"address": "aws_rds_cluster_instance.writer", "type": "aws_rds_cluster_instance", "change": {
+            "actions": ["create"], "before": None, "after": {"instance_class": "db.serverless"}}}],
+        "configuration": {"root_module": {"resources": [{
+            "address": "aws_rds_cluster_instance.writer",
+            "expressions": {"cluster_identifier": {"references": ["aws_rds_cluster.busy.id", "aws_rds_cluster.busy"]},
+                            "timeouts": [{}]}}]}}}
+    deltas, before, after, _ = ps.cost_deltas(plan, cost.load_prices())
+    assert [(d.type, d.what, d.delta) for d in deltas] == [
+        ("aws_rds_cluster_instance", "Serverless v2 at its minimum 0.5 ACU", Decimal("43.80"))]
+    assert "+$43.80/month: aws_rds_cluster_instance Serverless v2 at its minimum 0.5 ACU ($0.00 → $43.80)" in \
+        "\n".join(ps.render_cost(plan, cost.load_prices()))
+
+
 # --- pure functions ----------------------------------------------------------------------------------
 
 def test_action_words():
