@@ -2,7 +2,8 @@
 
 The called services are derived from the code, not from a list: the handler module of each synthesized
 function and the ``payments_core`` modules it imports (transitively) are parsed, and every
-``<x>.client("<service>")`` / ``<x>.resource("<service>")`` call is collected. A route is a gateway
+``<x>.client("<service>")`` / ``<x>.resource("<service>")`` call is collected, as is every call of a
+client factory (a function that hands its parameter to ``.client(...)``, like ``aws.client``). A route is a gateway
 endpoint on the route table of each of the function's subnets, an interface endpoint with private
 DNS whose security group admits HTTPS from the function's security group, or a default route through
 a NAT gateway on that route table; the function's security group must allow HTTPS out.
@@ -20,56 +21,113 @@ from tests.support import PROJECT_ROOT, Synthesized
 LAMBDAS = PROJECT_ROOT / "lambdas"
 LAYER = LAMBDAS / "shared" / "python"
 PACKAGE = "payments_core"
-# The one place allowed to create a client from a variable service name: the cached-client helper.
-CLIENT_FACTORY = LAYER / PACKAGE / "aws.py"
 # boto3 client name -> the endpoint service suffix (com.amazonaws.<region>.<suffix>) where they differ.
 ENDPOINT_SERVICE = {"dynamodbstreams": "streams.dynamodb", "rds-data": "rds-data"}
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 def _module_path(name: str) -> Path | None:
-    path = LAYER / (name.replace(".", "/") + ".py")
-    return path if path.exists() else None
+    """The file of module ``name`` in the layer (a package's ``__init__.py``), or None."""
+    base = LAYER / name.replace(".", "/")
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.exists():
+            return path
+    return None
 
 
-def _imported_modules(tree: ast.AST) -> set[str]:
+def _module_name(path: Path) -> str | None:
+    if LAYER not in path.parents:
+        return None  # a handler: top-level module, no package
+    parts = path.relative_to(LAYER).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """payments_core modules ``path`` imports, absolute or relative, with the packages they run."""
+    here = _module_name(path)
+    package = (here if path.name == "__init__.py" else here.rpartition(".")[0]) if here else ""
     found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PACKAGE:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}  # from pkg import module
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            found.add(module)
+            found |= {f"{module}.{alias.name}" for alias in node.names}  # from pkg import module
         elif isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE}
-    return {name for name in found if _module_path(name)}
+            found |= {alias.name for alias in node.names}
+    with_packages = {".".join(n.split(".")[:i]) for n in found for i in range(1, n.count(".") + 2)}
+    return {n for n in with_packages if n.split(".")[0] == PACKAGE and _module_path(n)}
 
 
 def code_of(handler_file: Path) -> list[Path]:
     """The handler file and every payments_core module it imports, transitively."""
     files, queue, seen = [handler_file], [handler_file], set()
     while queue:
-        tree = ast.parse(queue.pop().read_text())
-        for name in _imported_modules(tree) - seen:
+        for name in _imported_modules(queue.pop()) - seen:
             seen.add(name)
             path = _module_path(name)
-            files.append(path)
-            queue.append(path)
+            if path not in files:
+                files.append(path)
+                queue.append(path)
     return files
 
 
+class _ClientCalls(ast.NodeVisitor):
+    """Services of ``.client("x")``/``.resource("x")`` calls and of calls to client factories (functions
+    that pass their own parameter to ``.client(...)``, such as ``aws.client`` or a factory for
+    assumed-role clients); a non-literal service outside a factory is recorded as unresolved."""
+
+    def __init__(self, path: Path, factories: set[str]):
+        self.path, self.factories = path, factories
+        self.services: set[str] = set()
+        self.unresolved: list[str] = []
+        self._params: list[set[str]] = [set()]
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._params.append({a.arg for a in (*node.args.args, *node.args.kwonlyargs)})
+        self.generic_visit(node)
+        self._params.pop()
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if (isinstance(func, ast.Attribute) and name in ("client", "resource")) or name in self.factories:
+            arg = node.args[0] if node.args else next(
+                (k.value for k in node.keywords if k.arg in ("service_name", "service")), None)
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                self.services.add(arg.value)
+            elif not (isinstance(arg, ast.Name) and arg.id in self._params[-1]):
+                self.unresolved.append(f"{self.path.relative_to(PROJECT_ROOT)}:{node.lineno}")
+        self.generic_visit(node)
+
+
+def client_factories(files: list[Path]) -> set[str]:
+    """Names of functions that create a client for the service named by one of their parameters."""
+    found = set()
+    for path in files:
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            params = {a.arg for a in (*fn.args.args, *fn.args.kwonlyargs)}
+            if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "client"
+                   and c.args and isinstance(c.args[0], ast.Name) and c.args[0].id in params
+                   for c in ast.walk(fn)):
+                found.add(fn.name)
+    return found
+
+
 def called_services(files: list[Path]) -> tuple[set[str], list[str]]:
-    """(services passed to .client()/.resource() as literals, calls whose service is not a literal)."""
+    """(services the code creates clients for, client calls whose service is not a literal)."""
+    factories = client_factories(sorted({*files, *LAYER.rglob("*.py")}))
     services, unresolved = set(), []
     for path in files:
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in ("client", "resource")):
-                continue
-            arg = node.args[0] if node.args else next(
-                (k.value for k in node.keywords if k.arg == "service_name"), None)
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                services.add(arg.value)
-            elif path != CLIENT_FACTORY:
-                unresolved.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}")
+        visitor = _ClientCalls(path, factories)
+        visitor.visit(ast.parse(path.read_text()))
+        services |= visitor.services
+        unresolved += visitor.unresolved
     return services, unresolved
 
 
