@@ -17,7 +17,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
-.PHONY: deps synth synth-cli test bench rehearse release plan cost clean
+.PHONY: deps synth synth-cli test bench rehearse release plan cost clean bootstrap
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ rehearse: deps
 
 clean:
 	rm -rf cdktf.out build .pytest_cache
+
+# make bootstrap PAYMENTS_ACCOUNT_ID=<12 digits>: once per account, with AWS credentials. Creates the
+# state bucket and key (payments-state stack), then moves that stack's own state into the bucket.
+bootstrap: deps
+	$(PY) main.py
+	$(WITH_MIRROR) $(PY) -m scripts.bootstrap cdktf.out/stacks/payments-state
 
 release: deps
 	$(PY) -m scripts.release

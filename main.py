@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""cdktf app: the payment platform stack for one environment, plus the state-bucket bootstrap stack.
+"""cdktf app: the payment platform stack for one environment, the state-bucket bootstrap stack and,
+with PAYMENTS_GITHUB_REPOSITORY set, the CI identities stack.
 
 Environment: ``environmentSuffix`` in cdktf.json context, overridden by ENVIRONMENT_SUFFIX.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import modules  # noqa: F401  (first: enables the fast provider import, see modules/provider_loader.py)
 from cdktf import App
 
+from modules.ci_stack import CiStack
 from modules.payment_stack import PaymentStack
 from modules.settings import SettingsError, build_settings, load_cdktf_context
 from modules.state_stack import StateBucketStack
@@ -25,6 +27,8 @@ def build_app(app: App | None = None) -> App:
     settings = build_settings(context)
     PaymentStack(app, settings)
     StateBucketStack(app, settings)
+    if settings.github_repository:
+        CiStack(app, settings)
     return app
 
 

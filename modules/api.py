@@ -1,6 +1,7 @@
 """API: the REST API in front of the payment functions: a JSON-schema model and request validator
 per route, API key + usage plan on every method, JSON access logs, X-Ray, throttling, no data trace
-(it would write card numbers to CloudWatch), Lambda permissions per method, and a WAFv2 web ACL."""
+(it would write card numbers to CloudWatch), Lambda permissions per method, a WAFv2 web ACL, and an
+optional custom domain (TLS 1.2+) that replaces the default execute-api endpoint."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import importlib.util
 import json
 import sys
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.api_gateway_api_key import ApiGatewayApiKey
+from cdktf_cdktf_provider_aws.api_gateway_base_path_mapping import ApiGatewayBasePathMapping
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
+from cdktf_cdktf_provider_aws.api_gateway_domain_name import (
+    ApiGatewayDomainName, ApiGatewayDomainNameEndpointConfiguration,
+)
 from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegration
 from cdktf_cdktf_provider_aws.api_gateway_method import ApiGatewayMethod
 from cdktf_cdktf_provider_aws.api_gateway_method_settings import (
@@ -62,8 +67,12 @@ ROUTES: Mapping[str, tuple[str, str]] = {
 }
 IDEMPOTENCY_HEADER = "method.request.header.Idempotency-Key"
 PUSH_LOGS_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+# Minimum TLS 1.2 on the custom domain (the default endpoint of a regional API accepts TLS 1.0+).
+DOMAIN_SECURITY_POLICY = "TLS_1_2"
 # WAF only delivers to CloudWatch log groups whose name starts with this prefix.
 WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
+# Rules of AWS managed groups that count instead of block (see PaymentApi._waf).
+WAF_COUNT_ONLY_RULES = ("HostingProviderIPList",)
 # Request headers WAF logs must never contain: the client's API key.
 WAF_REDACTED_HEADERS = ("x-api-key",)
 ACCESS_LOG_FORMAT = json.dumps({
@@ -104,6 +113,9 @@ class PaymentApi(Construct):
         self.api = ApiGatewayRestApi(
             self, "api", name=s.name("api"), description="Payment validation, fraud check, processing",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            # With a custom domain, clients must use it (TLS 1.2+): the default endpoint would still
+            # accept TLS 1.0 and bypass the domain's policy.
+            disable_execute_api_endpoint=True if s.api_domain_name else None,
             # A change that forces a new API brings the new one up before the old one goes.
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
@@ -176,11 +188,20 @@ class PaymentApi(Construct):
         self.waf_logs = None
         if s.waf_enabled:
             self._waf(s, props.kms_key_arn)
-        self.url = self.stage.invoke_url
+        self.domain = self._custom_domain(s)
+        self.url = f"https://{s.api_domain_name}/" if self.domain else self.stage.invoke_url
 
     def _account_logging_role(self, s: Settings, partition: str) -> None:
+        # API Gateway sends no aws:SourceAccount/SourceArn for this role (modules/iam.py).
         role = IamRole(self, "cloudwatch-role", name=s.name("apigw-cloudwatch"),
-                       assume_role_policy=assume_role_policy("apigateway.amazonaws.com"))
+                       assume_role_policy=assume_role_policy("apigateway.amazonaws.com", source_account=None))
+        # The one AWS managed policy the platform keeps, because the role is not this API's: the
+        # account setting below is one per region, and whichever stack applied last decides the role
+        # every REST API of the account in that region logs with (other environments' and other
+        # teams' APIs too). API Gateway creates and names execution log groups itself
+        # (API-Gateway-Execution-Logs_<api id>/<stage>, /aws/apigateway/welcome) and access logs go to
+        # any group an API names, so scoping this policy to our groups would silently stop the other
+        # APIs' logs. It allows log writes (and reads) only, no deletes.
         IamRolePolicyAttachment(self, "cloudwatch-role-policy", role=role.name,
                                 policy_arn=f"arn:{partition}:iam::aws:policy/{PUSH_LOGS_POLICY}")
         # Region-wide API Gateway setting: the role every API's execution/access logging uses.
@@ -205,12 +226,18 @@ class PaymentApi(Construct):
             return Wafv2WebAclRuleVisibilityConfig(cloudwatch_metrics_enabled=True, metric_name=metric,
                                                    sampled_requests_enabled=True)
 
-        def aws_managed_rules(name: str, priority: int, group: str) -> Wafv2WebAclRule:
-            """An AWS managed rule group, enforced as AWS defines it (no overrides)."""
+        def aws_managed_rules(name: str, priority: int, group: str,
+                              count_only: Sequence[str] = ()) -> Wafv2WebAclRule:
+            """An AWS managed rule group, enforced as AWS defines it, except the rules in ``count_only``,
+            which only count (metrics, sampled requests and a label) instead of blocking."""
+            statement: dict[str, object] = {"name": group, "vendor_name": "AWS"}
+            if count_only:
+                statement["rule_action_override"] = [{"name": rule, "action_to_use": {"count": {}}}
+                                                     for rule in count_only]
             return Wafv2WebAclRule(
                 name=name, priority=priority,
                 override_action=Wafv2WebAclRuleOverrideAction(none=Wafv2WebAclRuleOverrideActionNone()),
-                statement={"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+                statement={"managed_rule_group_statement": statement},
                 visibility_config=visibility(name),
             )
 
@@ -231,6 +258,15 @@ class PaymentApi(Construct):
                 aws_managed_rules("aws-common-rule-set", 1, "AWSManagedRulesCommonRuleSet"),
                 # Request patterns known to exploit vulnerabilities (Log4j JNDI lookups among them).
                 aws_managed_rules("aws-known-bad-inputs", 2, "AWSManagedRulesKnownBadInputsRuleSet"),
+                # New groups after the existing ones, whose priorities (and metrics) stay as they were;
+                # every group blocks, so the order only decides which rule a blocked request is counted
+                # under. Amazon threat intelligence: IPs seen in bot traffic, scans and attacks.
+                aws_managed_rules("aws-ip-reputation", 3, "AWSManagedRulesAmazonIpReputationList"),
+                # Tor exits, anonymizing proxies and VPNs block (AnonymousIPList). Hosting providers
+                # (HostingProviderIPList: public clouds and hosters) only count: merchants call this
+                # API server to server, mostly from cloud hosts, and blocking those would block them.
+                aws_managed_rules("aws-anonymous-ip", 4, "AWSManagedRulesAnonymousIpList",
+                                  count_only=WAF_COUNT_ONLY_RULES),
             ],
         )
         Wafv2WebAclAssociation(self, "waf-association", resource_arn=self.stage.arn,
@@ -244,3 +280,18 @@ class PaymentApi(Construct):
                 single_header=Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(name=header))
                 for header in WAF_REDACTED_HEADERS],
         )
+
+    def _custom_domain(self, s: Settings) -> ApiGatewayDomainName | None:
+        """The API's own name (settings api_domain_name + api_certificate_arn): regional, TLS 1.2 or
+        newer, the stage mapped at its root. DNS stays outside the stack: point the name (CNAME, or a
+        Route 53 alias) at the ``api-domain-target`` output."""
+        if not s.api_domain_name:
+            return None
+        domain = ApiGatewayDomainName(
+            self, "domain", domain_name=s.api_domain_name, regional_certificate_arn=s.api_certificate_arn,
+            security_policy=DOMAIN_SECURITY_POLICY,
+            endpoint_configuration=ApiGatewayDomainNameEndpointConfiguration(types=["REGIONAL"]),
+        )
+        ApiGatewayBasePathMapping(self, "domain-mapping", api_id=self.api.id, stage_name=self.stage.stage_name,
+                                  domain_name=domain.domain_name)
+        return domain

@@ -10,7 +10,6 @@ from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.lambda_alias import LambdaAlias
 from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
     LambdaEventSourceMapping, LambdaEventSourceMappingDestinationConfig,
@@ -33,7 +32,6 @@ from modules.settings import Settings
 RUNTIME = "python3.12"
 LIVE_ALIAS = "live"
 AUDIT_PREFIX = "audit/"
-VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
 
@@ -60,21 +58,46 @@ class FunctionProps:
     subnet_ids: Sequence[str]
     security_group_id: str
     partition: str
+    account_id: str
+
+
+def vpc_access_statements(props: FunctionProps) -> list[Statement]:
+    """What Lambda does with the execution role to attach the function to its subnets (AWS: "Giving
+    Lambda functions access to resources in an Amazon VPC"), instead of AWSLambdaVPCAccessExecutionRole,
+    which allows the same on every resource and logs:* writes to every log group."""
+    ec2 = f"arn:{props.partition}:ec2:{props.settings.region}:{props.account_id}"
+    # Lambda creates (and names) the ENIs itself, so they can only be matched by type.
+    enis = f"{ec2}:network-interface/*"
+    return [
+        Statement(sid="CreateEnisInOwnSubnets", actions=["ec2:CreateNetworkInterface"],
+                  resources=[enis, *(f"{ec2}:subnet/{subnet}" for subnet in props.subnet_ids),
+                             f"{ec2}:security-group/{props.security_group_id}"]),
+        Statement(sid="ManageOwnEnis", resources=[enis], actions=[
+            "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]),
+        # EC2 Describe* actions have no resource-level permissions: "*" is the only valid resource.
+        Statement(sid="DescribeVpcNetworking",
+                  actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]),
+    ]
 
 
 class PaymentFunction(Construct):
-    """One function: role (VPC managed policy + its own statements), log group, code, `live` alias."""
+    """One function: role (its own log group, its subnets' ENIs, its own statements), log group, code,
+    `live` alias."""
 
     def __init__(self, scope: Construct, id: str, props: FunctionProps):
         super().__init__(scope, id)
         s, spec = props.settings, props.spec
         self.name = s.name(spec.key)
+        # Lambda sends no aws:SourceAccount/SourceArn for the execution role (modules/iam.py); who may
+        # hand this role to Lambda is limited by iam:PassRole instead.
         self.role = IamRole(self, "role", name=self.name,
-                            assume_role_policy=assume_role_policy("lambda.amazonaws.com"))
-        # ENI management in the VPC and writing its own logs, as AWS defines them.
-        IamRolePolicyAttachment(self, "vpc-access", role=self.role.name,
-                                policy_arn=f"arn:{props.partition}:iam::aws:policy/{VPC_ACCESS_POLICY}")
+                            assume_role_policy=assume_role_policy("lambda.amazonaws.com", source_account=None))
+        self.log_group = encrypted_log_group(self, "logs", f"/aws/lambda/{self.name}", s, props.kms_key_arn)
         statements = [
+            # Its own log group only; Terraform creates the group, so no logs:CreateLogGroup.
+            Statement(sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                      resources=[f"{self.log_group.arn}:*"]),
+            *vpc_access_statements(props),
             # X-Ray has no resource-level permissions: "*" is the only valid resource.
             Statement(sid="WriteTraces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"]),
             # The function's environment variables are encrypted with the platform key.
@@ -82,9 +105,8 @@ class PaymentFunction(Construct):
                       conditions={"StringEquals": {"kms:ViaService": f"lambda.{s.region}.amazonaws.com"}}),
             *spec.statements,
         ]
-        IamRolePolicy(self, "policy", role=self.role.id, name=f"{self.name}-least-privilege",
-                      policy=policy_document(*statements))
-        self.log_group = encrypted_log_group(self, "logs", f"/aws/lambda/{self.name}", s, props.kms_key_arn)
+        policy = IamRolePolicy(self, "policy", role=self.role.id, name=f"{self.name}-least-privilege",
+                               policy=policy_document(*statements))
         code = lambda_asset(self, "code", spec.source_dir)
         self.function = LambdaFunction(
             self, "function", function_name=self.name, description=spec.description,
@@ -100,7 +122,8 @@ class PaymentFunction(Construct):
             vpc_config=LambdaFunctionVpcConfig(subnet_ids=list(props.subnet_ids),
                                                security_group_ids=[props.security_group_id]),
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),
-            depends_on=[self.log_group],
+            # Creating a VPC function makes Lambda call ec2:CreateNetworkInterface as this role.
+            depends_on=[self.log_group, policy],
         )
         self.alias = LambdaAlias(
             self, "live", name=LIVE_ALIAS, function_name=self.function.function_name,
@@ -126,6 +149,7 @@ class ComputeProps:
     subnet_ids: Sequence[str]
     security_group_id: str
     partition: str
+    account_id: str
 
 
 class PaymentFunctions(Construct):
@@ -143,6 +167,8 @@ class PaymentFunctions(Construct):
         self.dlq = SqsQueue(self, "audit-dlq", name=s.name("audit-dlq"),
                             kms_master_key_id=props.kms_key_arn, kms_data_key_reuse_period_seconds=300,
                             message_retention_seconds=DLQ_RETENTION_SECONDS)
+        # Where the audit writer puts objects (also what the S3 gateway endpoint lets through).
+        self.audit_objects_arn = f"{props.audit_bucket_arn}/{AUDIT_PREFIX}*"
         customer_index_arn = f"{t.transactions.arn}/index/{CUSTOMER_INDEX}"
         dynamodb_key = {"StringEquals": {"kms:ViaService": f"dynamodb.{s.region}.amazonaws.com"}}
         history = dict(TRANSACTION_TABLE=t.transactions.name, CUSTOMER_INDEX=CUSTOMER_INDEX,
@@ -187,7 +213,7 @@ class PaymentFunctions(Construct):
                     Statement(sid="ListTransactionStreams", actions=["dynamodb:ListStreams"],
                               resources=[f"{t.transactions.arn}/stream/*"]),
                     Statement(sid="WriteAuditObjects", actions=["s3:PutObject"],
-                              resources=[f"{props.audit_bucket_arn}/{AUDIT_PREFIX}*"]),
+                              resources=[self.audit_objects_arn]),
                     Statement(sid="EncryptAuditObjects", actions=["kms:GenerateDataKey", "kms:Decrypt"],
                               resources=[props.kms_key_arn],
                               conditions={"StringEquals": {"kms:ViaService": [
@@ -204,7 +230,7 @@ class PaymentFunctions(Construct):
         self.functions = {
             spec.key: PaymentFunction(self, spec.key, FunctionProps(
                 s, spec, props.kms_key_arn, self.layer.arn, props.subnet_ids,
-                props.security_group_id, props.partition))
+                props.security_group_id, props.partition, props.account_id))
             for spec in specs
         }
         self.stream_mapping = LambdaEventSourceMapping(

@@ -13,7 +13,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTablePointInTimeRecovery, DynamodbTableServerSideEncryption, DynamodbTableTtl,
 )
 from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
 from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
@@ -23,7 +23,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
     SecretsmanagerSecretRotation, SecretsmanagerSecretRotationRotationRules,
 )
 
-from modules.iam import assume_role_policy
+from modules.iam import Statement, assume_role_policy, policy_document
 from modules.logs import encrypted_log_group
 from modules.settings import AURORA_ENGINE_VERSION, Settings
 
@@ -32,9 +32,10 @@ AURORA_PARAMETER_FAMILY = "aurora-postgresql15"
 CUSTOMER_INDEX = "customer-index"
 STATUS_INDEX = "status-index"
 SECRET_ROTATION_DAYS = 30
-# Enhanced monitoring: OS metrics every 60 s, published by RDS through this AWS managed policy.
+# Enhanced monitoring: OS metrics every 60 s, which RDS writes to this fixed, account-wide log group
+# (one stream per instance); AWS chooses the name, so it cannot be one of ours.
 MONITORING_INTERVAL_SECONDS = 60
-MONITORING_POLICY = "service-role/AmazonRDSEnhancedMonitoringRole"
+MONITORING_LOG_GROUP = "RDSOSMetrics"
 SLOW_QUERY_MS = 1000
 
 
@@ -51,6 +52,7 @@ class DatabaseProps:
     kms_key_arn: str
     subnet_ids: Sequence[str]
     security_group_id: str
+    account_id: str
     partition: str = "aws"
 
 
@@ -110,11 +112,7 @@ class CustomerDatabase(Construct):
             final_snapshot_identifier=f"{identifier}-final" if s.is_production else None,
             depends_on=[self.log_group],
         )
-        monitoring_role = IamRole(self, "monitoring-role", name=s.name("rds-monitoring"),
-                                  assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com"))
-        monitoring_policy = IamRolePolicyAttachment(
-            self, "monitoring-role-policy", role=monitoring_role.name,
-            policy_arn=f"arn:{props.partition}:iam::aws:policy/{MONITORING_POLICY}")
+        monitoring_role, monitoring_policy = self._monitoring_role(props, identifier)
         self.instances = [
             RdsClusterInstance(
                 self, role, identifier=f"{identifier}-{role}", cluster_identifier=self.cluster.id,
@@ -139,6 +137,30 @@ class CustomerDatabase(Construct):
         )
         self.endpoint = self.cluster.endpoint
         self.reader_endpoint = self.cluster.reader_endpoint
+
+    def _monitoring_role(self, props: DatabaseProps, identifier: str) -> tuple[IamRole, IamRolePolicy]:
+        """The role RDS Enhanced Monitoring assumes for this cluster's instances. Instead of the AWS
+        managed AmazonRDSEnhancedMonitoringRole (RDS* log groups in every account and region), the same
+        actions on RDSOSMetrics in this account and region."""
+        s = props.settings
+        region_account = f"{s.region}:{props.account_id}"
+        role = IamRole(self, "monitoring-role", name=s.name("rds-monitoring"),
+                       assume_role_policy=assume_role_policy(
+                           "monitoring.rds.amazonaws.com", source_account=props.account_id,
+                           # RDS passes the DB instance's ARN: only this cluster's instances
+                           # (<cluster identifier>-writer, -reader, and any added later).
+                           source_arn=f"arn:{props.partition}:rds:{region_account}:db:{identifier}-*"))
+        group = f"arn:{props.partition}:logs:{region_account}:log-group:{MONITORING_LOG_GROUP}"
+        statements = [
+            # RDS creates the group on first use (it is shared by every instance in the account).
+            Statement(sid="CreateOsMetricsGroup", resources=[group],
+                      actions=["logs:CreateLogGroup", "logs:PutRetentionPolicy"]),
+            Statement(sid="WriteOsMetrics", resources=[f"{group}:log-stream:*"], actions=[
+                "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"]),
+        ]
+        policy = IamRolePolicy(self, "monitoring-role-policy", role=role.id, name="publish-os-metrics",
+                               policy=policy_document(*statements))
+        return role, policy
 
 
 @dataclass(frozen=True)

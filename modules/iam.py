@@ -36,8 +36,38 @@ def policy_document(*statements: Statement) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [s.to_json() for s in statements]})
 
 
-def assume_role_policy(service: str) -> str:
-    """Trust policy letting one AWS service assume a role."""
+# Services that put no aws:SourceAccount / aws:SourceArn in the request context when they assume a
+# role. A condition on a key that is absent never matches, so such a trust policy could not be used at
+# all; these services' roles are protected by iam:PassRole (only principals of this account can hand
+# the role to the service) instead. tests/test_trust_policies.py keeps its own copy of this list.
+SERVICES_WITHOUT_SOURCE_CONTEXT = {
+    # The execution role: Lambda documents no source context on this AssumeRole (it injects
+    # lambda:SourceFunctionArn into the *session*, which only identity policies can use).
+    "lambda.amazonaws.com",
+    # The region-wide CloudWatch logging role of API Gateway (aws_api_gateway_account): AWS documents
+    # no confused-deputy keys for it, and UpdateAccount rejects a role API Gateway cannot assume.
+    "apigateway.amazonaws.com",
+}
+
+
+def assume_role_policy(service: str, *, source_account: str | None,
+                       source_arn: str | Sequence[str] | None = None) -> str:
+    """Trust policy letting one AWS service assume a role, on behalf of this account only.
+
+    Every caller states ``source_account`` (the account whose resources may make the service use the
+    role) and, where the service sends it, ``source_arn`` (``ArnLike`` patterns of those resources),
+    so the service cannot be made to use the role for another account's resources (confused deputy).
+    ``source_account=None`` is accepted only for ``SERVICES_WITHOUT_SOURCE_CONTEXT``.
+    """
+    conditions: dict[str, dict[str, object]] = {}
+    if source_account is None:
+        if service not in SERVICES_WITHOUT_SOURCE_CONTEXT or source_arn is not None:
+            raise ValueError(f"trust policy for {service} needs source_account (confused-deputy guard)")
+    else:
+        conditions["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn is not None:
+        conditions["ArnLike"] = {"aws:SourceArn": source_arn if isinstance(source_arn, str) else list(source_arn)}
     return policy_document(Statement(
         sid="TrustService", actions=["sts:AssumeRole"], resources=(), principals={"Service": service},
+        conditions=conditions,
     ))

@@ -1,10 +1,12 @@
 """Network: VPC over three AZs with public, private (egress) and isolated subnets, NAT, gateway
-endpoints, flow logs, and the two security groups (Lambda, Aurora)."""
+endpoints (and, once the tables and buckets exist, their policies), flow logs, and the two security
+groups (Lambda, Aurora)."""
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 from cdktf import Fn, Token
 from constructs import Construct
@@ -23,15 +25,14 @@ from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.subnet import Subnet
 from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
+from cdktf_cdktf_provider_aws.vpc_endpoint_policy import VpcEndpointPolicy
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
 from modules.iam import Statement, assume_role_policy, policy_document
 from modules.logs import encrypted_log_group
 from modules.settings import Settings
 
 AZ_COUNT = 3
-POSTGRES_PORT = 5432
 TIERS = ("public", "private", "isolated")  # subnet /24s: public 0-2, private 3-5, isolated 6-8
 
 
@@ -39,6 +40,8 @@ TIERS = ("public", "private", "isolated")  # subnet /24s: public 0-2, private 3-
 class NetworkProps:
     settings: Settings
     kms_key_arn: str
+    account_id: str
+    partition: str = "aws"
 
 
 class Network(Construct):
@@ -109,7 +112,10 @@ class Network(Construct):
             self, "flow-logs", f"/aws/vpc/flow-logs/{s.name('vpc')}", s, props.kms_key_arn)
         role = IamRole(
             self, "flow-logs-role", name=s.name("vpc-flow-logs"),
-            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com"),
+            assume_role_policy=assume_role_policy(
+                "vpc-flow-logs.amazonaws.com", source_account=props.account_id,
+                # Flow logs pass the flow log's ARN; its id is not known before it exists.
+                source_arn=f"arn:{props.partition}:ec2:{s.region}:{props.account_id}:vpc-flow-log/*"),
         )
         IamRolePolicy(
             self, "flow-logs-policy", role=role.id, name="write-flow-logs",
@@ -130,6 +136,8 @@ class Network(Construct):
         # anything launched without an explicit group can talk to nothing.
         DefaultSecurityGroup(self, "default-sg", vpc_id=self.vpc.id,
                              tags={"Name": s.name("default-deny-all")})
+        # The descriptions below predate dropping the 5432 rules; changing a description replaces the
+        # group (and with it Aurora's), so they stay until a function uses Aurora again.
         self.lambda_sg = SecurityGroup(
             self, "lambda-sg", name=s.name("lambda"), vpc_id=self.vpc.id,
             description="Payment Lambda functions: egress to AWS APIs and Aurora only",
@@ -145,13 +153,41 @@ class Network(Construct):
             from_port=443, to_port=443, cidr_ipv4="0.0.0.0/0",
             description="HTTPS to AWS APIs (via NAT and the gateway endpoints)",
         )
-        VpcSecurityGroupEgressRule(
-            self, "lambda-to-aurora", security_group_id=self.lambda_sg.id, ip_protocol="tcp",
-            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT,
-            referenced_security_group_id=self.aurora_sg.id, description="PostgreSQL to Aurora",
-        )
-        VpcSecurityGroupIngressRule(
-            self, "aurora-from-lambda", security_group_id=self.aurora_sg.id, ip_protocol="tcp",
-            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT,
-            referenced_security_group_id=self.lambda_sg.id, description="PostgreSQL from payment Lambdas",
-        )
+        # No function talks to Aurora yet, so no rule opens 5432 between the two groups: the function
+        # that first does adds the Lambda egress and Aurora ingress rules with it (README "Network").
+
+
+@dataclass(frozen=True)
+class EndpointPoliciesProps:
+    endpoint_ids: Mapping[str, str]             # "s3" / "dynamodb" -> gateway endpoint id
+    table_arns: Sequence[str]                   # the platform's DynamoDB tables
+    object_arns: Sequence[str]                  # S3 object ARN patterns functions write to
+
+
+class GatewayEndpointPolicies(Construct):
+    """What the private subnets may reach through the S3 and DynamoDB gateway endpoints: the platform's
+    tables and audit objects, with the actions the functions use, and nothing else. Without a policy a
+    gateway endpoint allows every bucket and table of every account, so code in the VPC could copy
+    data out to an S3 bucket or DynamoDB table someone else owns. Which function may do what is still
+    decided by its role (modules/compute.py); an action or resource a function starts using must be
+    added here too. Separate from ``Network`` because the tables and buckets are created after it."""
+
+    def __init__(self, scope: Construct, id: str, props: EndpointPoliciesProps):
+        super().__init__(scope, id)
+        tables = [r for arn in props.table_arns for r in (arn, f"{arn}/index/*")]
+        # Principal "*": an endpoint policy limits what passes through the endpoint for any caller;
+        # the caller's own identity policy still has to allow the request.
+        documents = {
+            # The DynamoDB stream is read by the Lambda service, outside the VPC: not listed.
+            "dynamodb": Statement(sid="PlatformTablesOnly", principals={"AWS": "*"},
+                                  actions=["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"],
+                                  resources=tables),
+            # Lambda code and layers are fetched by the Lambda service, not through this endpoint.
+            "s3": Statement(sid="PlatformObjectsOnly", principals={"AWS": "*"},
+                            actions=["s3:PutObject"], resources=list(props.object_arns)),
+        }
+        self.policies = {
+            service: VpcEndpointPolicy(self, service, vpc_endpoint_id=props.endpoint_ids[service],
+                                       policy=policy_document(statement))
+            for service, statement in documents.items()
+        }

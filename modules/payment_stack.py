@@ -14,7 +14,7 @@ from modules.data import CustomerDatabase, DatabaseProps, TablesProps, Transacti
 from modules.endpoints import InterfaceEndpoints, InterfaceEndpointsProps
 from modules.messaging import AlertsProps, AlertTopic
 from modules.observability import ObservabilityProps, PaymentObservability
-from modules.network import Network, NetworkProps
+from modules.network import EndpointPoliciesProps, GatewayEndpointPolicies, Network, NetworkProps
 from modules.parameters import PlatformParameters
 from modules.platform import aws_provider, configure_backend
 from modules.rehearsal import apply_rehearsal_overrides
@@ -42,12 +42,12 @@ class PaymentStack(TerraformStack):
         account_id = identity.account_id
 
         self.key = PlatformKey(self, "kms", KeyProps(s, account_id, partition))
-        self.network = Network(self, "network", NetworkProps(s, self.key.arn))
+        self.network = Network(self, "network", NetworkProps(s, self.key.arn, account_id, partition))
         self.endpoints = InterfaceEndpoints(self, "endpoints", InterfaceEndpointsProps(
             s, self.network.vpc.id, self.network.subnet_ids["private"], self.network.lambda_sg.id))
         self.database = CustomerDatabase(self, "aurora", DatabaseProps(
             s, self.key.arn, self.network.subnet_ids["isolated"], self.network.aurora_sg.id,
-            partition=partition))
+            account_id=account_id, partition=partition))
         self.tables = TransactionTables(self, "dynamodb", TablesProps(s, self.key.arn))
         self.audit = SecureBucket(self, "audit", SecureBucketProps(
             name=f"payment-audit-logs-{s.environment}-{account_id}", kms_key_arn=self.key.arn,
@@ -55,7 +55,11 @@ class PaymentStack(TerraformStack):
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition))
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
             s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,
-            self.network.subnet_ids["private"], self.network.lambda_sg.id, partition))
+            self.network.subnet_ids["private"], self.network.lambda_sg.id, partition, account_id=account_id))
+        GatewayEndpointPolicies(self, "endpoint-policies", EndpointPoliciesProps(
+            endpoint_ids={svc: ep.id for svc, ep in self.network.endpoints.items()},
+            table_arns=[self.tables.transactions.arn, self.tables.idempotency.arn],
+            object_arns=[self.compute.audit_objects_arn]))
         self.api = PaymentApi(self, "api", ApiProps(s, self.key.arn, self.compute.functions, partition))
         self.observability = PaymentObservability(self, "observability", ObservabilityProps(
             settings=s, alert_topic_arn=self.alerts.arn, api_name=self.api.api.name,
@@ -67,9 +71,10 @@ class PaymentStack(TerraformStack):
         self.delivery = ReleasePipeline(self, "delivery", DeliveryProps(
             settings=s, alert_topic_arn=self.alerts.arn, kms_key_arn=self.key.arn,
             function_names={k: f.name for k, f in self.compute.functions.items()},
+            function_arns={k: f.arn for k, f in self.compute.functions.items()},
             function_alarm_names={k: alarms[f"{k}-errors"].alarm_name for k in self.compute.functions},
             api_alarm_names=[alarms["api-5xx"].alarm_name, alarms["api-p99-latency"].alarm_name],
-            partition=partition))
+            account_id=account_id, partition=partition))
 
         outputs = {
             "vpc-id": (self.network.vpc.id, "VPC ID for payment processing"),
@@ -77,7 +82,8 @@ class PaymentStack(TerraformStack):
             "transaction-table": (self.tables.transactions.name, "DynamoDB transaction table name"),
             "audit-bucket": (self.audit.name, "S3 audit log bucket name"),
             "kms-key-id": (self.key.key_id, "KMS key ID for payment processing"),
-            "api-url": (self.api.url, "Payment API base URL (stage invoke URL)"),
+            "api-url": (self.api.url, "Payment API base URL (custom domain)" if self.api.domain
+                        else "Payment API base URL (stage invoke URL)"),
         }
         PlatformParameters(self, "ssm", s, outputs)
         for name, (value, description) in outputs.items():
@@ -88,5 +94,9 @@ class PaymentStack(TerraformStack):
         if self.observability.dashboard_url:
             TerraformOutput(self, "dashboard-url", value=self.observability.dashboard_url)
         TerraformOutput(self, "codedeploy-application", value=self.delivery.app.name)
+        if self.api.domain:
+            # What the DNS record for the API's domain points at (CNAME, or Route 53 alias + zone id).
+            TerraformOutput(self, "api-domain-target", value=self.api.domain.regional_domain_name)
+            TerraformOutput(self, "api-domain-zone-id", value=self.api.domain.regional_zone_id)
         if s.rehearsal:
             apply_rehearsal_overrides(self)

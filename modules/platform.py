@@ -20,6 +20,8 @@ REHEARSAL_SERVICES = (
     "lambda", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts", "wafv2", "xray",
 )
 REHEARSAL_KEY = "test"  # moto accepts any key; these are not credentials.
+# The state key's alias (modules/state_stack.py creates it); the backend names the key through it.
+STATE_KEY_ALIAS = "alias/payment-terraform-state"
 
 
 def aws_provider(stack: TerraformStack, settings: Settings) -> AwsProvider:
@@ -52,14 +54,51 @@ def read_backend_defaults(path: Path = BACKEND_FILE) -> dict[str, object]:
     return dict(json.loads(path.read_text())["terraform"]["backend"]["s3"])
 
 
-def state_bucket_name(env: Mapping[str, str] | None = None) -> str:
+def partition(region: str) -> str:
+    """The ARN partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def state_region(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
-    return env.get("PAYMENTS_STATE_BUCKET") or str(read_backend_defaults()["bucket"])
+    return env.get("PAYMENTS_STATE_REGION") or str(read_backend_defaults()["region"])
 
 
-def configure_backend(stack: TerraformStack, settings: Settings,
+def _fill(template: str, settings: Settings, region: str) -> str:
+    return template.format(account_id=settings.account_id, region=region, partition=partition(region))
+
+
+def state_bucket_name(settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
+    """PAYMENTS_STATE_BUCKET, else the account's name from backend.tf.json; None without an account id.
+
+    A literal, because Terraform reads the backend before anything else. The default name carries
+    the account id so nobody outside the account can register it first."""
+    if settings.state_bucket:
+        return settings.state_bucket
+    if not settings.account_id:
+        return None
+    return _fill(str(read_backend_defaults()["bucket"]), settings, state_region(env))
+
+
+def state_kms_key_id(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    """The state key as the backend names it: the alias ARN (fully qualified, so it resolves in the
+    state account, not the caller's); the bare alias when the account id is not set."""
+    if not settings.account_id:
+        return STATE_KEY_ALIAS
+    return _fill(str(read_backend_defaults()["kms_key_id"]), settings, state_region(env))
+
+
+def configure_backend(stack: TerraformStack, settings: Settings, key: str | None = None,
                       env: Mapping[str, str] | None = None) -> None:
-    """S3 backend with lock files from backend.tf.json, or a local one (PAYMENTS_BACKEND=local)."""
+    """S3 backend from backend.tf.json: SSE-KMS under the state key, lock file next to the state.
+
+    ``key`` defaults to the environment's state key. Without a bucket (no PAYMENTS_ACCOUNT_ID or
+    PAYMENTS_STATE_BUCKET) the block is a partial configuration: synth works, ``terraform init``
+    stops with "bucket: required field is not set" instead of guessing a bucket.
+    PAYMENTS_BACKEND=local selects a local backend instead.
+    """
     env = os.environ if env is None else env
     if env.get("PAYMENTS_BACKEND", "s3") == "local":
         LocalBackend(stack, path=f"terraform.{settings.environment}.tfstate")
@@ -74,13 +113,17 @@ def configure_backend(stack: TerraformStack, settings: Settings,
             skip_metadata_api_check=True, skip_region_validation=True,
             access_key=REHEARSAL_KEY, secret_key=REHEARSAL_KEY,
         )
+    bucket = state_bucket_name(settings, env)
     S3Backend(
         stack,
-        bucket=state_bucket_name(env),
-        key=str(defaults["key"]).format(environment=settings.environment),
-        region=env.get("PAYMENTS_STATE_REGION") or str(defaults["region"]),
+        bucket=bucket or "",
+        key=key or str(defaults["key"]).format(environment=settings.environment),
+        region=state_region(env),
         encrypt=bool(defaults["encrypt"]),
+        kms_key_id=state_kms_key_id(settings, env),
         **local_endpoint,
     )
+    if bucket is None:
+        stack.add_override("terraform.backend.s3.bucket", None)
     # cdktf 0.21's S3Backend has no use_lockfile (Terraform >= 1.10 S3-native locking).
     stack.add_override("terraform.backend.s3.use_lockfile", bool(defaults["use_lockfile"]))

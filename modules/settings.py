@@ -8,6 +8,8 @@ Any bad value fails synth with one message that names the setting.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import ipaddress
 import json
 import os
 import re
@@ -22,12 +24,22 @@ ENVIRONMENT_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 STAGE_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# A DNS name of at least two labels (a wildcard is no use for one API), lower case as ACM issues them.
+DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+ACM_CERTIFICATE_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z]{2}(-gov)?-[a-z]+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
 # Values CloudWatch Logs accepts for retention_in_days.
 LAMBDA_DEPLOYMENT_CONFIGS = tuple(
     f"CodeDeployDefault.Lambda{kind}" for kind in (
         "AllAtOnce", "Canary10Percent5Minutes", "Canary10Percent10Minutes", "Canary10Percent15Minutes",
         "Canary10Percent30Minutes", "Linear10PercentEvery1Minute", "Linear10PercentEvery2Minutes",
         "Linear10PercentEvery3Minutes", "Linear10PercentEvery10Minutes"))
+# modules/network.py cuts the VPC into 9 /24 subnets (3 tiers x 3 AZs): a /20 holds 16, a /21 only 8.
+# AWS accepts VPC blocks from /16 to /28.
+VPC_MIN_PREFIX, VPC_MAX_PREFIX = 16, 20
+ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
+GITHUB_REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)
 # The Aurora PostgreSQL version of the customer database (modules/data.py). It lives here because
@@ -80,6 +92,9 @@ class Settings:
     api_burst_limit: int = 200
     api_quota_per_day: int = 100_000
     waf_rate_limit_per_5min: int = 2_000
+    # Custom domain of the API (both or neither): TLS 1.2+ and the default execute-api endpoint off.
+    api_domain_name: str = ""
+    api_certificate_arn: str = ""    # ACM certificate for api_domain_name, in the stack's region
     max_payment_amount: str = "1000000"
     fraud_window_seconds: int = 86_400
     lambda_reserved_concurrency: int = 10
@@ -103,6 +118,14 @@ class Settings:
     team: str = "unknown"
     # Local rehearsal endpoint (moto); empty means real AWS.
     aws_endpoint: str = ""
+    # Terraform state (README "State backend"): the account whose state bucket every stack uses;
+    # the bucket defaults to payments-terraform-state-<account_id>-<state region>.
+    account_id: str = ""
+    state_bucket: str = ""
+    # IAM role ARNs (comma-separated) that may read or write state; empty means no allow-list.
+    state_reader_arns: str = ""
+    # owner/repo whose GitHub Actions OIDC tokens the CI roles trust (payments-ci stack when set).
+    github_repository: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -115,6 +138,10 @@ class Settings:
     @property
     def https_alert_endpoints(self) -> tuple[str, ...]:
         return tuple(u.strip() for u in self.alert_https_endpoints.split(",") if u.strip())
+
+    @property
+    def state_readers(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.state_reader_arns.split(",") if a.strip())
 
     @property
     def tags(self) -> dict[str, str]:
@@ -188,6 +215,8 @@ ENV_VARS: Mapping[str, str] = {
     "api_burst_limit": "PAYMENTS_API_BURST_LIMIT",
     "api_quota_per_day": "PAYMENTS_API_QUOTA_PER_DAY",
     "waf_rate_limit_per_5min": "PAYMENTS_WAF_RATE_LIMIT",
+    "api_domain_name": "PAYMENTS_API_DOMAIN_NAME",
+    "api_certificate_arn": "PAYMENTS_API_CERTIFICATE_ARN",
     "max_payment_amount": "PAYMENTS_MAX_AMOUNT",
     "fraud_window_seconds": "PAYMENTS_FRAUD_WINDOW_SECONDS",
     "lambda_reserved_concurrency": "PAYMENTS_LAMBDA_RESERVED_CONCURRENCY",
@@ -206,8 +235,72 @@ ENV_VARS: Mapping[str, str] = {
     "pr_number": "PR_NUMBER",
     "team": "TEAM",
     "aws_endpoint": "PAYMENTS_AWS_ENDPOINT",
+    "account_id": "PAYMENTS_ACCOUNT_ID",
+    "state_bucket": "PAYMENTS_STATE_BUCKET",
+    "state_reader_arns": "PAYMENTS_STATE_READER_ARNS",
+    "github_repository": "PAYMENTS_GITHUB_REPOSITORY",
 }
 ENVIRONMENT_VAR = "ENVIRONMENT_SUFFIX"
+# PAYMENTS_* variables the project reads that are not settings (tooling, backend wiring). Any other
+# PAYMENTS_* variable is a typo or a stale name and fails synth rather than being ignored.
+TOOLING_VARS = frozenset({
+    "PAYMENTS_PROVIDER_MIRROR",   # scripts/terraform.py: offline provider mirror
+    "PAYMENTS_PROVIDER_IMPORT",   # modules/provider_loader.py: eager import switch
+    "PAYMENTS_BACKEND",           # modules/platform.py: local backend
+    "PAYMENTS_STATE_REGION",      # modules/platform.py: region of the state bucket
+    "PAYMENTS_STATE_ENDPOINT",    # modules/platform.py: S3 endpoint of the state backend
+})
+VAR_PREFIX = "PAYMENTS_"
+
+
+def known_variables() -> frozenset[str]:
+    return frozenset(v for v in ENV_VARS.values() if v.startswith(VAR_PREFIX)) | TOOLING_VARS
+
+
+def _check_unknown_variables(env: Mapping[str, str]) -> None:
+    known = known_variables()
+    for var in sorted(env):
+        if var.startswith(VAR_PREFIX) and var not in known:
+            # Compared without the shared prefix, which would make every name look close.
+            close = difflib.get_close_matches(var.removeprefix(VAR_PREFIX),
+                                              sorted(k.removeprefix(VAR_PREFIX) for k in known), n=1)
+            hint = f"did you mean {VAR_PREFIX}{close[0]}?" if close else "see README \"Settings\""
+            raise SettingsError(var, f"unknown variable ({hint})")
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why S3 would refuse ``name`` as a general purpose bucket name, or None."""
+    if not 3 <= len(name) <= 63:
+        return "must be 3 to 63 characters"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", name):
+        return "must be lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"
+    if ".." in name or ".-" in name or "-." in name:
+        return "must not have adjacent dots or a dot next to a hyphen"
+    if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", name):
+        return "must not look like an IP address"
+    for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):
+        if name.startswith(prefix):
+            return f"must not start with {prefix!r} (reserved)"
+    for suffix in ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"):
+        if name.endswith(suffix):
+            return f"must not end with {suffix!r} (reserved)"
+    return None
+
+
+def vpc_cidr_problem(cidr: str) -> str | None:
+    """Why the VPC block cannot hold the subnet plan of modules/network.py, or None."""
+    try:
+        network = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return "is not an IPv4 CIDR block such as 10.0.0.0/16"
+    if network.version != 4 or "/" not in cidr:
+        return "is not an IPv4 CIDR block such as 10.0.0.0/16"
+    if str(network) != cidr:
+        return f"has host bits set (the block is {network})"
+    if not VPC_MIN_PREFIX <= network.prefixlen <= VPC_MAX_PREFIX:
+        return (f"must be /{VPC_MIN_PREFIX} to /{VPC_MAX_PREFIX}: AWS allows /16 at most and the subnet "
+                f"plan needs nine /24s")
+    return None
 
 
 def _coerce(name: str, raw: object, kind: type) -> object:
@@ -295,6 +388,7 @@ def _validate(s: Settings) -> None:
     for url in s.https_alert_endpoints:
         if not re.match(r"^https://[^\s]+$", url):
             raise SettingsError("alert_https_endpoints", f"{url!r} is not an https:// URL")
+    _validate_api_domain(s)
     if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < 10:
         raise SettingsError("waf_rate_limit_per_5min", "AWS WAF needs at least 10")
     try:
@@ -303,6 +397,17 @@ def _validate(s: Settings) -> None:
         raise SettingsError("max_payment_amount", f"{s.max_payment_amount!r} is not a decimal") from None
     if not amount.is_finite() or amount <= 0:
         raise SettingsError("max_payment_amount", "must be a positive finite amount")
+    if problem := vpc_cidr_problem(s.vpc_cidr):
+        raise SettingsError("vpc_cidr", f"{s.vpc_cidr!r} {problem}")
+    if s.account_id and not ACCOUNT_PATTERN.match(s.account_id):
+        raise SettingsError("account_id", f"{s.account_id!r} is not a 12-digit AWS account id")
+    if s.state_bucket and (problem := bucket_name_problem(s.state_bucket)):
+        raise SettingsError("state_bucket", f"{s.state_bucket!r} is not a valid S3 bucket name: {problem}")
+    for arn in s.state_readers:
+        if not ROLE_ARN_PATTERN.match(arn):
+            raise SettingsError("state_reader_arns", f"{arn!r} is not an IAM role ARN")
+    if s.github_repository and not GITHUB_REPOSITORY_PATTERN.match(s.github_repository):
+        raise SettingsError("github_repository", f"{s.github_repository!r} is not owner/repo")
     if s.aws_endpoint and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", s.aws_endpoint):
         raise SettingsError("aws_endpoint", f"{s.aws_endpoint!r} is not an http(s) URL")
 
@@ -319,11 +424,28 @@ def auto_pause_supported(version: str) -> bool:
     return (major, minor) >= first
 
 
+def _validate_api_domain(s: Settings) -> None:
+    if bool(s.api_domain_name) != bool(s.api_certificate_arn):
+        missing = "api_certificate_arn" if s.api_domain_name else "api_domain_name"
+        raise SettingsError(missing, "api_domain_name and api_certificate_arn are set together or not at all")
+    if not s.api_domain_name:
+        return
+    if not DOMAIN_PATTERN.match(s.api_domain_name):
+        raise SettingsError("api_domain_name", f"{s.api_domain_name!r} is not a lower-case DNS name")
+    certificate = ACM_CERTIFICATE_PATTERN.match(s.api_certificate_arn)
+    if not certificate:
+        raise SettingsError("api_certificate_arn", f"{s.api_certificate_arn!r} is not an ACM certificate ARN")
+    if certificate["region"] != s.region:
+        raise SettingsError("api_certificate_arn", f"a regional endpoint needs the certificate in {s.region}, "
+                                                   f"not {certificate['region']}")
+
+
 def build_settings(context: Mapping[str, object] | None = None,
                    env: Mapping[str, str] | None = None) -> Settings:
     """Resolve and validate the settings for one environment."""
     context = dict(context or {})
     env = os.environ if env is None else env
+    _check_unknown_variables(env)
     environment = str(env.get(ENVIRONMENT_VAR) or context.get("environmentSuffix") or "dev").strip()
     values: dict[str, object] = {"environment": environment}
     values.update(PROFILES.get(environment, PROFILES["dev"]))

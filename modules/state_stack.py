@@ -1,8 +1,13 @@
-"""Bootstrap stack for the Terraform state bucket itself (its own state stays local)."""
+"""Bootstrap stack for the Terraform state bucket itself and the key that encrypts every state.
+
+Its own state goes into the bucket it creates: ``make bootstrap`` (scripts/bootstrap.py) applies it
+with a local backend, then migrates that state into the bucket (README "State backend")."""
 
 from __future__ import annotations
 
-from cdktf import LocalBackend, TerraformOutput, TerraformStack
+import dataclasses
+
+from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
@@ -10,12 +15,48 @@ from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 
 from modules.iam import Statement, policy_document
-from modules.platform import aws_provider, state_bucket_name
+from modules.platform import (STATE_KEY_ALIAS, aws_provider, configure_backend, read_backend_defaults,
+                              state_bucket_name, state_region)
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.settings import Settings
 from modules.storage import SecureBucket, SecureBucketProps
 
 STACK_NAME = "payments-state"
+STATE_KEY = "payments/state/terraform.tfstate"
+# Object writes the SSE-KMS statements cover: every state (workspaces too), not the lock files.
+STATE_OBJECTS = "*.tfstate"
+OBJECT_ACTIONS = ("s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject")
+
+
+def state_bucket_statements(bucket_arn: str, key_arn: str, alias_arn: str, root_arn: str,
+                            readers: tuple[str, ...]) -> list[Statement]:
+    """Bucket-policy statements of the state bucket beyond TLS-only.
+
+    The key-id condition sees the key as the writer named it, so the three names of the one key are
+    accepted: its ARN, its alias ARN (what the backend sends) and the bare alias.
+    A request without the header has no value and is denied (StringNotEquals on a missing key)."""
+    states = f"{bucket_arn}/{STATE_OBJECTS}"
+    statements = [
+        Statement(
+            sid="DenyStateWithoutSseKms", effect="Deny", actions=["s3:PutObject"],
+            principals={"AWS": "*"}, resources=[states],
+            conditions={"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+        ),
+        Statement(
+            sid="DenyStateUnderAnotherKey", effect="Deny", actions=["s3:PutObject"],
+            principals={"AWS": "*"}, resources=[states],
+            conditions={"StringNotEquals": {
+                "s3:x-amz-server-side-encryption-aws-kms-key-id": [key_arn, alias_arn, STATE_KEY_ALIAS]}},
+        ),
+    ]
+    if readers:
+        # The account root stays listed: without it a wrong list would lock everyone out for good.
+        statements.append(Statement(
+            sid="DenyStateToUnlistedPrincipals", effect="Deny", actions=list(OBJECT_ACTIONS),
+            principals={"AWS": "*"}, resources=[f"{bucket_arn}/*"],
+            conditions={"ArnNotLike": {"aws:PrincipalArn": [root_arn, *readers]}},
+        ))
+    return statements
 
 
 class StateBucketStack(TerraformStack):
@@ -23,9 +64,10 @@ class StateBucketStack(TerraformStack):
 
     def __init__(self, scope: Construct, settings: Settings, bucket: str | None = None):
         super().__init__(scope, STACK_NAME)
-        aws_provider(self, settings)
-        # Chicken and egg: the state bucket cannot hold its own state before it exists.
-        LocalBackend(self, path="terraform.payments-state.tfstate")
+        region = state_region()
+        # The bucket lives where the backend of every stack looks for it.
+        aws_provider(self, dataclasses.replace(settings, region=region))
+        configure_backend(self, settings, key=STATE_KEY)
         account_id = DataAwsCallerIdentity(self, "caller").account_id
         partition = DataAwsPartition(self, "partition").partition
         key = KmsKey(
@@ -35,10 +77,17 @@ class StateBucketStack(TerraformStack):
                 sid="AccountAdministers", actions=["kms:*"],
                 principals={"AWS": f"arn:{partition}:iam::{account_id}:root"})),
         )
-        KmsAlias(self, "alias", name="alias/payment-terraform-state", target_key_id=key.key_id)
+        alias = KmsAlias(self, "alias", name=STATE_KEY_ALIAS, target_key_id=key.key_id)
+        # Without PAYMENTS_ACCOUNT_ID the name comes from the caller's account at apply time.
+        name = bucket or state_bucket_name(settings) or str(read_backend_defaults()["bucket"]).format(
+            account_id=account_id, region=region)
+        root = f"arn:{partition}:iam::{account_id}:root"
         self.bucket = SecureBucket(self, "state", SecureBucketProps(
-            name=bucket or state_bucket_name(), kms_key_arn=key.arn, force_destroy=False))
+            name=name, kms_key_arn=key.arn, force_destroy=False,
+            extra_statements=state_bucket_statements(
+                f"arn:{partition}:s3:::{name}", key.arn, alias.arn, root, settings.state_readers)))
         TerraformOutput(self, "state-bucket", value=self.bucket.name)
         TerraformOutput(self, "state-key-arn", value=key.arn)
+        TerraformOutput(self, "state-key-alias-arn", value=alias.arn)
         if settings.rehearsal:
             apply_rehearsal_overrides(self)

@@ -4,7 +4,7 @@ used for the audit trail and for the Terraform state bucket."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from constructs import Construct
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
@@ -42,6 +42,8 @@ class SecureBucketProps:
     force_destroy: bool = False
     # Move objects to Glacier after this many days; None keeps them in S3 Standard.
     glacier_after_days: Optional[int] = None
+    # Statements added to the bucket policy after DenyInsecureTransport (e.g. the state bucket's).
+    extra_statements: Sequence[Statement] = ()
 
 
 class SecureBucket(Construct):
@@ -79,7 +81,7 @@ class SecureBucket(Construct):
                 sid="DenyInsecureTransport", effect="Deny", actions=["s3:*"],
                 principals={"AWS": "*"}, resources=[self.bucket.arn, f"{self.bucket.arn}/*"],
                 conditions={"Bool": {"aws:SecureTransport": "false"}},
-            )),
+            ), *props.extra_statements),
         )
         # Every bucket aborts incomplete multipart uploads (their parts are billed but never visible);
         # a bucket without archiving gets a rule that does only that.

@@ -4,7 +4,8 @@
 
 1. starts its own ``moto_server`` on a free loopback port (stopped again whatever happens);
 2. synthesizes the app with ``PAYMENTS_AWS_ENDPOINT`` pointing at it and a rehearsal state bucket;
-3. creates the state bucket through the ``payments-state`` bootstrap stack (local state);
+3. creates the state bucket through the ``payments-state`` bootstrap stack (local state, through a
+   ``backend_override.tf.json``);
 4. ``terraform init`` of ``payments-<env>`` with the S3 backend and lock file against the endpoint,
    ``apply``, then ``plan -detailed-exitcode`` which must report no changes;
 5. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``);
@@ -529,6 +530,10 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
         tf = Terraform(stack_dir, env, logs / "stack")
 
         with report.phase("state-apply") as note:
+            # The state stack keeps local state here: the rehearsal destroys its bucket at the end
+            # (make bootstrap's migration into the bucket is rehearsed by tests/test_bootstrap.py).
+            (state_dir / "backend_override.tf.json").write_text(json.dumps(
+                {"terraform": {"backend": {"local": {"path": str(workdir / "payments-state.tfstate")}}}}))
             state_tf("init", "init", "-input=false")
             state_tf("apply", "apply", "-auto-approve", "-input=false", PARALLELISM)
             note.append(f"bucket {state_bucket}")

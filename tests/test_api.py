@@ -101,6 +101,32 @@ def test_waf_rate_limits_per_ip_and_uses_the_aws_common_rule_set(staging_stack):
     assert acl["scope"] == "REGIONAL"
 
 
+def _waf_rules(stack):
+    return {r["name"]: r for r in stack.one("aws_wafv2_web_acl")["rule"]}
+
+
+def test_waf_blocks_amazon_ip_reputation_list(staging_stack):
+    rule = _waf_rules(staging_stack)["aws-ip-reputation"]
+    assert rule["statement"]["managed_rule_group_statement"] == {
+        "name": "AWSManagedRulesAmazonIpReputationList", "vendor_name": "AWS"}
+    assert rule["override_action"] == {"none": {}}  # the group's own block actions apply
+
+
+def test_waf_blocks_anonymous_ips_but_only_counts_hosting_providers(staging_stack):
+    # Merchants call the API server to server from cloud hosts: HostingProviderIPList must not block.
+    group = _waf_rules(staging_stack)["aws-anonymous-ip"]["statement"]["managed_rule_group_statement"]
+    assert group["name"] == "AWSManagedRulesAnonymousIpList"
+    assert group["rule_action_override"] == [{"name": "HostingProviderIPList", "action_to_use": {"count": {}}}]
+    assert _waf_rules(staging_stack)["aws-anonymous-ip"]["override_action"] == {"none": {}}
+
+
+def test_waf_rule_priorities_are_unique_and_existing_rules_keep_theirs(staging_stack):
+    rules = _waf_rules(staging_stack)
+    assert {n: r["priority"] for n, r in rules.items()} == {
+        "per-ip-rate-limit": 0, "aws-common-rule-set": 1, "aws-known-bad-inputs": 2,
+        "aws-ip-reputation": 3, "aws-anonymous-ip": 4}
+
+
 def test_waf_is_associated_with_the_stage(staging_stack):
     assoc = staging_stack.one("aws_wafv2_web_acl_association")
     assert assoc["resource_arn"] == staging_stack.ref("aws_api_gateway_stage", "arn")
@@ -116,3 +142,73 @@ def test_waf_is_a_setting_off_in_dev_and_on_in_prod(stack, prod_stack):
 def test_api_url_is_an_output_and_an_ssm_parameter(stack):
     assert stack.json["output"]["api-url"]["value"] == stack.ref("aws_api_gateway_stage", "invoke_url")
     assert stack.one("aws_ssm_parameter", name="/payment/api-url-dev")["value"].endswith(".invoke_url}")
+
+
+# Custom domain: a separate synth of dev with the two settings, once per test run.
+DOMAIN = "api.payments.example.com"
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+@pytest.fixture(scope="module")
+def domain_stack(run_dir):
+    from tests.conftest import once_per_run
+    from tests.support import Synthesized, synth_environments
+    out = once_per_run(run_dir, "synth-api-domain", lambda out: synth_environments(
+        out, ["dev"], PAYMENTS_API_DOMAIN_NAME=DOMAIN, PAYMENTS_API_CERTIFICATE_ARN=CERTIFICATE))
+    return Synthesized(out / "dev" / "stacks" / "payments-dev" / "cdk.tf.json")
+
+
+def test_without_a_domain_there_is_only_the_default_endpoint(stack):
+    assert not stack.resources("aws_api_gateway_domain_name")
+    assert not stack.resources("aws_api_gateway_base_path_mapping")
+    assert "disable_execute_api_endpoint" not in stack.one("aws_api_gateway_rest_api")
+    assert "api-domain-target" not in stack.json["output"]
+
+
+def test_custom_domain_is_regional_with_tls_1_2_and_the_settings_certificate(domain_stack):
+    domain = domain_stack.one("aws_api_gateway_domain_name")
+    assert domain["domain_name"] == DOMAIN and domain["regional_certificate_arn"] == CERTIFICATE
+    assert domain["security_policy"] == "TLS_1_2"
+    assert domain["endpoint_configuration"] == {"types": ["REGIONAL"]}
+
+
+def test_custom_domain_maps_the_stage_and_disables_the_execute_api_endpoint(domain_stack):
+    mapping = domain_stack.one("aws_api_gateway_base_path_mapping")
+    assert mapping["api_id"] == domain_stack.ref("aws_api_gateway_rest_api", "id")
+    assert mapping["stage_name"] == domain_stack.ref("aws_api_gateway_stage", "stage_name")
+    assert mapping["domain_name"] == domain_stack.ref("aws_api_gateway_domain_name", "domain_name")
+    assert "base_path" not in mapping  # the stage at the root: https://<domain>/process
+    assert domain_stack.one("aws_api_gateway_rest_api")["disable_execute_api_endpoint"] is True
+
+
+def test_custom_domain_outputs_its_dns_target_and_is_the_api_url(domain_stack):
+    outputs = domain_stack.json["output"]
+    assert outputs["api-domain-target"]["value"] == domain_stack.ref(
+        "aws_api_gateway_domain_name", "regional_domain_name")
+    assert outputs["api-domain-zone-id"]["value"] == domain_stack.ref(
+        "aws_api_gateway_domain_name", "regional_zone_id")
+    assert outputs["api-url"]["value"] == f"https://{DOMAIN}/"
+
+
+@pytest.mark.parametrize("env, setting", [
+    ({"PAYMENTS_API_DOMAIN_NAME": DOMAIN}, "api_certificate_arn"),
+    ({"PAYMENTS_API_CERTIFICATE_ARN": CERTIFICATE}, "api_domain_name"),
+    ({"PAYMENTS_API_DOMAIN_NAME": "Api_Payments", "PAYMENTS_API_CERTIFICATE_ARN": CERTIFICATE}, "api_domain_name"),
+    ({"PAYMENTS_API_DOMAIN_NAME": DOMAIN, "PAYMENTS_API_CERTIFICATE_ARN": "arn:aws:iam::123456789012:role/x"},
+     "api_certificate_arn"),
+    ({"PAYMENTS_API_DOMAIN_NAME": DOMAIN,
+      "PAYMENTS_API_CERTIFICATE_ARN": CERTIFICATE.replace("us-east-1", "eu-west-1")}, "api_certificate_arn"),
+])
+def test_custom_domain_settings_are_both_or_neither_and_valid(env, setting):
+    from modules.settings import SettingsError, build_settings
+    with pytest.raises(SettingsError) as err:
+        build_settings({}, env)
+    assert err.value.setting == setting
+
+
+def test_stack_with_custom_domain_passes_terraform_validate(domain_stack):
+    from scripts import terraform
+    workdir = domain_stack.path.parent
+    terraform.run(workdir, ["init", "-backend=false", "-input=false", "-no-color"])
+    result = json.loads(terraform.run(workdir, ["validate", "-no-color", "-json"]).stdout)
+    assert result["valid"] is True, result["diagnostics"]

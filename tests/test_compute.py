@@ -47,23 +47,57 @@ def test_function_has_explicit_encrypted_log_group(stack, key):
 
 
 @pytest.mark.parametrize("key", FUNCTIONS)
-def test_function_has_its_own_role_with_vpc_managed_policy(stack, key):
+def test_function_role_has_no_managed_policy(stack, key):
+    # AWSLambdaVPCAccessExecutionRole allowed log writes to every log group and ENI actions anywhere.
     role_ref = stack.ref("aws_iam_role", "name", name=f"payment-{key}-dev")
-    attachment = [a for a in stack.resources("aws_iam_role_policy_attachment").values() if a["role"] == role_ref]
-    assert [a["policy_arn"].split(":policy/")[1] for a in attachment] == [
-        "service-role/AWSLambdaVPCAccessExecutionRole"]
+    assert not [a for a in stack.resources("aws_iam_role_policy_attachment").values() if a["role"] == role_ref]
 
 
 @pytest.mark.parametrize("key", FUNCTIONS)
-def test_only_xray_uses_a_wildcard_resource(stack, key):
+def test_function_writes_only_its_own_log_group(stack, key):
+    policy = _role_policy(stack, key)
+    group = stack.ref("aws_cloudwatch_log_group", "arn", name=f"/aws/lambda/payment-{key}-dev")
+    assert statement(policy, "WriteOwnLogs")["Resource"] == [f"{group}:*"]
+    assert {a for a in _allowed_actions(policy) if a.startswith("logs:")} == {
+        "logs:CreateLogStream", "logs:PutLogEvents"}  # Terraform creates the group
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_function_creates_enis_only_in_its_subnets_with_its_security_group(stack, key):
+    ec2 = "arn:${data.aws_partition.partition.partition}:ec2:us-east-1:${data.aws_caller_identity.caller.account_id}"
+    private = sorted(f"{ec2}:subnet/${{aws_subnet.{n}.id}}" for n, s in stack.resources("aws_subnet").items()
+                     if s["tags"]["Tier"] == "private")
+    lambda_sg = stack.ref("aws_security_group", "id", name="payment-lambda-dev")
+    create = statement(_role_policy(stack, key), "CreateEnisInOwnSubnets")
+    assert create["Action"] == ["ec2:CreateNetworkInterface"]
+    assert sorted(create["Resource"]) == sorted([f"{ec2}:network-interface/*", *private,
+                                                 f"{ec2}:security-group/{lambda_sg}"])
+    manage = statement(_role_policy(stack, key), "ManageOwnEnis")
+    assert manage["Resource"] == [f"{ec2}:network-interface/*"]
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_only_xray_and_ec2_describe_use_a_wildcard_resource(stack, key):
+    # Neither has resource-level permissions; every other statement names its resources.
     for st in _role_policy(stack, key)["Statement"]:
         if "*" in st["Resource"]:
-            assert set(st["Action"]) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+            assert set(st["Action"]) in ({"xray:PutTraceSegments", "xray:PutTelemetryRecords"},
+                                         {"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"})
 
 
-def test_validate_needs_nothing_beyond_logs_and_traces(stack):
+def test_validate_needs_nothing_beyond_logs_traces_and_its_enis(stack):
     assert _allowed_actions(_role_policy(stack, "validate")) == {
+        "logs:CreateLogStream", "logs:PutLogEvents",
+        "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
         "xray:PutTraceSegments", "xray:PutTelemetryRecords", "kms:Decrypt"}
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_function_is_created_after_its_role_policy(stack, key):
+    # Creating a VPC function makes Lambda call ec2:CreateNetworkInterface as the role.
+    policy = stack.ref("aws_iam_role_policy", "id", name=f"payment-{key}-dev-least-privilege")
+    assert policy.removesuffix(".id}").removeprefix("${") in _function(stack, key)["depends_on"]
 
 
 def test_fraud_check_may_only_query_the_customer_index(stack):

@@ -78,14 +78,16 @@ def test_a_preview_environment_costs_what_dev_costs():
     assert [getattr(preview, f) for f in fields] == [getattr(dev, f) for f in fields]
 
 
-def test_prod_idle_cost_keeps_its_resilience_and_is_within_the_range_the_table_gives(bills, prices):
+def test_prod_idle_cost_keeps_its_resilience_and_is_within_the_range_the_table_gives(bills, prices, synth_all):
     prod = bills["prod"]
+    prod_path = synth_all / "prod" / "stacks" / "payments-prod" / "cdk.tf.json"
     settings = build_settings({}, {"ENVIRONMENT_SUFFIX": "prod"})
     instances = 1 + settings.aurora_readers
     aurora = instances * Decimal(str(settings.aurora_min_capacity)) * prices.monthly("aurora_serverless_v2_acu_hour")
     nat = settings.nat_gateways * (prices.monthly("nat_gateway_hour") + prices.monthly("public_ipv4_hour"))
     endpoints = 2 * settings.interface_endpoint_azs * prices.monthly("interface_endpoint_az_hour")
-    waf = prices.monthly("waf_web_acl_month") + 3 * prices.monthly("waf_rule_month")
+    rules = len(Synthesized(prod_path).one("aws_wafv2_web_acl")["rule"])
+    waf = prices.monthly("waf_web_acl_month") + rules * prices.monthly("waf_rule_month")
     assert _line(prod, "aws_rds_cluster_instance") == (aurora, instances)
     assert _line(prod, "aws_nat_gateway")[1] == 3 and _line(prod, "aws_eip")[1] == 3
     assert _line(prod, "aws_wafv2_web_acl")[0] == waf

@@ -108,3 +108,21 @@ def test_transactions_table_streams_new_images_for_the_audit_trail(stack):
 def test_idempotency_records_expire(stack):
     table = stack.one("aws_dynamodb_table", name="payment-idempotency-dev")
     assert table["ttl"] == {"attribute_name": "expires_at", "enabled": True}
+
+
+def test_enhanced_monitoring_role_writes_only_rdsosmetrics_in_this_account_and_region(stack):
+    # Instead of AmazonRDSEnhancedMonitoringRole: RDS* log groups in every account and region.
+    role = stack.ref("aws_iam_role", "name", name="payment-rds-monitoring-dev")
+    assert not [a for a in stack.resources("aws_iam_role_policy_attachment").values() if a["role"] == role]
+    policy = stack.policy(stack.one("aws_iam_role_policy", name="publish-os-metrics"))
+    group = ("arn:${data.aws_partition.partition.partition}:logs:us-east-1:"
+             "${data.aws_caller_identity.caller.account_id}:log-group:RDSOSMetrics")
+    assert {r for st in policy["Statement"] for r in st["Resource"]} == {group, f"{group}:log-stream:*"}
+    assert not {a for st in policy["Statement"] for a in st["Action"]} & {"logs:DeleteLogGroup", "logs:*"}
+
+
+def test_instances_wait_for_the_monitoring_permissions(stack):
+    policy = stack.ref("aws_iam_role_policy", "id", name="publish-os-metrics").removeprefix("${").removesuffix(".id}")
+    for instance in stack.resources("aws_rds_cluster_instance").values():
+        assert instance["depends_on"] == [policy]
+        assert instance["monitoring_role_arn"] == stack.ref("aws_iam_role", "arn", name="payment-rds-monitoring-dev")

@@ -51,10 +51,53 @@ def test_group_notifies_the_alert_topic(stack, key):
     assert {"DeploymentFailure", "DeploymentRollback"} <= set(trigger["trigger_events"])
 
 
-def test_service_role_uses_the_managed_lambda_deployment_policy(stack):
+ACCOUNT = "${data.aws_caller_identity.caller.account_id}"
+PARTITION = "${data.aws_partition.partition.partition}"
+
+
+def _release_policy(stack):
+    return stack.policy(stack.one("aws_iam_role_policy", name="release-payment-functions"))
+
+
+def test_service_role_has_no_managed_policy(stack):
+    # AWSCodeDeployRoleForLambda allows lambda:UpdateAlias (and sns:Publish, DescribeAlarms) on "*".
     role = stack.ref("aws_iam_role", "name", name="payment-codedeploy-dev")
-    [attachment] = [a for a in stack.resources("aws_iam_role_policy_attachment").values() if a["role"] == role]
-    assert attachment["policy_arn"].endswith(":iam::aws:policy/service-role/AWSCodeDeployRoleForLambda")
+    assert not [a for a in stack.resources("aws_iam_role_policy_attachment").values() if a["role"] == role]
+
+
+def test_service_role_moves_aliases_of_the_platform_functions_only(stack):
+    from tests.support import statement
+    st = statement(_release_policy(stack), "ShiftLiveAliases")
+    assert set(st["Action"]) == {"lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"}
+    arns = [stack.ref("aws_lambda_function", "arn", function_name=f"payment-{key}-dev") for key in FUNCTIONS]
+    assert sorted(st["Resource"]) == sorted([r for a in arns for r in (a, f"{a}:*")])
+
+
+def test_service_role_invokes_only_codedeploy_hook_functions(stack):
+    from tests.support import statement
+    st = statement(_release_policy(stack), "RunTrafficHooks")
+    assert st["Action"] == ["lambda:InvokeFunction"]
+    assert st["Resource"] == [f"arn:{PARTITION}:lambda:us-east-1:{ACCOUNT}:function:CodeDeployHook_*"]
+
+
+def test_service_role_reads_only_the_rollback_alarms_and_publishes_only_to_the_alert_topic(stack):
+    from tests.support import statement
+    policy = _release_policy(stack)
+    watched = {a for g in stack.resources("aws_codedeploy_deployment_group").values()
+               for a in g["alarm_configuration"]["alarms"]}
+    assert {r.rsplit(":alarm:", 1)[1] for r in statement(policy, "WatchRollbackAlarms")["Resource"]} == watched
+    assert statement(policy, "NotifyAlertTopic")["Resource"] == [stack.ref("aws_sns_topic", "arn")]
+    assert not [st for st in policy["Statement"] if "*" in st["Resource"]]
+    assert not [a for st in policy["Statement"] for a in st["Action"] if a.startswith("s3:")]  # AppSpec is inline
+
+
+def test_service_role_trusts_codedeploy_for_this_applications_groups_only(stack):
+    trust = stack.policy(stack.one("aws_iam_role", name="payment-codedeploy-dev"), "assume_role_policy")
+    [st] = trust["Statement"]
+    assert st["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:{PARTITION}:codedeploy:us-east-1:{ACCOUNT}:"
+                                     "deploymentgroup:payment-release-dev/*"}}
 
 
 def test_prod_releases_linearly(prod_stack):

@@ -69,15 +69,14 @@ def test_flow_log_role_may_only_write_its_log_group(stack):
     assert all(r.startswith("${aws_cloudwatch_log_group.") for r in st["Resource"])
 
 
-def test_aurora_security_group_has_exactly_one_ingress_rule_5432_from_lambda_sg(stack):
+def test_nothing_opens_postgres_while_no_function_uses_aurora(stack):
+    # The function that first talks to Aurora adds the Lambda egress / Aurora ingress 5432 rules.
+    rules = [*stack.resources("aws_vpc_security_group_ingress_rule").values(),
+             *stack.resources("aws_vpc_security_group_egress_rule").values()]
+    assert not [r for r in rules if 5432 in (r.get("from_port"), r.get("to_port"))]
     aurora_sg = stack.ref("aws_security_group", "id", name="payment-aurora-dev")
-    lambda_sg = stack.ref("aws_security_group", "id", name="payment-lambda-dev")
-    ingress = [r for r in stack.resources("aws_vpc_security_group_ingress_rule").values()
-               if r["security_group_id"] == aurora_sg]
-    assert len(ingress) == 1
-    assert (ingress[0]["from_port"], ingress[0]["to_port"]) == (5432, 5432)
-    assert ingress[0]["referenced_security_group_id"] == lambda_sg
-    assert "cidr_ipv4" not in ingress[0]
+    assert not [r for r in stack.resources("aws_vpc_security_group_ingress_rule").values()
+                if r["security_group_id"] == aurora_sg]
 
 
 def test_no_security_group_declares_inline_rules(stack):
@@ -91,8 +90,50 @@ def test_aurora_security_group_has_no_egress(stack):
                 if r["security_group_id"] == aurora_sg]
 
 
-def test_lambda_egress_is_https_and_postgres_only(stack):
+def test_lambda_egress_is_https_only(stack):
     lambda_sg = stack.ref("aws_security_group", "id", name="payment-lambda-dev")
     ports = sorted(r["from_port"] for r in stack.resources("aws_vpc_security_group_egress_rule").values()
                    if r["security_group_id"] == lambda_sg)
-    assert ports == [443, 5432]
+    assert ports == [443]
+
+
+def _endpoint_policy(stack, svc):
+    endpoint = stack.ref("aws_vpc_endpoint", "id", service_name=f"com.amazonaws.us-east-1.{svc}")
+    [policy] = [p for p in stack.resources("aws_vpc_endpoint_policy").values() if p["vpc_endpoint_id"] == endpoint]
+    return stack.policy(policy)
+
+
+def test_dynamodb_endpoint_reaches_only_the_platform_tables_and_their_indexes(stack):
+    [st] = _endpoint_policy(stack, "dynamodb")["Statement"]
+    tables = [stack.ref("aws_dynamodb_table", "arn", name=f"payment-{t}-dev") for t in ("transactions", "idempotency")]
+    assert st["Effect"] == "Allow" and "Condition" not in st
+    assert sorted(st["Resource"]) == sorted([r for t in tables for r in (t, f"{t}/index/*")])
+    assert set(st["Action"]) == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"}
+
+
+def test_s3_endpoint_reaches_only_the_audit_objects(stack):
+    [st] = _endpoint_policy(stack, "s3")["Statement"]
+    assert st["Resource"] == [stack.ref("aws_s3_bucket", "arn") + "/audit/*"]
+    assert st["Action"] == ["s3:PutObject"]
+
+
+# Stream reads are made by the Lambda service's event source mapping, outside the VPC.
+STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                  "dynamodb:ListStreams"}
+
+
+def test_endpoint_policies_allow_every_s3_and_dynamodb_action_the_functions_use(stack):
+    allowed = {svc: set(_endpoint_policy(stack, svc)["Statement"][0]["Action"]) for svc in ("s3", "dynamodb")}
+    used = {a for p in stack.resources("aws_iam_role_policy").values() if p["name"].endswith("-least-privilege")
+            for st in stack.policy(p)["Statement"] for a in st["Action"]
+            if a.split(":")[0] in allowed and a not in STREAM_ACTIONS}
+    assert used == allowed["s3"] | allowed["dynamodb"]
+
+
+def test_flow_log_role_trusts_flow_logs_of_this_account_only(stack):
+    trust = stack.policy(stack.one("aws_iam_role", name="payment-vpc-flow-logs-dev"), "assume_role_policy")
+    [st] = trust["Statement"]
+    account = "${data.aws_caller_identity.caller.account_id}"
+    assert st["Condition"]["StringEquals"] == {"aws:SourceAccount": account}
+    assert st["Condition"]["ArnLike"] == {
+        "aws:SourceArn": f"arn:${{data.aws_partition.partition.partition}}:ec2:us-east-1:{account}:vpc-flow-log/*"}

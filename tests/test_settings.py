@@ -121,3 +121,132 @@ def test_bad_setting_fails_synth_with_one_clear_message(tmp_path):
     assert proc.returncode != 0
     assert "invalid setting nat_gateways: -1 must be between 0 and 3" in proc.stderr
     assert not list(tmp_path.rglob("cdk.tf.json"))
+
+
+# --------------------------------------------------------------------------- what AWS would reject
+
+
+@pytest.mark.parametrize("cidr, problem", [
+    ("10.0.0.0", "is not an IPv4 CIDR block"),
+    ("10.0.0.0/33", "is not an IPv4 CIDR block"),
+    ("10.0.0.300/16", "is not an IPv4 CIDR block"),
+    ("fd00::/56", "is not an IPv4 CIDR block"),
+    ("10.0.1.0/16", "has host bits set (the block is 10.0.0.0/16)"),
+    ("10.0.0.0/21", "must be /16 to /20"),   # eight /24s; the subnet plan needs nine
+    ("10.0.0.0/8", "must be /16 to /20"),    # larger than AWS allows for a VPC
+])
+def test_vpc_cidr_that_aws_or_the_subnet_plan_would_reject_fails(cidr, problem):
+    with pytest.raises(SettingsError) as err:
+        build_settings({}, {"PAYMENTS_VPC_CIDR": cidr})
+    assert err.value.setting == "vpc_cidr" and problem in str(err.value)
+
+
+@pytest.mark.parametrize("cidr", ["10.0.0.0/16", "172.16.0.0/20", "192.168.16.0/20"])
+def test_vpc_cidr_that_holds_the_subnet_plan_is_accepted(cidr):
+    assert build_settings({}, {"PAYMENTS_VPC_CIDR": cidr}).vpc_cidr == cidr
+
+
+def test_subnet_plan_limit_matches_the_network_module():
+    """The smallest accepted VPC holds every /24 modules/network.py cuts from it."""
+    import ipaddress
+
+    from modules.network import AZ_COUNT, TIERS
+    from modules.settings import VPC_MAX_PREFIX
+    blocks = list(ipaddress.ip_network(f"10.0.0.0/{VPC_MAX_PREFIX}").subnets(new_prefix=24))
+    assert len(blocks) >= len(TIERS) * AZ_COUNT
+    assert len(list(ipaddress.ip_network(f"10.0.0.0/{VPC_MAX_PREFIX + 1}").subnets(new_prefix=24))) < len(TIERS) * AZ_COUNT
+
+
+@pytest.mark.parametrize("name", [
+    "ab", "a" * 64, "Payments-State", "payments_state", "-payments", "payments-", "pay..ments",
+    "pay.-ments", "192.168.5.4", "xn--payments", "sthree-payments", "payments-s3alias", "payments--ol-s3",
+])
+def test_invalid_state_bucket_name_fails(name):
+    with pytest.raises(SettingsError) as err:
+        build_settings({}, {"PAYMENTS_STATE_BUCKET": name})
+    assert err.value.setting == "state_bucket" and "is not a valid S3 bucket name" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["abc", "payments-terraform-state-123456789012-us-east-1", "a.b-c.d", "a" * 63])
+def test_valid_state_bucket_name_is_accepted(name):
+    assert build_settings({}, {"PAYMENTS_STATE_BUCKET": name}).state_bucket == name
+
+
+@pytest.mark.parametrize("env, setting", [
+    ({"PAYMENTS_ACCOUNT_ID": "12345"}, "account_id"),
+    ({"PAYMENTS_ACCOUNT_ID": "12345678901a"}, "account_id"),
+    ({"PAYMENTS_STATE_READER_ARNS": "arn:aws:iam::123456789012:user/alice"}, "state_reader_arns"),
+    ({"PAYMENTS_STATE_READER_ARNS": "arn:aws:iam::123456789012:role/ci, not-an-arn"}, "state_reader_arns"),
+    ({"PAYMENTS_GITHUB_REPOSITORY": "payments-cdktf"}, "github_repository"),
+    ({"PAYMENTS_GITHUB_REPOSITORY": "acme/payments:cdktf"}, "github_repository"),
+])
+def test_bad_state_and_ci_settings_fail(env, setting):
+    with pytest.raises(SettingsError) as err:
+        build_settings({}, env)
+    assert err.value.setting == setting
+
+
+def test_state_reader_arns_are_split_and_trimmed():
+    s = build_settings({}, {"PAYMENTS_STATE_READER_ARNS":
+                            "arn:aws:iam::123456789012:role/ci-plan, arn:aws:iam::123456789012:role/ops/break-glass"})
+    assert s.state_readers == ("arn:aws:iam::123456789012:role/ci-plan",
+                               "arn:aws:iam::123456789012:role/ops/break-glass")
+
+
+def test_unknown_payments_variable_fails_and_names_the_closest_setting():
+    with pytest.raises(SettingsError) as err:
+        build_settings({}, {"PAYMENTS_NAT_GATEWAY": "3"})
+    assert err.value.setting == "PAYMENTS_NAT_GATEWAY"
+    assert str(err.value) == ("invalid setting PAYMENTS_NAT_GATEWAY: unknown variable "
+                              "(did you mean PAYMENTS_NAT_GATEWAYS?)")
+
+
+def test_unknown_payments_variable_without_a_close_name_points_at_the_readme():
+    with pytest.raises(SettingsError, match='unknown variable \\(see README "Settings"\\)'):
+        build_settings({}, {"PAYMENTS_ZZZ": "1"})
+
+
+def test_every_setting_and_tooling_variable_is_known():
+    from modules.settings import ENV_VARS, TOOLING_VARS
+    env = {var: "" for var in ENV_VARS.values()} | {var: "" for var in TOOLING_VARS}
+    build_settings({}, env)  # empty values: defaults, and no unknown-variable error
+
+
+def test_every_payments_variable_the_project_reads_is_known():
+    """A new PAYMENTS_* variable used anywhere in the project must be a setting or listed as tooling,
+    or every synth would reject it as unknown."""
+    import re
+
+    from modules.settings import known_variables
+    from tests.support import PROJECT_ROOT
+    sources = [p for pattern in ("*.py", "modules/*.py", "scripts/*.py", "scripts/find-provider-mirror",
+                                 "Makefile", ".github/workflows/*.yml", ".github/scripts/*.sh")
+               for p in PROJECT_ROOT.glob(pattern)]
+    used = {m for p in sources for m in re.findall(r"\bPAYMENTS_[A-Z0-9_]*[A-Z0-9]\b", p.read_text())}
+    assert used, "no PAYMENTS_ variable found: the scan is broken"
+    assert used - known_variables() == set()
+
+
+def test_unknown_variable_fails_synth_with_one_error_line(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.support import PROJECT_ROOT, clean_env
+    proc = subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          env=clean_env(PAYMENTS_VPC_CDIR="10.1.0.0/16", CDKTF_OUTDIR=str(tmp_path)))
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == [
+        "error: invalid setting PAYMENTS_VPC_CDIR: unknown variable (did you mean PAYMENTS_VPC_CIDR?)"]
+    assert "Traceback" not in proc.stderr and not list(tmp_path.rglob("cdk.tf.json"))
+
+
+def test_vpc_cidr_with_host_bits_fails_synth_with_one_error_line(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.support import PROJECT_ROOT, clean_env
+    proc = subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          env=clean_env(PAYMENTS_VPC_CIDR="10.0.0.1/16", CDKTF_OUTDIR=str(tmp_path)))
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == [
+        "error: invalid setting vpc_cidr: '10.0.0.1/16' has host bits set (the block is 10.0.0.0/16)"]

@@ -64,10 +64,6 @@ def test_state_bucket_is_as_protected_as_the_audit_bucket(state_stack, rtype):
     assert len(state_stack.resources(rtype)) == 1
 
 
-def test_state_bucket_is_never_force_destroyed_and_keeps_local_state(state_stack):
+def test_state_bucket_is_never_force_destroyed(state_stack):
     assert state_stack.one("aws_s3_bucket")["force_destroy"] is False
-    assert "local" in state_stack.json["terraform"]["backend"]
-
-
-def test_state_bucket_name_matches_the_backend(stack, state_stack):
-    assert state_stack.one("aws_s3_bucket")["bucket"] == stack.json["terraform"]["backend"]["s3"]["bucket"]
+    # Its own state and the bucket/backend naming: tests/test_state.py.

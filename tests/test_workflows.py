@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -66,15 +67,36 @@ def test_checkov_github_actions_checks_pass():
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 
-@pytest.mark.parametrize("name", ["pull-request.yml", "main.yml", "verify-and-plan.yml", "deploy.yml"])
-def test_workflow_is_read_only_by_default_and_actions_are_pinned(name):
-    doc = load(name)
-    assert doc["permissions"] == {"contents": "read"}
-    for job in doc["jobs"].values():
-        for step in steps(job):
-            if "uses" in step:
-                ref = step["uses"].split("@")
-                assert len(ref) == 2 and ref[1].startswith("v"), f"{name}: unpinned {step['uses']}"
+WORKFLOW_FILES = ["pull-request.yml", "main.yml", "verify-and-plan.yml", "deploy.yml", "drift.yml"]
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+
+
+def test_every_workflow_is_tested_here():
+    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == sorted(WORKFLOW_FILES)
+
+
+@pytest.mark.parametrize("name", WORKFLOW_FILES)
+def test_workflow_is_read_only_by_default(name):
+    assert load(name)["permissions"] == {"contents": "read"}
+
+
+@pytest.mark.parametrize("name", WORKFLOW_FILES)
+def test_every_action_is_pinned_to_a_commit_sha_with_its_version(name):
+    """A tag can be moved to other code; a commit cannot. The comment says which release it is."""
+    lines = [line.split("uses:", 1)[1].strip() for line in (WORKFLOWS / name).read_text().splitlines()
+             if line.strip().removeprefix("- ").startswith("uses:")]
+    assert lines, f"{name}: no uses: lines found"
+    for ref in lines:
+        if ref.startswith("./"):
+            continue  # a workflow of this repository, at this commit
+        assert PINNED.match(ref), f"{name}: {ref!r} is not pinned as owner/repo@<40-hex sha> # vX.Y.Z"
+
+
+def test_the_pin_check_rejects_tags_and_short_shas():
+    for ref in ("actions/checkout@v4", "actions/checkout@11bd719 # v4.2.2",
+                "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"):
+        assert not PINNED.match(ref)
+    assert PINNED.match("actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2")
 
 
 def test_pull_requests_and_main_are_concurrency_grouped():
@@ -110,39 +132,107 @@ def test_verify_runs_tests_synth_of_every_environment_and_the_checkov_gate():
     assert "--config-file .checkov.yaml" in gate["run"] and "soft-fail" not in gate["run"]
 
 
-def test_plan_job_uses_oidc_and_publishes_summary_comment_and_artifact():
+def test_plan_job_uses_oidc_and_publishes_summary_comment_and_summary_artifact():
     job = load("verify-and-plan.yml")["jobs"]["plan"]
     assert job["permissions"] == {"id-token": "write", "contents": "read", "pull-requests": "write"}
-    assert job["strategy"]["matrix"]["environment"] == list(ENVIRONMENTS)
+    assert job["strategy"]["matrix"]["environment"] == "${{ fromJSON(inputs.environments) }}"
     (creds,) = uses(job, "aws-actions/configure-aws-credentials")
     assert creds["with"]["role-to-assume"] == "${{ vars.AWS_PLAN_ROLE_ARN }}"
     assert not any(k in creds["with"] for k in ("aws-access-key-id", "aws-secret-access-key"))
     runs = "\n".join(s.get("run", "") for s in steps(job))
     assert "-out=plan.out" in runs and "show -json plan.out" in runs
     summary = next(s for s in steps(job) if s.get("id") == "summary")
-    assert "scripts.plan_summary" in summary["run"] and "$GITHUB_STEP_SUMMARY" in summary["run"]
+    assert ".github/scripts/plan-summary.sh" in summary["run"] and "$GITHUB_STEP_SUMMARY" in summary["run"]
     assert uses(job, "actions/github-script"), "no PR comment step"
     (upload,) = uses(job, "actions/upload-artifact")
-    assert upload["with"]["name"] == "plan-${{ matrix.environment }}"
-    assert "${{ env.STACK_DIR }}/" in upload["with"]["path"]
+    assert upload["with"]["name"] == "plan-summary-${{ matrix.environment }}"
+    assert upload["with"]["path"] == "${{ runner.temp }}/plan-summary.md"
     assert steps(job)[-1]["if"] == "steps.summary.outputs.gate != '0'"  # the gate fails the job
 
 
-def test_main_deploys_dev_then_staging_then_prod_each_in_its_environment():
+def test_plan_runs_in_the_github_environment_its_role_trusts():
+    from modules.ci_stack import plan_environment  # noqa: PLC0415 (jsii only for this test)
+    for name, job in (("verify-and-plan.yml", "plan"), ("drift.yml", "plan")):
+        assert load(name)["jobs"][job]["environment"] == plan_environment("${{ matrix.environment }}")
+    assert load("deploy.yml")["jobs"]["deploy"]["environment"] == "${{ inputs.environment }}"
+
+
+def test_pull_requests_from_forks_get_no_cloud_credentials():
+    plan = load("verify-and-plan.yml")["jobs"]["plan"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in plan["if"]
+    # The only jobs that can get an OIDC token are the plan, deploy and drift jobs.
+    for name in WORKFLOW_FILES:
+        for job_name, job in load(name)["jobs"].items():
+            if "id-token" in job.get("permissions", {}) and "uses" not in job:
+                assert (name, job_name) in {("verify-and-plan.yml", "plan"), ("deploy.yml", "deploy"),
+                                            ("drift.yml", "plan")}, (name, job_name)
+
+
+def test_pull_requests_never_plan_prod():
+    import json
+    pr = json.loads(load("pull-request.yml")["jobs"]["verify"]["with"]["environments"])
+    main = json.loads(load("main.yml")["jobs"]["verify"]["with"]["environments"])
+    assert "prod" not in pr and pr == ["dev", "staging"]
+    assert main == list(ENVIRONMENTS)
+
+
+def test_no_plan_file_is_uploaded_as_an_artifact():
+    for name in WORKFLOW_FILES:
+        for job in load(name)["jobs"].values():
+            for step in uses(job, "actions/upload-artifact"):
+                path = step["with"]["path"]
+                assert "plan.out" not in path and "STACK_DIR" not in path and "cdktf.out" not in path, path
+    text = (WORKFLOWS / "verify-and-plan.yml").read_text()
+    assert 'rm -f "$STACK_DIR/plan.out"' in text
+
+
+def test_main_deploys_dev_then_staging_then_prod_each_in_its_environment_from_main_only():
     jobs = load("main.yml")["jobs"]
     assert jobs["deploy-dev"]["needs"] == "verify"
     assert jobs["deploy-staging"]["needs"] == "deploy-dev"
     assert jobs["deploy-prod"]["needs"] == "deploy-staging"
+    assert "workflow_dispatch" in load("main.yml")["on"]
     for env in ENVIRONMENTS:
         job = jobs[f"deploy-{env}"]
         assert job["uses"] == "./.github/workflows/deploy.yml" and job["with"]["environment"] == env
+        assert job["if"] == "github.ref == 'refs/heads/main'"  # workflow_dispatch can pick any branch
     deploy = load("deploy.yml")["jobs"]["deploy"]
-    # The job runs in the GitHub environment it deploys (reviewers on staging and prod gate it).
-    assert deploy["environment"] == "${{ inputs.environment }}"
+    assert deploy["if"] == "github.ref == 'refs/heads/main'"  # guard in the reusable workflow too
     runs = "\n".join(s.get("run", "") for s in steps(deploy))
     assert "apply -input=false -no-color" in runs and "plan.out" in runs
     assert 'make release ENVIRONMENT_SUFFIX="$ENVIRONMENT_SUFFIX"' in runs
-    assert uses(deploy, "actions/download-artifact")[0]["with"]["name"] == "plan-${{ inputs.environment }}"
+    (creds,) = uses(deploy, "aws-actions/configure-aws-credentials")
+    assert creds["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+
+
+def test_deploy_applies_only_a_plan_whose_summary_is_the_reviewed_one():
+    deploy = load("deploy.yml")["jobs"]["deploy"]
+    (download,) = uses(deploy, "actions/download-artifact")
+    assert download["with"]["name"] == "plan-summary-${{ inputs.environment }}"
+    names = [s.get("name", "") for s in steps(deploy)]
+    compare = next(s for s in steps(deploy) if s.get("name", "").startswith("terraform plan, compared"))
+    assert 'diff -u "$RUNNER_TEMP/reviewed/plan-summary.md" "$RUNNER_TEMP/plan-summary.md"' in compare["run"]
+    assert names.index(compare["name"]) < names.index("terraform apply (the plan just compared)")
+
+
+def test_drift_check_runs_nightly_with_detailed_exitcode_and_least_permissions():
+    doc = load("drift.yml")
+    assert doc["on"]["schedule"] and "cron" in doc["on"]["schedule"][0]
+    assert doc["permissions"] == {"contents": "read"}
+    plan, report = doc["jobs"]["plan"], doc["jobs"]["report"]
+    assert plan["strategy"]["matrix"]["environment"] == list(ENVIRONMENTS)
+    assert plan["permissions"] == {"id-token": "write", "contents": "read"}
+    runs = "\n".join(s.get("run", "") for s in steps(plan))
+    assert "-detailed-exitcode" in runs and '"$code" = 2' in runs and ".github/scripts/plan-summary.sh" in runs
+    (creds,) = uses(plan, "aws-actions/configure-aws-credentials")
+    assert creds["with"]["role-to-assume"] == "${{ vars.AWS_PLAN_ROLE_ARN }}"
+    # Only the reporting job may write issues, and it gets no cloud credentials.
+    assert report["permissions"] == {"issues": "write"} and report["needs"] == "plan"
+    assert uses(report, "actions/github-script")
+    for name in WORKFLOW_FILES:
+        for job_name, job in load(name)["jobs"].items():
+            if (name, job_name) != ("drift.yml", "report"):
+                assert "issues" not in job.get("permissions", {}), (name, job_name)
 
 
 def test_no_secrets_are_referenced():

@@ -1,0 +1,101 @@
+"""Terraform state: the backend writes SSE-KMS under the state key, the bucket is named after the
+account, its policy refuses state written any other way, and an optional reader allow-list."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support import Synthesized, statement, synth_environments
+
+ACCOUNT = "123456789012"
+BUCKET = f"payments-terraform-state-{ACCOUNT}-us-east-1"
+ALIAS_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/payment-terraform-state"
+READER = f"arn:aws:iam::{ACCOUNT}:role/payments-break-glass"
+REPOSITORY = "acme/payments-cdktf"
+
+
+@pytest.fixture(scope="session")
+def account_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``dev`` synthesized as an operator with the account's settings would."""
+    return synth_environments(tmp_path_factory.mktemp("account-synth"), ["dev"],
+                              PAYMENTS_ACCOUNT_ID=ACCOUNT, PAYMENTS_STATE_READER_ARNS=READER,
+                              PAYMENTS_GITHUB_REPOSITORY=REPOSITORY) / "dev" / "stacks"
+
+
+def synthesized(root: Path, name: str) -> Synthesized:
+    return Synthesized(root / name / "cdk.tf.json")
+
+
+def bucket_policy(stack: Synthesized) -> dict:
+    return stack.policy(stack.one("aws_s3_bucket_policy"))
+
+
+@pytest.mark.parametrize("name, key", [("payments-dev", "payments/dev/terraform.tfstate"),
+                                       ("payments-state", "payments/state/terraform.tfstate"),
+                                       ("payments-ci", "payments/ci/terraform.tfstate")])
+def test_every_stack_writes_its_state_sse_kms_under_the_state_key(account_synth, name, key):
+    backend = synthesized(account_synth, name).json["terraform"]["backend"]["s3"]
+    assert backend == {"bucket": BUCKET, "key": key, "region": "us-east-1", "encrypt": True,
+                       "kms_key_id": ALIAS_ARN, "use_lockfile": True}
+
+
+def test_backend_key_is_the_alias_the_state_stack_creates(account_synth):
+    state = synthesized(account_synth, "payments-state")
+    alias = state.one("aws_kms_alias")
+    assert ALIAS_ARN.endswith(":" + alias["name"])
+    assert alias["target_key_id"] == state.ref("aws_kms_key", "key_id")
+
+
+def test_state_bucket_is_the_bucket_the_backend_names(account_synth):
+    state = synthesized(account_synth, "payments-state")
+    assert state.one("aws_s3_bucket")["bucket"] == BUCKET
+
+
+def test_without_an_account_id_no_bucket_is_guessed(stack, state_stack):
+    """The old fixed name could be registered by anyone first: now there is no default name."""
+    assert "bucket" not in stack.json["terraform"]["backend"]["s3"]
+    assert stack.json["terraform"]["backend"]["s3"]["kms_key_id"] == "alias/payment-terraform-state"
+    # The state stack names its bucket after the account it is applied in.
+    assert state_stack.one("aws_s3_bucket")["bucket"] == (
+        "payments-terraform-state-${data.aws_caller_identity.caller.account_id}-us-east-1")
+
+
+def test_state_bucket_denies_state_written_without_sse_kms(state_stack):
+    deny = statement(bucket_policy(state_stack), "DenyStateWithoutSseKms")
+    assert (deny["Effect"], deny["Action"], deny["Principal"]) == ("Deny", ["s3:PutObject"], {"AWS": "*"})
+    assert deny["Condition"] == {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+    assert deny["Resource"][0].endswith("/*.tfstate")
+
+
+def test_state_bucket_denies_state_written_under_another_key(state_stack):
+    deny = statement(bucket_policy(state_stack), "DenyStateUnderAnotherKey")
+    assert deny["Effect"] == "Deny" and deny["Action"] == ["s3:PutObject"]
+    allowed = deny["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption-aws-kms-key-id"]
+    assert allowed == [state_stack.ref("aws_kms_key", "arn"), state_stack.ref("aws_kms_alias", "arn"),
+                       "alias/payment-terraform-state"]
+    # The lock files (no secrets, written by every plan) are not covered; every state object is.
+    assert deny["Resource"] == statement(bucket_policy(state_stack), "DenyStateWithoutSseKms")["Resource"]
+
+
+def test_reader_allow_list_is_off_by_default(state_stack):
+    sids = [s["Sid"] for s in bucket_policy(state_stack)["Statement"]]
+    assert "DenyStateToUnlistedPrincipals" not in sids
+
+
+def test_reader_allow_list_denies_everyone_else_but_never_the_account_root(account_synth):
+    state = synthesized(account_synth, "payments-state")
+    deny = statement(bucket_policy(state), "DenyStateToUnlistedPrincipals")
+    assert deny["Effect"] == "Deny" and "s3:GetObject*" in deny["Action"] and "s3:PutObject*" in deny["Action"]
+    assert deny["Resource"] == [f"arn:${{data.aws_partition.partition.partition}}:s3:::{BUCKET}/*"]
+    listed = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert listed == ["arn:${data.aws_partition.partition.partition}:iam::"
+                      "${data.aws_caller_identity.caller.account_id}:root", READER]
+
+
+def test_state_stack_has_no_local_state_to_lose(state_stack):
+    """make clean deletes cdktf.out/: the bootstrap stack's state lives in its bucket too."""
+    assert list(state_stack.json["terraform"]["backend"]) == ["s3"]
+    assert json.loads(state_stack.text)["terraform"]["backend"]["s3"]["key"] == "payments/state/terraform.tfstate"
