@@ -1,5 +1,6 @@
 """Compute: the payment Lambda functions, each with its own least-privilege role, log group and
-`live` alias; the shared business-rules layer; and the DynamoDB-stream audit writer with its DLQ."""
+`live` alias; the shared business-rules layer; the DynamoDB-stream audit writer with its DLQ; and
+the merchant-data roles through which fraud-check and process reach merchant data."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from cdktf_cdktf_provider_aws.lambda_function import (
 from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 
-from modules.data import CUSTOMER_INDEX, TransactionTables
+from modules.data import TransactionTables
 from modules.iam import Statement, assume_role_policy, policy_document
+from modules.merchant_access import MerchantDataRole, MerchantRoleProps, own_merchant_keys_only
 from modules.packaging import lambda_asset
 from modules.logs import encrypted_log_group
 from modules.settings import Settings
@@ -169,35 +171,39 @@ class PaymentFunctions(Construct):
                             message_retention_seconds=DLQ_RETENTION_SECONDS)
         # Where the audit writer puts objects (also what the S3 gateway endpoint lets through).
         self.audit_objects_arn = f"{props.audit_bucket_arn}/{AUDIT_PREFIX}*"
-        customer_index_arn = f"{t.transactions.arn}/index/{CUSTOMER_INDEX}"
         dynamodb_key = {"StringEquals": {"kms:ViaService": f"dynamodb.{s.region}.amazonaws.com"}}
-        history = dict(TRANSACTION_TABLE=t.transactions.name, CUSTOMER_INDEX=CUSTOMER_INDEX,
+        # Merchant-data role ARNs, built from their names: the roles trust the function roles, so
+        # they are created after them; the functions only need the ARN string.
+        merchant_role_name = {"fraud-check": s.name("merchant-read"), "process": s.name("merchant-write")}
+        merchant_role_arn = {key: f"arn:{props.partition}:iam::{props.account_id}:role/{name}"
+                             for key, name in merchant_role_name.items()}
+
+        def assume_merchant_role(key: str) -> Statement:
+            # The only way to merchant data: a session of its merchant role tagged with the merchant.
+            return Statement(sid="AssumeMerchantDataRole", actions=["sts:AssumeRole", "sts:TagSession"],
+                             resources=[merchant_role_arn[key]])
+
+        history = dict(CUSTOMER_ACTIVITY_TABLE=t.activity.name,
                        FRAUD_WINDOW_SECONDS=str(s.fraud_window_seconds), FRAUD_QUERY_LIMIT="100")
-        read_history = Statement(sid="QueryCustomerHistory", actions=["dynamodb:Query"],
-                                 resources=[customer_index_arn])
-        table_key = Statement(sid="UseTableKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                              resources=[props.kms_key_arn], conditions=dynamodb_key)
         specs = [
             FunctionSpec("validate", "validate", "validate_handler.handler",
                          "Validates a payment request; writes nothing"),
             FunctionSpec("fraud-check", "fraud_check", "fraud_check_handler.handler",
                          "Scores a payment request against the customer's recent history",
-                         statements=[read_history, table_key], environment=history),
+                         statements=[assume_merchant_role("fraud-check")],
+                         environment={**history, "MERCHANT_DATA_ROLE_ARN": merchant_role_arn["fraud-check"]}),
             FunctionSpec(
                 "process", "process", "process_handler.handler",
                 "Re-validates, re-scores and records a payment exactly once per Idempotency-Key",
                 statements=[
-                    read_history,
-                    # TransactWriteItems is authorized as PutItem on each table it writes.
-                    Statement(sid="RecordTransaction", actions=["dynamodb:PutItem"],
-                              resources=[t.transactions.arn]),
-                    Statement(sid="IdempotencyRecords", actions=["dynamodb:PutItem", "dynamodb:GetItem"],
-                              resources=[t.idempotency.arn]),
-                    table_key,
+                    assume_merchant_role("process"),
+                    # Card fingerprints and the Idempotency-Key digest secret (not merchant data).
                     Statement(sid="FingerprintCards", actions=["kms:GenerateMac"],
                               resources=[props.fingerprint_key_arn]),
                 ],
-                environment={**history, "IDEMPOTENCY_TABLE": t.idempotency.name,
+                environment={**history, "MERCHANT_DATA_ROLE_ARN": merchant_role_arn["process"],
+                             "TRANSACTION_TABLE": t.transactions.name,
+                             "IDEMPOTENCY_TABLE": t.idempotency.name,
                              "IDEMPOTENCY_TTL_SECONDS": "86400",
                              "CARD_FINGERPRINT_KEY_ID": props.fingerprint_key_arn},
                 timeout=15,
@@ -232,6 +238,35 @@ class PaymentFunctions(Construct):
                 s, spec, props.kms_key_arn, self.layer.arn, props.subnet_ids,
                 props.security_group_id, props.partition, props.account_id))
             for spec in specs
+        }
+        # What each merchant session may do: its own merchant's keys only (modules/merchant_access.py).
+        own = own_merchant_keys_only()
+        table_key = Statement(sid="UseTableKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                              resources=[props.kms_key_arn], conditions=dynamodb_key)
+        merchant_statements = {
+            "fraud-check": [
+                Statement(sid="ReadOwnCustomerActivity", actions=["dynamodb:GetItem"],
+                          resources=[t.activity.arn], conditions=own),
+                table_key,
+            ],
+            "process": [
+                # TransactWriteItems is authorized as PutItem on each item it writes, each with its
+                # own leading key; GetItem is the consistent read before scoring / the replay.
+                Statement(sid="OwnCustomerActivity", actions=["dynamodb:GetItem", "dynamodb:PutItem"],
+                          resources=[t.activity.arn], conditions=own),
+                Statement(sid="OwnIdempotencyRecords", actions=["dynamodb:GetItem", "dynamodb:PutItem"],
+                          resources=[t.idempotency.arn], conditions=own),
+                # Not LeadingKeys-scoped: the partition key is the server-made transaction_id (see
+                # modules/merchant_access.py); put-if-absent only, and no read of the table.
+                Statement(sid="RecordTransaction", actions=["dynamodb:PutItem"],
+                          resources=[t.transactions.arn]),
+                table_key,
+            ],
+        }
+        self.merchant_roles = {
+            key: MerchantDataRole(self, f"{key}-merchant-data", MerchantRoleProps(
+                s, merchant_role_name[key], [self.functions[key].role.arn], merchant_statements[key]))
+            for key in ("fraud-check", "process")
         }
         self.stream_mapping = LambdaEventSourceMapping(
             self, "audit-stream", function_name=self.functions["audit-writer"].alias_arn,

@@ -1,5 +1,12 @@
 """Data: Aurora Serverless v2 PostgreSQL (customers) and the DynamoDB tables (transactions,
-idempotency records). Everything is encrypted with the platform key."""
+idempotency records, customer activity). Everything is encrypted with the platform key.
+
+Every DynamoDB key that holds merchant data starts with the merchant id (its Cognito app client
+id) and "#": idempotency records ``"<merchant>#<key digest>"``, customer activity and the
+customer index ``"<merchant>#<customer_id>"``. The same customer id or Idempotency-Key from two
+merchants is two unrelated items, and IAM can enforce the prefix (``dynamodb:LeadingKeys``,
+modules/merchant_access.py). The transactions table's own partition key stays the server-made
+``transaction_id`` (a UUID, never chosen by a client): re-keying it would replace the table."""
 
 from __future__ import annotations
 
@@ -31,6 +38,8 @@ AURORA_ENGINE = "aurora-postgresql"
 AURORA_PARAMETER_FAMILY = "aurora-postgresql15"
 CUSTOMER_INDEX = "customer-index"
 STATUS_INDEX = "status-index"
+#: Partition key of a merchant's customer: "<merchant>#<customer_id>".
+MERCHANT_CUSTOMER = "merchant_customer"
 SECRET_ROTATION_DAYS = 30
 # Enhanced monitoring: OS metrics every 60 s, which RDS writes to this fixed, account-wide log group
 # (one stream per instance); AWS chooses the name, so it cannot be one of ours.
@@ -174,7 +183,9 @@ def _string_and_number(*pairs: tuple[str, str]) -> list[DynamodbTableAttribute]:
 
 
 class TransactionTables(Construct):
-    """The transactions table (with the stream the audit writer consumes) and the idempotency table."""
+    """The transactions table (with the stream the audit writer consumes), the idempotency table and
+    the customer-activity table (the fraud rules' strongly consistent per merchant-customer history,
+    written in the same transaction as each payment)."""
 
     def __init__(self, scope: Construct, id: str, props: TablesProps):
         super().__init__(scope, id)
@@ -184,9 +195,11 @@ class TransactionTables(Construct):
             self, "transactions", name=s.name("transactions"),
             billing_mode="PAY_PER_REQUEST", hash_key="transaction_id", range_key="timestamp",
             attribute=_string_and_number(
-                ("transaction_id", "S"), ("timestamp", "N"), ("customer_id", "S"), ("status", "S")),
+                ("transaction_id", "S"), ("timestamp", "N"), (MERCHANT_CUSTOMER, "S"), ("status", "S")),
             global_secondary_index=[
-                DynamodbTableGlobalSecondaryIndex(name=CUSTOMER_INDEX, hash_key="customer_id",
+                # A merchant's customer's payments, newest first (operations and reporting; scoring
+                # reads the activity table, because a GSI can only be read eventually consistent).
+                DynamodbTableGlobalSecondaryIndex(name=CUSTOMER_INDEX, hash_key=MERCHANT_CUSTOMER,
                                                   range_key="timestamp", projection_type="ALL"),
                 DynamodbTableGlobalSecondaryIndex(name=STATUS_INDEX, hash_key="status",
                                                   range_key="timestamp", projection_type="ALL"),
@@ -196,10 +209,22 @@ class TransactionTables(Construct):
             stream_enabled=True, stream_view_type="NEW_IMAGE",
             deletion_protection_enabled=s.deletion_protection,
         )
+        # Partition key "<merchant>#<keyed digest of the client's Idempotency-Key>".
         self.idempotency = DynamodbTable(
             self, "idempotency", name=s.name("idempotency"),
             billing_mode="PAY_PER_REQUEST", hash_key="idempotency_key",
             attribute=_string_and_number(("idempotency_key", "S")),
+            ttl=DynamodbTableTtl(attribute_name="expires_at", enabled=True),
+            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
+            server_side_encryption=encryption[0],
+            deletion_protection_enabled=s.deletion_protection,
+        )
+        # One item per merchant-customer: recent payments + a version the payment transaction checks.
+        # Items expire one fraud window after the customer's last payment.
+        self.activity = DynamodbTable(
+            self, "activity", name=s.name("customer-activity"),
+            billing_mode="PAY_PER_REQUEST", hash_key=MERCHANT_CUSTOMER,
+            attribute=_string_and_number((MERCHANT_CUSTOMER, "S")),
             ttl=DynamodbTableTtl(attribute_name="expires_at", enabled=True),
             point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
             server_side_encryption=encryption[0],

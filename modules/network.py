@@ -180,7 +180,7 @@ class GatewayEndpointPolicies(Construct):
         documents = {
             # The DynamoDB stream is read by the Lambda service, outside the VPC: not listed.
             "dynamodb": Statement(sid="PlatformTablesOnly", principals={"AWS": "*"},
-                                  actions=["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"],
+                                  actions=["dynamodb:GetItem", "dynamodb:PutItem"],
                                   resources=tables),
             # Lambda code and layers are fetched by the Lambda service, not through this endpoint.
             "s3": Statement(sid="PlatformObjectsOnly", principals={"AWS": "*"},

@@ -58,7 +58,7 @@ class PaymentStack(TerraformStack):
             self.network.subnet_ids["private"], self.network.lambda_sg.id, partition, account_id=account_id))
         GatewayEndpointPolicies(self, "endpoint-policies", EndpointPoliciesProps(
             endpoint_ids={svc: ep.id for svc, ep in self.network.endpoints.items()},
-            table_arns=[self.tables.transactions.arn, self.tables.idempotency.arn],
+            table_arns=[self.tables.transactions.arn, self.tables.idempotency.arn, self.tables.activity.arn],
             object_arns=[self.compute.audit_objects_arn]))
         self.api = PaymentApi(self, "api", ApiProps(s, self.key.arn, self.compute.functions, partition))
         self.observability = PaymentObservability(self, "observability", ObservabilityProps(

@@ -82,6 +82,8 @@ FUNCTIONS = {
     "audit-writer": "audit_writer/audit_writer_handler.py",
 }
 TEST_CARD = "4111111111111111"  # Luhn-valid test PAN
+# The merchant (Cognito app client id) the smoke test's events are authorized for.
+TEST_CLIENT_ID = "rehearsal0merchant0client0"
 
 
 class RehearsalError(RuntimeError):
@@ -339,13 +341,22 @@ def check(condition: bool, message: str) -> None:
         raise RehearsalError(f"smoke: {message}")
 
 
-def process_event(idempotency_key: str, body: dict[str, Any]) -> dict[str, Any]:
+def authorizer_context(client_id: str, scope: str) -> dict[str, Any]:
+    """``requestContext.authorizer`` as API Gateway's COGNITO_USER_POOLS authorizer passes the
+    verified claims of a client-credentials access token (the merchant is ``client_id``)."""
+    return {"claims": {"sub": client_id, "client_id": client_id, "token_use": "access",
+                       "scope": scope, "jti": str(uuid.uuid4()), "version": "2"}}
+
+
+def process_event(idempotency_key: str, body: dict[str, Any],
+                  client_id: str = TEST_CLIENT_ID) -> dict[str, Any]:
     return {
         "resource": "/process", "path": "/process", "httpMethod": "POST",
         "headers": {"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
         "multiValueHeaders": None, "queryStringParameters": None, "pathParameters": None,
         "requestContext": {"requestId": str(uuid.uuid4()), "stage": "rehearsal",
-                           "httpMethod": "POST", "resourcePath": "/process"},
+                           "httpMethod": "POST", "resourcePath": "/process",
+                           "authorizer": authorizer_context(client_id, "payments/process")},
         "body": json.dumps(body), "isBase64Encoded": False,
     }
 
@@ -415,6 +426,15 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
     check("card_number" not in items[0] and items[0].get("card_last4", {}).get("S") == TEST_CARD[-4:],
           "stored item must hold the last four digits only")
     ctx.results.append(f"process: transaction {transaction_id} stored once in {table} (replay ok)")
+    # The merchant-data role as applied: Terraform rendered "$${...}" to the IAM policy variable.
+    role = f"payment-merchant-write-{ctx.environment}"
+    if role in [r.get("name") for r in ctx.stack_json.get("resource", {}).get("aws_iam_role", {}).values()]:
+        iam = ctx.boto("iam")
+        [policy] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+        document = json.dumps(iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"])
+        check("${aws:PrincipalTag/merchant_id}#*" in document and "$${" not in document,
+              f"{role} policy lacks the LeadingKeys merchant condition: {document[:300]}")
+        ctx.results.append(f"iam: {role} allows only LeadingKeys ${{aws:PrincipalTag/merchant_id}}#*")
 
     # 2. The audit writer on the stream record of that insert.
     source = "dynamodbstreams"

@@ -100,27 +100,78 @@ def test_function_is_created_after_its_role_policy(stack, key):
     assert policy.removesuffix(".id}").removeprefix("${") in _function(stack, key)["depends_on"]
 
 
-def test_fraud_check_may_only_query_the_customer_index(stack):
-    policy = _role_policy(stack, "fraud-check")
-    assert {a for a in _allowed_actions(policy) if a.startswith("dynamodb:")} == {"dynamodb:Query"}
-    st = statement(policy, "QueryCustomerHistory")
-    assert st["Resource"] == [stack.ref("aws_dynamodb_table", "arn", name="payment-transactions-dev")
-                              + "/index/customer-index"]
+MERCHANT_ROLES = {"fraud-check": "payment-merchant-read-dev", "process": "payment-merchant-write-dev"}
+OWN_KEYS = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["$${aws:PrincipalTag/merchant_id}#*"]}}
 
 
-def test_process_writes_only_its_two_tables(stack):
-    policy = _role_policy(stack, "process")
-    assert statement(policy, "RecordTransaction")["Action"] == ["dynamodb:PutItem"]
-    assert statement(policy, "RecordTransaction")["Resource"] == [
-        stack.ref("aws_dynamodb_table", "arn", name="payment-transactions-dev")]
-    assert statement(policy, "IdempotencyRecords")["Resource"] == [
-        stack.ref("aws_dynamodb_table", "arn", name="payment-idempotency-dev")]
-    assert not any(a.startswith("s3:") for a in _allowed_actions(policy))
+def _merchant_policy(stack, key):
+    return stack.policy(stack.one("aws_iam_role_policy", name=f"{MERCHANT_ROLES[key]}-own-merchant-only"))
 
 
-def test_table_key_use_is_limited_to_dynamodb(stack):
-    st = statement(_role_policy(stack, "process"), "UseTableKey")
+def _table_arn(stack, name):
+    return stack.ref("aws_dynamodb_table", "arn", name=f"payment-{name}-dev")
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_no_function_role_touches_dynamodb_items_itself(stack, key):
+    """Merchant data is reached only through a merchant-tagged session (the audit writer reads the
+    stream, which carries no merchant key to scope)."""
+    item_actions = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan",
+                    "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem",
+                    "dynamodb:BatchWriteItem", "dynamodb:PartiQLSelect"}
+    assert not item_actions & _allowed_actions(_role_policy(stack, key))
+
+
+@pytest.mark.parametrize("key", ["fraud-check", "process"])
+def test_function_may_only_assume_its_own_merchant_role(stack, key):
+    st = statement(_role_policy(stack, key), "AssumeMerchantDataRole")
+    assert st["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    arn = "arn:${data.aws_partition.partition.partition}:iam::${data.aws_caller_identity.caller.account_id}"
+    assert st["Resource"] == [f"{arn}:role/{MERCHANT_ROLES[key]}"]
+    assert stack.one("aws_iam_role", name=MERCHANT_ROLES[key])  # the ARN names a real role
+    env = _function(stack, key)["environment"]["variables"]
+    assert env["MERCHANT_DATA_ROLE_ARN"] == st["Resource"][0]
+
+
+@pytest.mark.parametrize("key", ["fraud-check", "process"])
+def test_merchant_role_trusts_only_its_function_and_requires_the_merchant_tag(stack, key):
+    trust = stack.policy(stack.one("aws_iam_role", name=MERCHANT_ROLES[key]), "assume_role_policy")
+    [st] = trust["Statement"]
+    assert st["Effect"] == "Allow"
+    assert st["Principal"] == {"AWS": [stack.ref("aws_iam_role", "arn", name=f"payment-{key}-dev")]}
+    assert st["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert st["Condition"] == {"StringLike": {"aws:RequestTag/merchant_id": "?*"},
+                               "ForAllValues:StringEquals": {"aws:TagKeys": ["merchant_id"]}}
+    assert stack.one("aws_iam_role", name=MERCHANT_ROLES[key])["max_session_duration"] == 3600
+
+
+def test_fraud_check_merchant_role_reads_only_its_merchants_activity(stack):
+    policy = _merchant_policy(stack, "fraud-check")
+    dynamodb = [st for st in policy["Statement"] if any(a.startswith("dynamodb:") for a in st["Action"])]
+    assert dynamodb == [{"Sid": "ReadOwnCustomerActivity", "Effect": "Allow", "Action": ["dynamodb:GetItem"],
+                         "Resource": [_table_arn(stack, "customer-activity")], "Condition": OWN_KEYS}]
+
+
+def test_process_merchant_role_is_scoped_by_leading_keys_where_the_key_allows(stack):
+    policy = _merchant_policy(stack, "process")
+    for sid, table in (("OwnCustomerActivity", "customer-activity"), ("OwnIdempotencyRecords", "idempotency")):
+        st = statement(policy, sid)
+        assert st["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem"]
+        assert st["Resource"] == [_table_arn(stack, table)] and st["Condition"] == OWN_KEYS
+    # transaction_id (a server-made UUID) is the transactions table's partition key: put-if-absent
+    # only, no read; documented in modules/merchant_access.py.
+    st = statement(policy, "RecordTransaction")
+    assert st["Action"] == ["dynamodb:PutItem"] and st["Resource"] == [_table_arn(stack, "transactions")]
+    actions = _allowed_actions(policy)
+    assert not {"dynamodb:Query", "dynamodb:Scan", "dynamodb:DeleteItem"} & actions
+    assert not any(a.startswith("s3:") for a in actions)
+
+
+@pytest.mark.parametrize("key", ["fraud-check", "process"])
+def test_merchant_roles_use_the_table_key_only_through_dynamodb(stack, key):
+    st = statement(_merchant_policy(stack, key), "UseTableKey")
     assert st["Condition"] == {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}
+    assert all("*" not in r for s in _merchant_policy(stack, key)["Statement"] for r in s["Resource"])
 
 
 def test_audit_writer_puts_objects_only_under_the_audit_prefix(stack):

@@ -88,11 +88,14 @@ def test_transactions_table_keys_and_indexes_match_the_seed(stack):
     table = stack.one("aws_dynamodb_table", name="payment-transactions-dev")
     assert (table["hash_key"], table["range_key"]) == ("transaction_id", "timestamp")
     indexes = {i["name"]: (i["hash_key"], i["range_key"]) for i in table["global_secondary_index"]}
-    assert indexes == {"customer-index": ("customer_id", "timestamp"), "status-index": ("status", "timestamp")}
+    # customer index partitioned by "<merchant>#<customer_id>": a merchant's customers only
+    assert indexes == {"customer-index": ("merchant_customer", "timestamp"),
+                       "status-index": ("status", "timestamp")}
     assert table["billing_mode"] == "PAY_PER_REQUEST"
 
 
-@pytest.mark.parametrize("name", ["payment-transactions-dev", "payment-idempotency-dev"])
+@pytest.mark.parametrize("name", ["payment-transactions-dev", "payment-idempotency-dev",
+                                  "payment-customer-activity-dev"])
 def test_tables_have_pitr_and_are_encrypted_with_the_platform_key(stack, name):
     table = stack.one("aws_dynamodb_table", name=name)
     assert table["point_in_time_recovery"] == {"enabled": True}
@@ -126,3 +129,10 @@ def test_instances_wait_for_the_monitoring_permissions(stack):
     for instance in stack.resources("aws_rds_cluster_instance").values():
         assert instance["depends_on"] == [policy]
         assert instance["monitoring_role_arn"] == stack.ref("aws_iam_role", "arn", name="payment-rds-monitoring-dev")
+
+def test_customer_activity_is_keyed_by_merchant_customer_and_expires(stack):
+    table = stack.one("aws_dynamodb_table", name="payment-customer-activity-dev")
+    assert table["hash_key"] == "merchant_customer" and "range_key" not in table
+    assert table["attribute"] == [{"name": "merchant_customer", "type": "S"}]
+    assert table["ttl"] == {"attribute_name": "expires_at", "enabled": True}
+    assert table["billing_mode"] == "PAY_PER_REQUEST"

@@ -105,10 +105,10 @@ def _endpoint_policy(stack, svc):
 
 def test_dynamodb_endpoint_reaches_only_the_platform_tables_and_their_indexes(stack):
     [st] = _endpoint_policy(stack, "dynamodb")["Statement"]
-    tables = [stack.ref("aws_dynamodb_table", "arn", name=f"payment-{t}-dev") for t in ("transactions", "idempotency")]
+    tables = [stack.ref("aws_dynamodb_table", "arn", name=f"payment-{t}-dev") for t in ("transactions", "idempotency", "customer-activity")]
     assert st["Effect"] == "Allow" and "Condition" not in st
     assert sorted(st["Resource"]) == sorted([r for t in tables for r in (t, f"{t}/index/*")])
-    assert set(st["Action"]) == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"}
+    assert set(st["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
 
 
 def test_s3_endpoint_reaches_only_the_audit_objects(stack):
@@ -124,7 +124,9 @@ STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:Ge
 
 def test_endpoint_policies_allow_every_s3_and_dynamodb_action_the_functions_use(stack):
     allowed = {svc: set(_endpoint_policy(stack, svc)["Statement"][0]["Action"]) for svc in ("s3", "dynamodb")}
-    used = {a for p in stack.resources("aws_iam_role_policy").values() if p["name"].endswith("-least-privilege")
+    # Function roles, and the merchant-tagged sessions the functions reach their tables with.
+    used = {a for p in stack.resources("aws_iam_role_policy").values()
+            if p["name"].endswith(("-least-privilege", "-own-merchant-only"))
             for st in stack.policy(p)["Statement"] for a in st["Action"]
             if a.split(":")[0] in allowed and a not in STREAM_ACTIONS}
     assert used == allowed["s3"] | allowed["dynamodb"]

@@ -1,4 +1,4 @@
-"""POST /fraud-check: validate, then score against recent history. Writes nothing."""
+"""POST /fraud-check: validate, then score against the merchant's customer history. Writes nothing."""
 from __future__ import annotations
 
 import time
@@ -6,16 +6,18 @@ from typing import Any
 
 from payments_core import service
 from payments_core.config import Config
-from payments_core.apigw import RouteResult, run_api
+from payments_core.apigw import ApiRequest, RouteResult, run_api
 from payments_core.validation import parse_payment_body
 
 FUNCTION_NAME = "fraud_check"
 
 
-def route(event: dict, config: Config, correlation_id: str) -> RouteResult:
-    request = parse_payment_body(event.get("body"), bool(event.get("isBase64Encoded")),
-                                 config.max_amount)
-    assessment = service.assess(request, config, int(time.time()))
+SCOPE = "payments/fraud-check"
+
+
+def route(api: ApiRequest, config: Config) -> RouteResult:
+    request = parse_payment_body(api.body, api.is_base64_encoded, config.max_amount)
+    assessment = service.assess(request, api.merchant, config, int(time.time()))
     return RouteResult(200, {
         "risk_score": assessment.score,
         "risk_level": assessment.level,
@@ -29,4 +31,4 @@ def route(event: dict, config: Config, correlation_id: str) -> RouteResult:
 
 
 def handler(event: dict, context: Any) -> dict:
-    return run_api(event, context, FUNCTION_NAME, route)
+    return run_api(event, context, FUNCTION_NAME, route, required_scope=SCOPE)

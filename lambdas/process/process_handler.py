@@ -1,7 +1,8 @@
 """POST /process: re-validate, re-score and idempotently store a payment.
 
 Requires CARD_FINGERPRINT_KEY_ID (KMS HMAC_256 key; kms:GenerateMac) for the
-keyed card fingerprint; without it every payment is a generic 500.
+keyed card fingerprint and the Idempotency-Key digest; without it every
+payment is a generic 500.
 """
 from __future__ import annotations
 
@@ -9,19 +10,21 @@ from typing import Any
 
 from payments_core import service
 from payments_core.config import Config
-from payments_core.apigw import RouteResult, get_header, run_api
+from payments_core.apigw import ApiRequest, RouteResult, run_api
 from payments_core.validation import parse_payment_body, validate_idempotency_key
 
 FUNCTION_NAME = "process"
 
 
-def route(event: dict, config: Config, correlation_id: str) -> RouteResult:
-    idempotency_key = validate_idempotency_key(get_header(event, "Idempotency-Key"))
-    request = parse_payment_body(event.get("body"), bool(event.get("isBase64Encoded")),
-                                 config.max_amount)
-    outcome = service.process_payment(request, idempotency_key, config)
+SCOPE = "payments/process"
+
+
+def route(api: ApiRequest, config: Config) -> RouteResult:
+    idempotency_key = validate_idempotency_key(api.header("Idempotency-Key"))
+    request = parse_payment_body(api.body, api.is_base64_encoded, config.max_amount)
+    outcome = service.process_payment(request, idempotency_key, api.merchant, config)
     return RouteResult(outcome.status_code, outcome.body, outcome.headers)
 
 
 def handler(event: dict, context: Any) -> dict:
-    return run_api(event, context, FUNCTION_NAME, route)
+    return run_api(event, context, FUNCTION_NAME, route, required_scope=SCOPE)

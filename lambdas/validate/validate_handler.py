@@ -4,15 +4,17 @@ from __future__ import annotations
 from typing import Any
 
 from payments_core.config import Config
-from payments_core.apigw import RouteResult, run_api
+from payments_core.apigw import ApiRequest, RouteResult, run_api
 from payments_core.validation import parse_payment_body
 
 FUNCTION_NAME = "validate"
 
 
-def route(event: dict, config: Config, correlation_id: str) -> RouteResult:
-    request = parse_payment_body(event.get("body"), bool(event.get("isBase64Encoded")),
-                                 config.max_amount)
+SCOPE = "payments/validate"
+
+
+def route(api: ApiRequest, config: Config) -> RouteResult:
+    request = parse_payment_body(api.body, api.is_base64_encoded, config.max_amount)
     return RouteResult(200, {
         "valid": True,
         "card_last4": request.card_last4,
@@ -22,4 +24,4 @@ def route(event: dict, config: Config, correlation_id: str) -> RouteResult:
 
 
 def handler(event: dict, context: Any) -> dict:
-    return run_api(event, context, FUNCTION_NAME, route)
+    return run_api(event, context, FUNCTION_NAME, route, required_scope=SCOPE)

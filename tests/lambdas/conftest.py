@@ -3,7 +3,7 @@
 Puts the layer package (lambdas/shared/python) and each function dir on
 sys.path, and provides a moto-backed AWS environment with the same schema
 Terraform creates (transactions table + GSIs + NEW_IMAGE stream, idempotency
-table with TTL, audit bucket, audit KMS key, and the KMS HMAC_256 key used for
+table with TTL, customer-activity table, audit bucket, audit KMS key, and the KMS HMAC_256 key used for
 card fingerprints, whose ARN is CARD_FINGERPRINT_KEY_ID).
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ for _path in (LAMBDAS / "shared" / "python", LAMBDAS / "validate", LAMBDAS / "fr
         sys.path.insert(0, str(_path))
 
 from payments_testkit import (  # noqa: E402  (after sys.path setup)
-    AUDIT_BUCKET, IDEMPOTENCY_TABLE, REGION, TRANSACTION_TABLE, AwsHelpers, create_hmac_key)
+    ACTIVITY_TABLE, AUDIT_BUCKET, IDEMPOTENCY_TABLE, MERCHANT_ROLE_ARN, REGION, TRANSACTION_TABLE,
+    AwsHelpers, create_hmac_key)
 
 
 _LAMBDA_ENV = {
@@ -31,7 +32,8 @@ _LAMBDA_ENV = {
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing", "AWS_SECURITY_TOKEN": "testing",
     "ENVIRONMENT": "test", "LOG_LEVEL": "INFO", "MAX_AMOUNT": "1000000",
-    "TRANSACTION_TABLE": TRANSACTION_TABLE, "CUSTOMER_INDEX": "customer-index",
+    "TRANSACTION_TABLE": TRANSACTION_TABLE, "CUSTOMER_ACTIVITY_TABLE": ACTIVITY_TABLE,
+    "MERCHANT_DATA_ROLE_ARN": MERCHANT_ROLE_ARN,
     "FRAUD_WINDOW_SECONDS": "86400", "FRAUD_QUERY_LIMIT": "100",
     "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE, "IDEMPOTENCY_TTL_SECONDS": "86400",
     "AUDIT_BUCKET": AUDIT_BUCKET, "AUDIT_PREFIX": "audit/",
@@ -59,14 +61,14 @@ def _create_resources(boto3):
         AttributeDefinitions=[
             {"AttributeName": "transaction_id", "AttributeType": "S"},
             {"AttributeName": "timestamp", "AttributeType": "N"},
-            {"AttributeName": "customer_id", "AttributeType": "S"},
+            {"AttributeName": "merchant_customer", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
         ],
         KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"},
                    {"AttributeName": "timestamp", "KeyType": "RANGE"}],
         GlobalSecondaryIndexes=[
             {"IndexName": "customer-index",
-             "KeySchema": [{"AttributeName": "customer_id", "KeyType": "HASH"},
+             "KeySchema": [{"AttributeName": "merchant_customer", "KeyType": "HASH"},
                            {"AttributeName": "timestamp", "KeyType": "RANGE"}],
              "Projection": {"ProjectionType": "ALL"}},
             {"IndexName": "status-index",
@@ -85,6 +87,12 @@ def _create_resources(boto3):
     ddb.update_time_to_live(TableName=IDEMPOTENCY_TABLE,
                             TimeToLiveSpecification={"Enabled": True,
                                                      "AttributeName": "expires_at"})
+    ddb.create_table(
+        TableName=ACTIVITY_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "merchant_customer", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "merchant_customer", "KeyType": "HASH"}],
+    )
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=AUDIT_BUCKET)
     kms = boto3.client("kms", region_name=REGION)

@@ -9,6 +9,12 @@ import uuid
 REGION = "us-east-1"
 TRANSACTION_TABLE = "test-transactions"
 IDEMPOTENCY_TABLE = "test-idempotency"
+ACTIVITY_TABLE = "test-customer-activity"
+ACCOUNT = "123456789012"  # moto's default account: assumed-role sessions land in the same backend
+MERCHANT_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/test-merchant-data"
+# Two merchants (Cognito app client ids: 26 lowercase alphanumerics).
+MERCHANT_A = "1h57kf5cpq17m0eml12example"
+MERCHANT_B = "7m2p9q4r6s8t0u1v3w5example"
 AUDIT_BUCKET = "test-audit-bucket"
 
 # Luhn-valid test PANs (public test numbers).
@@ -36,12 +42,29 @@ _DROP = _Drop()
 DROP = _DROP
 
 
-def api_event(body, *, headers=None, base64_encoded=False, request_id=None, path="/validate"):
-    """An API Gateway REST proxy (v1) event."""
+def authorizer_context(client_id=MERCHANT_A, scope="payments/validate"):
+    """``requestContext.authorizer`` as API Gateway's COGNITO_USER_POOLS authorizer passes it
+    for a client-credentials access token (every claim a string)."""
+    return {"claims": {
+        "sub": client_id, "client_id": client_id, "token_use": "access", "scope": scope,
+        "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example",
+        "auth_time": "1767225600", "exp": "Thu Jan 01 01:00:00 UTC 2026",
+        "iat": "Thu Jan 01 00:00:00 UTC 2026", "jti": str(uuid.uuid4()), "version": "2",
+    }}
+
+
+def api_event(body, *, headers=None, base64_encoded=False, request_id=None, path="/validate",
+              merchant=MERCHANT_A, scope=None):
+    """An API Gateway REST proxy (v1) event, authorized for ``merchant`` with the path's scope
+    (``merchant=None``: no authorizer context at all)."""
     if isinstance(body, (dict, list)):
         body = json.dumps(body)
     if base64_encoded and isinstance(body, str):
         body = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    context = {"requestId": request_id or str(uuid.uuid4()), "stage": "test",
+               "resourcePath": path, "httpMethod": "POST"}
+    if merchant is not None:
+        context["authorizer"] = authorizer_context(merchant, scope or "payments" + path)
     return {
         "resource": path,
         "path": path,
@@ -50,8 +73,7 @@ def api_event(body, *, headers=None, base64_encoded=False, request_id=None, path
         "multiValueHeaders": None,
         "queryStringParameters": None,
         "pathParameters": None,
-        "requestContext": {"requestId": request_id or str(uuid.uuid4()), "stage": "test",
-                           "resourcePath": path, "httpMethod": "POST"},
+        "requestContext": context,
         "body": body,
         "isBase64Encoded": base64_encoded,
     }
@@ -67,6 +89,17 @@ def contains_pan(text: str, pans=KNOWN_PANS) -> bool:
     """True if any PAN appears in text (also with separators removed)."""
     squashed = re.sub(r"[ \-]", "", text)
     return any(p in text or p in squashed for p in pans)
+
+
+def seed_activity(ddb, merchant, customer_id, amounts, currency="USD", age_seconds=60, now=None):
+    """A merchant-customer's recent payments, stored as /process stores them (newest first)."""
+    import time
+    now = int(time.time()) if now is None else now
+    recent = [{"M": {"amount": {"N": str(a)}, "currency": {"S": currency},
+                     "timestamp": {"N": str(now - age_seconds - i)}}} for i, a in enumerate(amounts)]
+    ddb.put_item(TableName=ACTIVITY_TABLE, Item={
+        "merchant_customer": {"S": f"{merchant}#{customer_id}"}, "version": {"N": "1"},
+        "recent": {"L": recent}, "expires_at": {"N": str(now + 86400)}})
 
 
 class AwsHelpers:
@@ -86,6 +119,11 @@ class AwsHelpers:
         d = TypeDeserializer()
         return [{k: d.deserialize(v) for k, v in i.items()} for i in self.scan(IDEMPOTENCY_TABLE)]
 
+    def activity(self):
+        from boto3.dynamodb.types import TypeDeserializer
+        d = TypeDeserializer()
+        return [{k: d.deserialize(v) for k, v in i.items()} for i in self.scan(ACTIVITY_TABLE)]
+
     def audit_keys(self):
         resp = self.s3.list_objects_v2(Bucket=AUDIT_BUCKET)
         return [o["Key"] for o in resp.get("Contents", [])]
@@ -93,7 +131,8 @@ class AwsHelpers:
     def purge(self):
         """Delete every item and audit object (used between tests sharing moto)."""
         for table, keys in ((TRANSACTION_TABLE, ("transaction_id", "timestamp")),
-                            (IDEMPOTENCY_TABLE, ("idempotency_key",))):
+                            (IDEMPOTENCY_TABLE, ("idempotency_key",)),
+                            (ACTIVITY_TABLE, ("merchant_customer",))):
             for item in self.scan(table):
                 self.ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
         for key in self.audit_keys():
@@ -102,6 +141,7 @@ class AwsHelpers:
     def assert_nothing_written(self):
         assert self.scan(TRANSACTION_TABLE) == []
         assert self.scan(IDEMPOTENCY_TABLE) == []
+        assert self.scan(ACTIVITY_TABLE) == []
         assert self.audit_keys() == []
 
     def stream_event(self):

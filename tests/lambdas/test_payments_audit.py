@@ -7,18 +7,19 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from payments_testkit import (AUDIT_BUCKET, MASTERCARD, TRANSACTION_TABLE, api_event,
-                              contains_pan, valid_payload)
+from payments_testkit import (AUDIT_BUCKET, MASTERCARD, MERCHANT_A, MERCHANT_B, TRANSACTION_TABLE,
+                              api_event, contains_pan, valid_payload)
 
 
 class _Context:
     aws_request_id = "audit-invocation-1"
 
 
-def _pay(key, **overrides):
+def _pay(key, merchant=MERCHANT_A, **overrides):
     import process_handler
     resp = process_handler.handler(api_event(valid_payload(**overrides), path="/process",
-                                             headers={"Idempotency-Key": key}), None)
+                                             headers={"Idempotency-Key": key}, merchant=merchant),
+                                   None)
     assert resp["statusCode"] == 200, resp
     return json.loads(resp["body"])
 
@@ -39,7 +40,7 @@ def test_insert_records_become_encrypted_audit_objects(aws, capsys):
     assert len(keys) == 2
     for body in (first, second):
         created = dt.datetime.fromisoformat(body["created_at"])
-        expected = f"audit/{created:%Y/%m/%d}/{body['transaction_id']}.json"
+        expected = f"audit/merchant={MERCHANT_A}/{created:%Y/%m/%d}/{body['transaction_id']}.json"
         assert expected in keys
         head = aws.s3.head_object(Bucket=AUDIT_BUCKET, Key=expected)
         assert head["ServerSideEncryption"] == "aws:kms"
@@ -47,6 +48,7 @@ def test_insert_records_become_encrypted_audit_objects(aws, capsys):
         assert head["ContentType"] == "application/json"
         doc = json.loads(aws.s3.get_object(Bucket=AUDIT_BUCKET, Key=expected)["Body"].read())
         assert doc["transaction_id"] == body["transaction_id"]
+        assert doc["merchant_id"] == MERCHANT_A
         assert doc["amount"] == body["amount"]  # exact decimal text
         assert doc["status"] == "COMPLETED" and doc["card_last4"] == body["card_last4"]
         assert doc["audit_source"]["event_source_arn"].startswith("arn:aws:dynamodb")
@@ -134,9 +136,10 @@ def test_malformed_record_is_reported_not_written(aws):
 
 def test_audit_prefix_and_date_come_from_config_and_utc_timestamp(aws, monkeypatch):
     from payments_core.audit import audit_key
-    item = {"transaction_id": "0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11", "timestamp": 1704067199}
+    item = {"transaction_id": "0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11", "timestamp": 1704067199,
+            "merchant_id": MERCHANT_B}
     assert audit_key("audit/", item) == \
-        "audit/2023/12/31/0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11.json"  # 23:59:59 UTC
+        f"audit/merchant={MERCHANT_B}/2023/12/31/0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11.json"  # 23:59:59 UTC
     monkeypatch.setenv("AUDIT_PREFIX", "trail")
     _pay("audit-prefix")
     assert _audit(aws.helpers.stream_event()) == {"batchItemFailures": []}
@@ -148,3 +151,39 @@ def test_audit_writer_requires_configuration(aws, monkeypatch):
     from payments_core.errors import ConfigurationError
     with pytest.raises(ConfigurationError):  # whole batch fails -> retried by Lambda
         _audit({"Records": []})
+
+
+def test_audit_objects_of_two_merchants_are_separated_by_prefix(aws):
+    a = _pay("same-key", merchant=MERCHANT_A)
+    b = _pay("same-key", merchant=MERCHANT_B)  # same key, same customer id, other merchant
+    assert a["transaction_id"] != b["transaction_id"]
+    assert _audit(aws.helpers.stream_event()) == {"batchItemFailures": []}
+    keys = aws.helpers.audit_keys()
+    assert len(keys) == 2
+    for merchant, body in ((MERCHANT_A, a), (MERCHANT_B, b)):
+        listed = [o["Key"] for o in aws.s3.list_objects_v2(
+            Bucket=AUDIT_BUCKET, Prefix=f"audit/merchant={merchant}/").get("Contents", [])]
+        assert len(listed) == 1 and listed[0].endswith(f"/{body['transaction_id']}.json")
+        doc = json.loads(aws.s3.get_object(Bucket=AUDIT_BUCKET, Key=listed[0])["Body"].read())
+        assert doc["merchant_id"] == merchant
+
+
+@pytest.mark.parametrize("merchant_id,expected", [
+    (None, "audit/unattributed/2023/12/31/"),  # written before merchants existed
+    (MERCHANT_A, f"audit/merchant={MERCHANT_A}/2023/12/31/"),
+])
+def test_audit_key_names_the_merchant_or_unattributed(merchant_id, expected):
+    from payments_core.audit import audit_key
+    item = {"transaction_id": "0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11", "timestamp": 1704067199}
+    if merchant_id is not None:
+        item["merchant_id"] = merchant_id
+    assert audit_key("audit/", item).startswith(expected)
+
+
+@pytest.mark.parametrize("merchant_id", ["", "../other", "a/b", "m#1", 42, "x" * 129])
+def test_audit_key_refuses_a_malformed_merchant_id(merchant_id):
+    from payments_core.audit import AuditRecordError, audit_key
+    item = {"transaction_id": "0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11", "timestamp": 1704067199,
+            "merchant_id": merchant_id}
+    with pytest.raises(AuditRecordError):
+        audit_key("audit/", item)

@@ -87,10 +87,11 @@ def test_one_generate_mac_call_per_request_on_a_cached_client(aws, mac_calls):
     from payments_core import aws as core_aws
     kms = core_aws.client("kms")
     assert _process(valid_payload(), "once-1")["statusCode"] == 200          # new payment
-    assert mac_calls == [aws.fingerprint_key_arn]
+    # the fingerprint, plus (once per container and key) the Idempotency-Key digest secret
+    assert mac_calls == [aws.fingerprint_key_arn] * 2
     assert _process(valid_payload(), "once-1")["statusCode"] == 200          # replay
     assert _process(valid_payload(amount="1.00"), "once-1")["statusCode"] == 422  # reuse
-    assert len(mac_calls) == 3
+    assert len(mac_calls) == 4
     assert core_aws.client("kms") is kms
 
 

@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from payments_testkit import (AMEX, IDEMPOTENCY_TABLE, MASTERCARD, TRANSACTION_TABLE, VISA, api_event,
-                      contains_pan, valid_payload)
+from payments_testkit import (ACTIVITY_TABLE, AMEX, IDEMPOTENCY_TABLE, MASTERCARD, MERCHANT_A,
+                              TRANSACTION_TABLE, VISA, api_event, contains_pan, seed_activity,
+                              valid_payload)
 
 
 def _process(body, key="key-0001", **kw):
@@ -27,16 +28,17 @@ def _fraud(body):
 
 
 def _seed_history(aws, customer_id, amounts, currency="USD", age_seconds=60):
-    now = int(time.time())
-    for i, amount in enumerate(amounts):
-        aws.ddb.put_item(TableName=TRANSACTION_TABLE, Item={
-            "transaction_id": {"S": f"00000000-0000-4000-8000-{i:012d}"},
-            "timestamp": {"N": str(now - age_seconds - i)},
-            "customer_id": {"S": customer_id},
-            "amount": {"N": str(amount)},
-            "currency": {"S": currency},
-            "status": {"S": "COMPLETED"},
-        })
+    seed_activity(aws.ddb, MERCHANT_A, customer_id, amounts, currency, age_seconds)
+
+
+def _record_key(aws, key, merchant=MERCHANT_A):
+    """The idempotency table key of ``key``, computed independently of payments_core."""
+    import hashlib
+    import hmac
+    secret = aws.kms.generate_mac(KeyId=aws.fingerprint_key_arn, MacAlgorithm="HMAC_SHA_256",
+                                  Message=b"payments-core/idempotency-key/v1")["Mac"]
+    digest = hmac.new(secret, merchant.encode() + b"\x00" + key.encode(), hashlib.sha256).hexdigest()
+    return f"{merchant}#{digest}"
 
 
 def test_process_success_stores_safe_item(aws, capsys):
@@ -57,9 +59,14 @@ def test_process_success_stores_safe_item(aws, capsys):
     assert isinstance(item["amount"], Decimal) and item["amount"] == Decimal("99.50")
     assert item["card_last4"] == "1111"
     assert len(item["card_fingerprint"]) == 64
-    assert set(item) == {"transaction_id", "timestamp", "created_at", "customer_id", "amount",
+    assert set(item) == {"transaction_id", "timestamp", "created_at", "merchant_id",
+                         "merchant_customer", "customer_id", "amount",
                          "currency", "card_last4", "card_fingerprint", "risk_score",
                          "risk_level", "status", "idempotency_key"}
+    assert item["merchant_id"] == MERCHANT_A
+    assert item["merchant_customer"] == f"{MERCHANT_A}#cust_001"
+    # the client's Idempotency-Key is stored only as its keyed digest
+    assert item["idempotency_key"] == _record_key(aws, "key-0001").split("#")[1]
     created = dt.datetime.fromisoformat(item["created_at"])
     assert created.tzinfo is not None and created.utcoffset() == dt.timedelta(0)
     assert int(created.timestamp()) == int(item["timestamp"])
@@ -68,6 +75,7 @@ def test_process_success_stores_safe_item(aws, capsys):
     records = aws.helpers.idempotency_records()
     assert len(records) == 1
     record = records[0]
+    assert record["idempotency_key"] == _record_key(aws, "key-0001")
     assert record["transaction_id"] == body["transaction_id"]
     assert len(record["request_hash"]) == 64
     assert int(record["expires_at"]) - int(item["timestamp"]) == 86400
@@ -105,7 +113,7 @@ def test_process_rescoring_ignores_client_supplied_scores(aws):
 def test_fraud_check_scores_from_history_and_writes_nothing(aws):
     _seed_history(aws, "cust_velocity", [Decimal("10")] * 6)
     _seed_history(aws, "cust_velocity_old", [Decimal("10")] * 6, age_seconds=3 * 86400)
-    before = aws.helpers.scan(TRANSACTION_TABLE)
+    before = aws.helpers.scan(ACTIVITY_TABLE)
     resp = _fraud(valid_payload(customer_id="cust_velocity", amount="50"))
     assert resp["statusCode"] == 200
     body = json.loads(resp["body"])
@@ -115,7 +123,8 @@ def test_fraud_check_scores_from_history_and_writes_nothing(aws):
     # history outside FRAUD_WINDOW_SECONDS is ignored
     old = json.loads(_fraud(valid_payload(customer_id="cust_velocity_old", amount="50"))["body"])
     assert old["risk_score"] == 0 and old["recent_transaction_count"] == 0
-    assert aws.helpers.scan(TRANSACTION_TABLE) == before
+    assert aws.helpers.scan(ACTIVITY_TABLE) == before
+    assert aws.helpers.scan(TRANSACTION_TABLE) == []
     assert aws.helpers.scan(IDEMPOTENCY_TABLE) == []
 
 
@@ -196,7 +205,7 @@ def test_idempotency_conflict_detected_inside_transaction(aws, monkeypatch):
 
 def test_expired_idempotency_record_does_not_block_new_payment(aws):
     aws.ddb.put_item(TableName=IDEMPOTENCY_TABLE, Item={
-        "idempotency_key": {"S": "old-key"}, "request_hash": {"S": "0" * 64},
+        "idempotency_key": {"S": _record_key(aws, "old-key")}, "request_hash": {"S": "0" * 64},
         "transaction_id": {"S": "x"}, "response": {"S": "{}"},
         "expires_at": {"N": str(int(time.time()) - 10)}})
     resp = _process(valid_payload(), key="old-key")
@@ -269,13 +278,100 @@ def test_concurrent_duplicates_yield_one_transaction_and_one_audit_object(
     assert not contains_pan(capsys.readouterr().out)
 
 
+def _parallel_payments_after_one_shared_read(monkeypatch, n):
+    """``n`` payments of one customer (distinct keys), run so that every one of them has read
+    the customer's activity before any of them writes: the interleaving that beats a
+    read-then-write velocity check. Returns the responses, in thread order."""
+    import process_handler
+    from payments_core import aws as core_aws
+    from payments_core import repository
+    core_aws.client("sts")  # warm the shared clients (as in a warm container)
+    barrier = threading.Barrier(n)
+    first_read = threading.local()
+    real_get_activity = repository.get_activity
+
+    def read_then_wait_for_everyone(*args, **kwargs):
+        activity = real_get_activity(*args, **kwargs)
+        if not getattr(first_read, "done", False):
+            first_read.done = True
+            barrier.wait(timeout=20)
+        return activity
+
+    monkeypatch.setattr(repository, "get_activity", read_then_wait_for_everyone)
+    results, errors = [None] * n, []
+
+    def worker(i):
+        try:
+            results[i] = process_handler.handler(api_event(
+                valid_payload(amount="10.00"), headers={"Idempotency-Key": f"velocity-{i}"},
+                path="/process"), None)
+        except Exception as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    return results
+
+
+def test_parallel_payments_cannot_beat_the_velocity_rule(aws, serialized_dynamodb, monkeypatch,
+                                                         capsys):
+    from payments_core.fraud import VELOCITY_THRESHOLD
+    n = VELOCITY_THRESHOLD + 1
+    results = _parallel_payments_after_one_shared_read(monkeypatch, n)
+    assert all(r is not None and r["statusCode"] == 200 for r in results), results
+    bodies = [json.loads(r["body"]) for r in results]
+    # Every payment was scored against all the ones committed before it: exactly the last
+    # one saw VELOCITY_THRESHOLD earlier payments.
+    assert sum("HIGH_VELOCITY" in b["reasons"] for b in bodies) == 1
+    [activity] = aws.helpers.activity()
+    assert activity["version"] == n and len(activity["recent"]) == n
+    assert len(aws.helpers.transactions()) == n
+    rescored = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+                if "re-scoring" in line]
+    assert len(rescored) >= n - 1  # the first round had one winner; everyone else re-scored
+
+
+def test_without_the_version_condition_parallel_payments_would_beat_it(aws, serialized_dynamodb,
+                                                                        monkeypatch):
+    """The interleaving above is real: drop the activity condition and the rule is beaten."""
+    from payments_core import repository
+    from payments_core.fraud import VELOCITY_THRESHOLD
+    real_put = repository.activity_put
+
+    def unconditional(*args, **kwargs):
+        put = real_put(*args, **kwargs)["Put"]
+        return {"Put": {"TableName": put["TableName"], "Item": put["Item"]}}
+
+    monkeypatch.setattr(repository, "activity_put", unconditional)
+    results = _parallel_payments_after_one_shared_read(monkeypatch, VELOCITY_THRESHOLD + 1)
+    assert all(r["statusCode"] == 200 for r in results)
+    assert not any("HIGH_VELOCITY" in json.loads(r["body"])["reasons"] for r in results)
+
+
+def test_endless_contention_is_a_409_that_writes_nothing(aws, monkeypatch):
+    from payments_core import repository
+
+    def always_stale(*args, **kwargs):
+        raise repository.ActivityConflict()
+
+    monkeypatch.setattr(repository, "write_transaction", always_stale)
+    resp = _process(valid_payload(), key="contended")
+    assert resp["statusCode"] == 409
+    assert json.loads(resp["body"])["error"]["code"] == "CONCURRENT_PAYMENTS"
+    aws.helpers.assert_nothing_written()
+
+
 def test_unexpected_exception_returns_generic_500(aws, monkeypatch, capsys, caplog):
     from payments_core import repository
 
     def boom(*args, **kwargs):
         raise RuntimeError(f"database exploded while handling {VISA} / 4111-1111-1111-1111")
 
-    monkeypatch.setattr(repository, "query_recent_transactions", boom)
+    monkeypatch.setattr(repository, "get_activity", boom)
     from payments_core.log import get_logger
     logger = get_logger()
     logger.addHandler(caplog.handler)  # also check what any other handler would receive
@@ -317,7 +413,7 @@ def test_correlation_id_falls_back_to_uuid(aws):
     import uuid
     import validate_handler
     event = api_event(valid_payload())
-    del event["requestContext"]
+    del event["requestContext"]["requestId"]
     resp = validate_handler.handler(event, None)
     assert resp["statusCode"] == 200
     uuid.UUID(resp["headers"]["X-Correlation-Id"])
@@ -330,7 +426,7 @@ def test_replay_does_not_rescore_or_query(aws, monkeypatch):
     def must_not_query(*args, **kwargs):
         raise AssertionError("a replay must not re-score")
 
-    monkeypatch.setattr(repository, "query_recent_transactions", must_not_query)
+    monkeypatch.setattr(repository, "get_activity", must_not_query)
     again = _process(valid_payload(), key="no-rescore")
     assert again["statusCode"] == 200 and again["body"] == first["body"]
     assert again["headers"]["Idempotent-Replay"] == "true"

@@ -162,13 +162,15 @@ def test_max_amount_is_configurable(monkeypatch):
 
 
 def test_config_defaults(monkeypatch):
-    for name in ("MAX_AMOUNT", "CUSTOMER_INDEX", "FRAUD_WINDOW_SECONDS", "FRAUD_QUERY_LIMIT",
+    for name in ("MAX_AMOUNT", "CUSTOMER_ACTIVITY_TABLE", "MERCHANT_DATA_ROLE_ARN",
+                 "FRAUD_WINDOW_SECONDS", "FRAUD_QUERY_LIMIT",
                  "IDEMPOTENCY_TTL_SECONDS", "AUDIT_PREFIX", "LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
     cfg = load_config()
-    assert (cfg.max_amount, cfg.customer_index, cfg.fraud_window_seconds, cfg.fraud_query_limit,
+    assert (cfg.max_amount, cfg.activity_table, cfg.merchant_data_role_arn,
+            cfg.fraud_window_seconds, cfg.fraud_query_limit,
             cfg.idempotency_ttl_seconds, cfg.audit_prefix, cfg.log_level) == (
-        Decimal("1000000"), "customer-index", 86400, 100, 86400, "audit/", "INFO")
+        Decimal("1000000"), None, None, 86400, 100, 86400, "audit/", "INFO")
     monkeypatch.setenv("FRAUD_QUERY_LIMIT", "0")
     with pytest.raises(ConfigurationError):
         load_config()

@@ -1,14 +1,25 @@
 """API Gateway (REST, proxy integration, v1 payload) helpers.
 
-``run_api`` wraps a route function with: correlation id, logging context,
-error mapping (PaymentError -> its status; anything else -> generic 500).
+``run_api`` wraps a route function with: correlation id, logging context, the
+merchant identity, event-shape checks and error mapping (PaymentError -> its
+status; anything else -> generic 500).
+
+Merchant identity: the only source is the access-token claims API Gateway's
+COGNITO_USER_POOLS authorizer verified and placed in
+``requestContext.authorizer.claims``. The merchant is the token's
+``client_id`` (one Cognito app client per merchant). Nothing the client sends
+in the body or a header can name a merchant. A request that reaches a function
+without usable claims (a misconfigured route, a direct invoke) is a logged 403
+that touches no data, never a 500.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
@@ -18,6 +29,11 @@ from . import log as _log
 
 JSON_CONTENT_TYPE = "application/json"
 _MAX_CORRELATION_ID = 128
+#: A Cognito app client id (26 lowercase alphanumerics today); the merchant id. The shape also
+#: keeps it safe as a key prefix ("<merchant>#...") and an S3 path segment.
+MERCHANT_ID_RE = re.compile(r"[A-Za-z0-9]{1,128}")
+#: The resource server of the payment scopes ("payments/process", ...).
+SCOPE_PREFIX = "payments/"
 
 
 def _json_default(value: Any) -> Any:
@@ -72,6 +88,82 @@ def error_body(code: str, message: str, field: str | None, correlation_id: str) 
                       "correlation_id": correlation_id}}
 
 
+@dataclass(frozen=True)
+class Merchant:
+    """The caller, as the authorizer verified it."""
+
+    id: str                      # the app client id
+    scopes: frozenset[str]
+
+
+class MerchantUnauthenticated(PaymentError):
+    """No verified merchant on the request (HTTP 403). ``reason`` is logged, never returned."""
+
+    status_code = 403
+
+    def __init__(self, reason: str, code: str = "MERCHANT_UNAUTHENTICATED",
+                 message: str = "The request carries no verified merchant identity.") -> None:
+        super().__init__(code, message)
+        self.reason = reason
+
+
+def merchant_from(event: Mapping[str, Any], required_scope: str | None = None) -> Merchant:
+    """The merchant from ``requestContext.authorizer.claims`` (API Gateway's verified claims).
+
+    Requires an access token (``token_use`` "access") with a well-formed
+    ``client_id``; with ``required_scope``, the token must also carry that scope
+    (API Gateway already checks it; this is the second lock, for a route wired
+    without ``authorization_scopes``).
+    """
+    context = event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    claims = authorizer.get("claims") if isinstance(authorizer, Mapping) else None
+    if not isinstance(claims, Mapping):
+        raise MerchantUnauthenticated("no authorizer claims")
+    if claims.get("token_use") != "access":
+        raise MerchantUnauthenticated("token_use is not access")
+    client_id = claims.get("client_id")
+    if not isinstance(client_id, str) or not MERCHANT_ID_RE.fullmatch(client_id):
+        raise MerchantUnauthenticated("client_id missing or malformed")
+    raw_scope = claims.get("scope")
+    scopes = frozenset(raw_scope.split()) if isinstance(raw_scope, str) else frozenset()
+    if required_scope is not None and required_scope not in scopes:
+        raise MerchantUnauthenticated("required scope missing", code="INSUFFICIENT_SCOPE",
+                                      message="The access token lacks the scope this route needs.")
+    return Merchant(id=client_id, scopes=scopes)
+
+
+def is_base64_encoded(event: Mapping[str, Any]) -> bool:
+    """``isBase64Encoded`` as the boolean API Gateway sends; absent means False.
+
+    Anything else (the string "true", 1, null) is a malformed event, not truthy.
+    """
+    if "isBase64Encoded" not in event:
+        return False
+    value = event["isBase64Encoded"]
+    if isinstance(value, bool):
+        return value
+    raise PaymentError("INVALID_REQUEST", "Malformed API Gateway event: isBase64Encoded must be "
+                       "a boolean.", field="isBase64Encoded")
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """What a route receives: the raw event plus what the pipeline already verified."""
+
+    event: Mapping[str, Any]
+    merchant: Merchant
+    correlation_id: str
+    is_base64_encoded: bool
+
+    @property
+    def body(self) -> Any:
+        return self.event.get("body")
+
+    def header(self, name: str) -> str | None:
+        return get_header(self.event, name)
+
+
 class RouteResult:
     """What a route returns: status, JSON-able body and optional extra headers."""
 
@@ -83,30 +175,44 @@ class RouteResult:
         self.headers = dict(headers or {})
 
 
-Route = Callable[[dict, Config, str], RouteResult]
+Route = Callable[[ApiRequest, Config], RouteResult]
 
 
-def run_api(event: Any, context: Any, function_name: str, route: Route) -> dict[str, Any]:
+def run_api(event: Any, context: Any, function_name: str, route: Route,
+            required_scope: str | None = None) -> dict[str, Any]:
+    """Run ``route`` for one API Gateway event; ``required_scope`` e.g. "payments/process"."""
     correlation_id = correlation_id_from(event)
     logger = _log.configure(function_name, correlation_id, os.environ.get("LOG_LEVEL") or "INFO")
     started = time.monotonic()
+    merchant_id = None
     try:
         if not isinstance(event, dict):
             raise PaymentError("INVALID_REQUEST", "Malformed API Gateway event.")
+        merchant = merchant_from(event, required_scope)
+        merchant_id = merchant.id
+        request = ApiRequest(event=event, merchant=merchant, correlation_id=correlation_id,
+                             is_base64_encoded=is_base64_encoded(event))
         config = load_config()
-        result = route(event, config, correlation_id)
+        result = route(request, config)
         logger.info("request completed", extra={
-            "status_code": result.status_code,
+            "status_code": result.status_code, "merchant_id": merchant_id,
             "duration_ms": round((time.monotonic() - started) * 1000, 1)})
         return response(result.status_code, result.body, correlation_id, result.headers)
+    except MerchantUnauthenticated as exc:
+        # A route reached without a verified merchant is a wiring fault worth an operator's look.
+        logger.warning("request without a verified merchant", extra={
+            "status_code": exc.status_code, "error_code": exc.code, "reason": exc.reason})
+        return response(exc.status_code, error_body(exc.code, exc.message, None, correlation_id),
+                        correlation_id)
     except PaymentError as exc:
         logger.info("request rejected", extra={
-            "status_code": exc.status_code, "error_code": exc.code, "field": exc.field})
+            "status_code": exc.status_code, "error_code": exc.code, "field": exc.field,
+            "merchant_id": merchant_id})
         return response(exc.status_code,
                         error_body(exc.code, exc.message, exc.field, correlation_id),
                         correlation_id)
     except Exception:
-        logger.exception("unhandled error")
+        logger.exception("unhandled error", extra={"merchant_id": merchant_id})
         return response(500, error_body("INTERNAL_ERROR",
                                         "An internal error occurred. Quote the correlation id "
                                         "when contacting support.", None, correlation_id),

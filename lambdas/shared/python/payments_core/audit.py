@@ -1,9 +1,14 @@
 """Audit trail: DynamoDB Stream INSERT records -> one S3 object each (SSE-KMS).
 
 The object key is a pure function of the item
-(``{prefix}{YYYY}/{MM}/{DD}/{transaction_id}.json``, UTC date of the item's
-timestamp), so a retried record overwrites the same object: exactly one
-audit object per transaction, whatever the number of deliveries.
+(``{prefix}merchant={merchant_id}/{YYYY}/{MM}/{DD}/{transaction_id}.json``, UTC
+date of the item's timestamp), so a retried record overwrites the same object:
+exactly one audit object per transaction, whatever the number of deliveries.
+Each merchant's trail sits under its own prefix (an export or a prefix-scoped
+grant for one merchant never includes another's). An item written before
+merchants existed (no ``merchant_id``; e.g. by the previous function version
+during a canary) goes under ``{prefix}unattributed/``, a prefix no merchant id
+can produce; a malformed ``merchant_id`` is a failed record.
 """
 from __future__ import annotations
 
@@ -15,16 +20,20 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from .apigw import MERCHANT_ID_RE
 from .log import get_logger
 
 _deserializer = TypeDeserializer()
 
 #: Allow-list of transaction attributes copied into the audit document.
 AUDIT_FIELDS = (
-    "transaction_id", "timestamp", "created_at", "customer_id", "amount", "currency",
+    "transaction_id", "timestamp", "created_at", "merchant_id", "customer_id", "amount", "currency",
     "card_last4", "card_fingerprint", "risk_score", "risk_level", "status",
     "idempotency_key",
 )
+
+
+UNATTRIBUTED = "unattributed"
 
 
 class AuditRecordError(ValueError):
@@ -72,7 +81,14 @@ def audit_key(prefix: str, item: dict[str, Any]) -> str:
         moment = _dt.datetime.fromtimestamp(int(item["timestamp"]), tz=_dt.timezone.utc)
     except (KeyError, TypeError, ValueError, OverflowError, OSError):
         raise AuditRecordError("timestamp missing or invalid") from None
-    return f"{prefix}{moment:%Y}/{moment:%m}/{moment:%d}/{canonical}.json"
+    merchant_id = item.get("merchant_id")
+    if merchant_id is None:
+        owner = UNATTRIBUTED
+    elif isinstance(merchant_id, str) and MERCHANT_ID_RE.fullmatch(merchant_id):
+        owner = f"merchant={merchant_id}"
+    else:
+        raise AuditRecordError("merchant_id is malformed")
+    return f"{prefix}{owner}/{moment:%Y}/{moment:%m}/{moment:%d}/{canonical}.json"
 
 
 def put_audit_object(s3: Any, bucket: str, key: str, kms_key_id: str,

@@ -1,7 +1,8 @@
 """Thread-safe, cached boto3 clients (created once per process / warm container).
 
-Used for ``dynamodb``, ``s3`` (audit writer) and ``kms`` (card fingerprints via
-GenerateMac in /process); one client per service and region.
+Used for ``s3`` (audit writer), ``kms`` (card fingerprints via GenerateMac in
+/process) and ``sts`` (merchant sessions); one client per service and region.
+Merchant data (DynamoDB) is reached only through :mod:`payments_core.tenancy`.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ _lock = threading.Lock()
 _clients: dict[tuple[str, str | None], Any] = {}
 
 # Bounded retries/timeouts so a slow dependency fails inside the Lambda timeout.
-_BOTO_CONFIG = BotoConfig(
+BOTO_CONFIG = _BOTO_CONFIG = BotoConfig(
     retries={"max_attempts": 3, "mode": "standard"},
     connect_timeout=3,
     read_timeout=5,
@@ -40,6 +41,8 @@ def client(service: str) -> Any:
 
 
 def reset_clients() -> None:
-    """Drop cached clients (tests call this between mocked AWS contexts)."""
+    """Drop cached clients and merchant sessions (tests call this between mocked AWS contexts)."""
     with _lock:
         _clients.clear()
+    from . import tenancy  # (imports this module)
+    tenancy.reset_sessions()

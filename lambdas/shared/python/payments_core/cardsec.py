@@ -10,11 +10,26 @@ small), so a missing key is a configuration error, not a reason to degrade.
 
 The fingerprint is computed once per request and reused for both the stored
 ``card_fingerprint`` attribute and the idempotency ``request_hash``.
+
+The client's ``Idempotency-Key`` is never stored or logged either (a client may
+put a card number in it): :func:`idempotency_key_digest` is an HMAC-SHA256 of
+``merchant id || 0x00 || key`` under a secret derived once per container from
+the same KMS HMAC key. Why not the alternatives: an HMAC keyed with the
+merchant id alone is an unkeyed hash in disguise (the id is not secret, and a
+PAN with a known BIN and Luhn digit leaves ~10^9 candidates: minutes to brute
+force); a KMS GenerateMac per request would double /process's KMS calls and
+share the account's HMAC request quota with the fingerprints. The derived
+secret is ``GenerateMac(key, "payments-core/idempotency-key/v1")``: as secret as
+the KMS key (only a principal allowed kms:GenerateMac on it can compute it),
+deterministic across containers (replays keep working), and costs one KMS call
+per cold start. It never matches a card fingerprint (different message prefix).
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import threading
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,6 +38,10 @@ from .validation import PaymentRequest
 
 MAC_ALGORITHM = "HMAC_SHA_256"
 _DOMAIN = b"payments-core/card-fingerprint/v2:"
+_IDEMPOTENCY_DERIVATION = b"payments-core/idempotency-key/v1"
+
+_derived_lock = threading.Lock()
+_derived_secrets: dict[str, bytes] = {}
 
 
 class CardFingerprintError(RuntimeError):
@@ -38,16 +57,11 @@ def fingerprint_message(pan_digits: str) -> bytes:
     return _DOMAIN + pan_digits.encode("ascii")
 
 
-def card_fingerprint(pan_digits: str, key_id: str, kms: Any) -> str:
-    """Hex HMAC-SHA256 of the domain-separated PAN, computed by KMS ``GenerateMac``.
-
-    ``key_id`` is the HMAC_256 (GENERATE_VERIFY_MAC) key; ``kms`` a KMS client.
-    """
+def _generate_mac(key_id: str, message: bytes, kms: Any) -> bytes:
     if not key_id:
         raise CardFingerprintError("card fingerprint key is not configured")
     try:
-        result = kms.generate_mac(KeyId=key_id, MacAlgorithm=MAC_ALGORITHM,
-                                  Message=fingerprint_message(pan_digits))
+        result = kms.generate_mac(KeyId=key_id, MacAlgorithm=MAC_ALGORITHM, Message=message)
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code") or "Unknown")
         raise CardFingerprintError(f"KMS GenerateMac failed ({code})") from None
@@ -56,7 +70,31 @@ def card_fingerprint(pan_digits: str, key_id: str, kms: Any) -> str:
     mac = result.get("Mac") if isinstance(result, dict) else None
     if not isinstance(mac, (bytes, bytearray)) or len(mac) != 32:
         raise CardFingerprintError("KMS GenerateMac returned an unexpected MAC")
-    return bytes(mac).hex()
+    return bytes(mac)
+
+
+def card_fingerprint(pan_digits: str, key_id: str, kms: Any) -> str:
+    """Hex HMAC-SHA256 of the domain-separated PAN, computed by KMS ``GenerateMac``.
+
+    ``key_id`` is the HMAC_256 (GENERATE_VERIFY_MAC) key; ``kms`` a KMS client.
+    """
+    return _generate_mac(key_id, fingerprint_message(pan_digits), kms).hex()
+
+
+def _idempotency_secret(key_id: str, kms: Any) -> bytes:
+    with _derived_lock:
+        secret = _derived_secrets.get(key_id)
+    if secret is None:
+        secret = _generate_mac(key_id, _IDEMPOTENCY_DERIVATION, kms)
+        with _derived_lock:
+            _derived_secrets[key_id] = secret
+    return secret
+
+
+def idempotency_key_digest(merchant_id: str, idempotency_key: str, key_id: str, kms: Any) -> str:
+    """Hex keyed digest of a merchant's Idempotency-Key (what is stored and logged)."""
+    message = merchant_id.encode("ascii") + b"\x00" + idempotency_key.encode("ascii")
+    return hmac.new(_idempotency_secret(key_id, kms), message, hashlib.sha256).hexdigest()
 
 
 def canonical_request(request: PaymentRequest, fingerprint: str) -> str:

@@ -15,7 +15,6 @@ from typing import Mapping
 from .errors import ConfigurationError
 
 DEFAULT_MAX_AMOUNT = "1000000"
-DEFAULT_CUSTOMER_INDEX = "customer-index"
 DEFAULT_FRAUD_WINDOW_SECONDS = 86400
 DEFAULT_FRAUD_QUERY_LIMIT = 100
 DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86400
@@ -28,7 +27,10 @@ class Config:
     log_level: str
     max_amount: Decimal
     transaction_table: str | None
-    customer_index: str
+    # Per merchant-customer scoring window (strongly consistent velocity/spike history).
+    activity_table: str | None
+    # Role assumed with session tag merchant_id=<merchant> for every read/write of merchant data.
+    merchant_data_role_arn: str | None
     fraud_window_seconds: int
     fraud_query_limit: int
     idempotency_table: str | None
@@ -88,7 +90,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         max_amount=_max_amount(env),
         transaction_table=env.get("TRANSACTION_TABLE") or None,
-        customer_index=env.get("CUSTOMER_INDEX") or DEFAULT_CUSTOMER_INDEX,
+        activity_table=env.get("CUSTOMER_ACTIVITY_TABLE") or None,
+        merchant_data_role_arn=(env.get("MERCHANT_DATA_ROLE_ARN") or "").strip() or None,
         fraud_window_seconds=_int(env, "FRAUD_WINDOW_SECONDS",
                                   DEFAULT_FRAUD_WINDOW_SECONDS, 1, 366 * 86400),
         fraud_query_limit=_int(env, "FRAUD_QUERY_LIMIT",

@@ -14,29 +14,42 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import aws, cardsec, repository
+from . import aws, cardsec, repository, tenancy
+from .apigw import Merchant
 from .config import Config
-from .errors import IdempotencyKeyReusedError
-from .fraud import FraudAssessment, score_transaction
+from .errors import IdempotencyKeyReusedError, PaymentError
+from .fraud import FraudAssessment, HistoricalTransaction, score_transaction
 from .log import get_logger
 from .validation import PaymentRequest
 
 STATUS_COMPLETED = "COMPLETED"
 STATUS_DECLINED_REVIEW = "DECLINED_REVIEW"
+#: Scoring rounds when parallel payments of the same customer keep changing its history.
+SCORE_ATTEMPTS = 8
 
 
-def assess(request: PaymentRequest, config: Config, now: int,
-           ddb: Any | None = None) -> FraudAssessment:
-    """Score ``request`` using one bounded Query of the customer's recent history."""
-    history = repository.query_recent_transactions(
-        ddb or aws.client("dynamodb"),
-        table=config.require("transaction_table"),
-        index=config.customer_index,
-        customer_id=request.customer_id,
-        since=now - config.fraud_window_seconds,
-        limit=config.fraud_query_limit,
-    )
+def merchant_dynamodb(merchant: Merchant, config: Config) -> Any:
+    """DynamoDB client for ``merchant``'s data (IAM-scoped to its key prefix; see tenancy)."""
+    return tenancy.merchant_client("dynamodb", merchant.id, config.require("merchant_data_role_arn"))
+
+
+def _score(request: PaymentRequest, activity: repository.CustomerActivity, config: Config,
+           now: int) -> FraudAssessment:
+    history = activity.recent(since=now - config.fraud_window_seconds, limit=config.fraud_query_limit)
     return score_transaction(request.amount, request.currency, history)
+
+
+def assess(request: PaymentRequest, merchant: Merchant, config: Config, now: int,
+           ddb: Any | None = None) -> FraudAssessment:
+    """Score ``request`` against this merchant's customer history (one consistent GetItem).
+
+    The history is keyed ``"<merchant>#<customer_id>"``: another merchant's
+    customer with the same id is a different item.
+    """
+    table = config.require("activity_table")
+    activity = repository.get_activity(ddb or merchant_dynamodb(merchant, config), table,
+                                       repository.merchant_key(merchant.id, request.customer_id))
+    return _score(request, activity, config, now)
 
 
 @dataclass(frozen=True)
@@ -67,14 +80,20 @@ def _replay(record: dict, request_hash: str) -> ProcessOutcome:
                           headers={"Idempotent-Replay": "true"})
 
 
-def build_transaction(request: PaymentRequest, assessment: FraudAssessment,
-                      idempotency_key: str, now: int, transaction_id: str,
+def build_transaction(request: PaymentRequest, merchant: Merchant, assessment: FraudAssessment,
+                      idempotency_key_digest: str, now: int, transaction_id: str,
                       fingerprint: str) -> dict[str, Any]:
-    """The stored transaction item: last four digits + keyed fingerprint, never the PAN."""
+    """The stored transaction item: last four digits + keyed fingerprint, never the PAN.
+
+    ``idempotency_key`` holds the keyed digest of the client's key, never the key.
+    """
     return {
         "transaction_id": transaction_id,
         "timestamp": int(now),
         "created_at": _utc_iso(now),
+        "merchant_id": merchant.id,
+        # customer-index partition key: a merchant's customer, never another merchant's.
+        "merchant_customer": repository.merchant_key(merchant.id, request.customer_id),
         "customer_id": request.customer_id,
         "amount": request.amount,  # Decimal
         "currency": request.currency,
@@ -83,7 +102,7 @@ def build_transaction(request: PaymentRequest, assessment: FraudAssessment,
         "risk_score": assessment.score,
         "risk_level": assessment.level,
         "status": STATUS_DECLINED_REVIEW if assessment.requires_review else STATUS_COMPLETED,
-        "idempotency_key": idempotency_key,
+        "idempotency_key": idempotency_key_digest,
     }
 
 
@@ -102,59 +121,84 @@ def response_body(item: dict[str, Any], assessment: FraudAssessment) -> dict[str
     }
 
 
-def process_payment(request: PaymentRequest, idempotency_key: str, config: Config,
-                    clock: Callable[[], float] = time.time,
+def process_payment(request: PaymentRequest, idempotency_key: str, merchant: Merchant,
+                    config: Config, clock: Callable[[], float] = time.time,
                     ddb: Any | None = None, kms: Any | None = None) -> ProcessOutcome:
-    """Idempotently score and store a payment.
+    """Idempotently score and store a payment for ``merchant``.
 
-    One TransactWriteItems writes the idempotency record and the transaction
-    together, so either both exist or neither does. The card fingerprint is one
-    KMS GenerateMac call, made once and reused for the stored item and the
-    request hash; CARD_FINGERPRINT_KEY_ID is required (no unkeyed fallback).
+    One TransactWriteItems writes the idempotency record, the transaction and
+    the customer's activity together, so either all exist or none does. The
+    activity write is conditioned on the version the score was computed from:
+    when a parallel payment of the same customer commits first, this one is
+    cancelled, re-read and re-scored (up to SCORE_ATTEMPTS rounds, then 409).
+
+    The card fingerprint is one KMS GenerateMac call, made once and reused for
+    the stored item and the request hash; CARD_FINGERPRINT_KEY_ID is required
+    (no unkeyed fallback). The Idempotency-Key is only ever handled as its keyed
+    digest, scoped to the merchant (``"<merchant>#<digest>"``).
     """
     logger = get_logger()
     idempotency_table = config.require("idempotency_table")
     transaction_table = config.require("transaction_table")
+    activity_table = config.require("activity_table")
     fingerprint_key_id = config.require("card_fingerprint_key_id")
-    ddb = ddb or aws.client("dynamodb")
-    fingerprint = cardsec.card_fingerprint(request.card_number, fingerprint_key_id,
-                                           kms or aws.client("kms"))
+    config.require("merchant_data_role_arn")
+    kms = kms or aws.client("kms")
+    fingerprint = cardsec.card_fingerprint(request.card_number, fingerprint_key_id, kms)
+    key_digest = cardsec.idempotency_key_digest(merchant.id, idempotency_key, fingerprint_key_id, kms)
+    record_key = repository.merchant_key(merchant.id, key_digest)
     req_hash = cardsec.request_hash(request, fingerprint)
+    ddb = ddb or merchant_dynamodb(merchant, config)
     now = int(clock())
+    log_context = {"merchant_id": merchant.id, "idempotency_key_digest": key_digest}
 
-    # Fast path for retries: no scoring query, no failed transaction.
-    existing = repository.get_idempotency_record(ddb, idempotency_table, idempotency_key)
+    # Fast path for retries: no scoring, no failed transaction.
+    existing = repository.get_idempotency_record(ddb, idempotency_table, record_key)
     if existing is not None and _is_live(existing, now):
-        logger.info("idempotent replay", extra={"idempotency_key": idempotency_key})
+        logger.info("idempotent replay", extra=log_context)
         return _replay(existing, req_hash)
 
-    assessment = assess(request, config, now, ddb=ddb)
-    item = build_transaction(request, assessment, idempotency_key, now, str(uuid.uuid4()),
-                             fingerprint)
-    body = response_body(item, assessment)
-    status_code = 200
-    record = {
-        "idempotency_key": idempotency_key,
-        "request_hash": req_hash,
-        "transaction_id": item["transaction_id"],
-        "response": json.dumps({"statusCode": status_code, "body": body},
-                               sort_keys=True, separators=(",", ":")),
-        "created_at": item["created_at"],
-        "expires_at": now + config.idempotency_ttl_seconds,
-    }
-    try:
-        repository.write_transaction(ddb, idempotency_table, transaction_table,
-                                     record, item, now)
-    except repository.IdempotencyConflict:
-        existing = repository.get_idempotency_record(ddb, idempotency_table, idempotency_key)
-        if existing is None:
-            raise RuntimeError("idempotency conflict but no record found") from None
-        logger.info("idempotent replay after concurrent write",
-                    extra={"idempotency_key": idempotency_key})
-        return _replay(existing, req_hash)
-
-    logger.info("transaction stored", extra={
-        "transaction_id": item["transaction_id"], "status": item["status"],
-        "risk_level": assessment.level, "risk_score": assessment.score})
-    return ProcessOutcome(status_code=status_code, body=body,
-                          transaction_id=item["transaction_id"])
+    transaction_id = str(uuid.uuid4())
+    activity_key = repository.merchant_key(merchant.id, request.customer_id)
+    for attempt in range(1, SCORE_ATTEMPTS + 1):
+        activity = repository.get_activity(ddb, activity_table, activity_key)
+        assessment = _score(request, activity, config, now)
+        item = build_transaction(request, merchant, assessment, key_digest, now, transaction_id,
+                                 fingerprint)
+        body = response_body(item, assessment)
+        status_code = 200
+        record = {
+            "idempotency_key": record_key,
+            "request_hash": req_hash,
+            "transaction_id": item["transaction_id"],
+            "response": json.dumps({"statusCode": status_code, "body": body},
+                                   sort_keys=True, separators=(",", ":")),
+            "created_at": item["created_at"],
+            "expires_at": now + config.idempotency_ttl_seconds,
+        }
+        activity_update = repository.activity_put(
+            activity_table, activity,
+            HistoricalTransaction(amount=request.amount, currency=request.currency, timestamp=now),
+            since=now - config.fraud_window_seconds, limit=config.fraud_query_limit,
+            expires_at=now + config.fraud_window_seconds)
+        try:
+            repository.write_transaction(ddb, idempotency_table, transaction_table,
+                                         record, item, now, activity_update)
+        except repository.WriteConflict as conflict:
+            existing = repository.get_idempotency_record(ddb, idempotency_table, record_key)
+            if existing is not None and _is_live(existing, now):
+                logger.info("idempotent replay after concurrent write", extra=log_context)
+                return _replay(existing, req_hash)
+            if isinstance(conflict, repository.IdempotencyConflict):
+                raise RuntimeError("idempotency conflict but no live record found") from None
+            logger.info("customer activity changed while scoring; re-scoring",
+                        extra={**log_context, "attempt": attempt})
+            continue
+        logger.info("transaction stored", extra={
+            **log_context, "transaction_id": item["transaction_id"], "status": item["status"],
+            "risk_level": assessment.level, "risk_score": assessment.score, "attempt": attempt})
+        return ProcessOutcome(status_code=status_code, body=body,
+                              transaction_id=item["transaction_id"])
+    raise PaymentError("CONCURRENT_PAYMENTS",
+                       "Too many concurrent payments for this customer; retry with the same "
+                       "Idempotency-Key.", status_code=409)
