@@ -19,7 +19,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
-.PHONY: deps synth synth-cli test bench rehearse release plan clean bootstrap merchant-add merchant-remove merchant-list
+.PHONY: deps synth synth-cli test bench rehearse release plan cost clean bootstrap merchant-add merchant-remove merchant-list
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,12 @@ bootstrap: deps
 
 release: deps
 	$(PY) -m scripts.release
+
+# make cost [ENVIRONMENT_SUFFIX=prod] [BUDGET=15]: idle monthly cost of the synthesized stack, line by
+# line, from the price table scripts/prices.json (README "Idle cost"); exit 1 over BUDGET.
+cost: deps
+	ENVIRONMENT_SUFFIX=$(ENVIRONMENT_SUFFIX) $(PY) main.py > /dev/null
+	$(PY) -m scripts.cost $(PLAN_DIR)/cdk.tf.json $(if $(BUDGET),--budget $(BUDGET))
 
 # make plan [ENVIRONMENT_SUFFIX=prod] [ALLOW_DESTROY="addr1 addr2"]: terraform plan of the synthesized
 # stack (AWS credentials, or PAYMENTS_AWS_ENDPOINT=<url> for a rehearsal endpoint), then the plan

@@ -205,7 +205,11 @@ class PaymentApi(Construct):
                 data_trace_enabled=False,  # full request bodies (card numbers) must never reach logs
                 throttling_rate_limit=s.api_rate_limit, throttling_burst_limit=s.api_burst_limit),
         )
-        self._waf(s, props.kms_key_arn)
+        # Optional outside production (settings.waf_enabled): $5 + $1 per rule a month even when idle.
+        self.web_acl: Wafv2WebAcl | None = None
+        self.waf_logs = None
+        if s.waf_enabled:
+            self._waf(s, props.kms_key_arn)
         self.domain = self._custom_domain(s)
         self.url = f"https://{s.api_domain_name}/" if self.domain else self.stage.invoke_url
 

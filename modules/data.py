@@ -32,10 +32,9 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
 
 from modules.iam import Statement, assume_role_policy, policy_document
 from modules.logs import encrypted_log_group
-from modules.settings import Settings
+from modules.settings import AURORA_ENGINE_VERSION, Settings
 
 AURORA_ENGINE = "aurora-postgresql"
-AURORA_ENGINE_VERSION = "15.8"
 AURORA_PARAMETER_FAMILY = "aurora-postgresql15"
 CUSTOMER_INDEX = "customer-index"
 STATUS_INDEX = "status-index"
@@ -49,6 +48,13 @@ MONITORING_LOG_GROUP = "RDSOSMetrics"
 SLOW_QUERY_MS = 1000
 
 
+def instance_roles(readers: int) -> list[str]:
+    """Terraform ids (and identifier suffixes) of the instances: ``writer``, ``reader``, ``reader-2``...
+
+    The first reader keeps the id it always had, so adding readers never replaces it."""
+    return ["writer", *(("reader" if n == 1 else f"reader-{n}") for n in range(1, readers + 1))]
+
+
 @dataclass(frozen=True)
 class DatabaseProps:
     settings: Settings
@@ -60,7 +66,8 @@ class DatabaseProps:
 
 
 class CustomerDatabase(Construct):
-    """Aurora Serverless v2 cluster: writer + reader, TLS forced, IAM auth, managed master secret."""
+    """Aurora Serverless v2 cluster: a writer and ``aurora_readers`` readers, TLS forced, IAM auth,
+    managed master secret. With a minimum of 0 ACU the instances pause when idle (no compute cost)."""
 
     def __init__(self, scope: Construct, id: str, props: DatabaseProps):
         super().__init__(scope, id)
@@ -101,6 +108,9 @@ class CustomerDatabase(Construct):
             db_cluster_parameter_group_name=params.name,
             serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
                 min_capacity=s.aurora_min_capacity, max_capacity=s.aurora_max_capacity,
+                # Only meaningful at 0 ACU; left unset otherwise so AWS keeps its default.
+                seconds_until_auto_pause=(s.aurora_seconds_until_auto_pause
+                                          if s.aurora_min_capacity == 0 else None),
             ),
             backup_retention_period=s.aurora_backup_retention_days,
             preferred_backup_window="03:00-04:00",
@@ -122,11 +132,11 @@ class CustomerDatabase(Construct):
                 performance_insights_retention_period=7,
                 auto_minor_version_upgrade=True,
                 monitoring_interval=MONITORING_INTERVAL_SECONDS, monitoring_role_arn=monitoring_role.arn,
-                # The reader scales with the writer (promotion tier 1) so a failover keeps capacity.
+                # Readers scale (and pause) with the writer (promotion tier 1) so a failover keeps capacity.
                 promotion_tier=0 if role == "writer" else 1,
                 depends_on=[monitoring_policy],  # RDS checks the role's permissions on create
             )
-            for role in ("writer", "reader")
+            for role in instance_roles(s.aurora_readers)
         ]
         self.secret_arn = self.cluster.master_user_secret.get(0).secret_arn
         SecretsmanagerSecretRotation(

@@ -71,7 +71,10 @@ class ObservabilityProps:
 
 
 class PaymentObservability(Construct):
-    """Dashboard `payment-dashboard-<env>`, metric alarms, and the composite `payments degraded`."""
+    """Dashboard `payment-dashboard-<env>` (``dashboard_enabled``), metric alarms, and the composite
+    `payments degraded`. ``alarm_set`` "essential" keeps only the alarms releases roll back on (function
+    errors, API 5xx and p99 latency: ``alarms`` always has them); "full" adds throttling, DynamoDB,
+    Aurora CPU and the composite."""
 
     def __init__(self, scope: Construct, id: str, props: ObservabilityProps):
         super().__init__(scope, id)
@@ -107,10 +110,15 @@ class PaymentObservability(Construct):
                 Metric("AWS/RDS", "CPUUtilization", cluster, "Average", "CPU %"),
                 Metric("AWS/RDS", "DatabaseConnections", cluster, "Average", "connections")]),
         ]
-        self.dashboard = CloudwatchDashboard(self, "dashboard", dashboard_name=f"payment-dashboard-{s.environment}",
-                                             dashboard_body=dashboard_body(graphs, s.region))
-        self.dashboard_url = (f"https://{s.region}.console.aws.amazon.com/cloudwatch/home?region={s.region}"
-                              f"#dashboards:name=payment-dashboard-{s.environment}")
+        # A dashboard costs $3 a month once the account's 3 free ones are used (previews would use them).
+        self.dashboard: CloudwatchDashboard | None = None
+        self.dashboard_url: str | None = None
+        if s.dashboard_enabled:
+            self.dashboard = CloudwatchDashboard(
+                self, "dashboard", dashboard_name=f"payment-dashboard-{s.environment}",
+                dashboard_body=dashboard_body(graphs, s.region))
+            self.dashboard_url = (f"https://{s.region}.console.aws.amazon.com/cloudwatch/home?region={s.region}"
+                                  f"#dashboards:name=payment-dashboard-{s.environment}")
 
         period = s.alarm_period_seconds
         self.alarms: dict[str, CloudwatchMetricAlarm] = {}
@@ -124,6 +132,11 @@ class PaymentObservability(Construct):
             self._alarm(f"{key}-errors", f"{key} function errors",
                         Metric("AWS/Lambda", "Errors", dims), threshold=s.alarm_function_errors,
                         periods=1, period=300, missing="notBreaching")
+        self.degraded: CloudwatchCompositeAlarm | None = None
+        if s.alarm_set == "essential":
+            # Only what CodeDeploy rolls back on (modules/delivery.py): each $0.10 a month.
+            return
+        for key, dims in fn_dims.items():
             self._alarm(f"{key}-throttles", f"{key} function throttled: reserved concurrency exhausted",
                         Metric("AWS/Lambda", "Throttles", dims), threshold=s.alarm_function_throttles,
                         periods=1, period=period, missing="notBreaching", comparison="GreaterThanOrEqualToThreshold")

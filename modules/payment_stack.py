@@ -13,6 +13,7 @@ from modules.compute import ComputeProps, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
 from modules.identity import IdentityProps, MerchantIdentity
+from modules.endpoints import InterfaceEndpoints, InterfaceEndpointsProps
 from modules.messaging import AlertsProps, AlertTopic
 from modules.observability import ObservabilityProps, PaymentObservability
 from modules.network import EndpointPoliciesProps, GatewayEndpointPolicies, Network, NetworkProps
@@ -47,6 +48,8 @@ class PaymentStack(TerraformStack):
 
         self.key = PlatformKey(self, "kms", KeyProps(s, account_id, partition))
         self.network = Network(self, "network", NetworkProps(s, self.key.arn, account_id, partition))
+        self.endpoints = InterfaceEndpoints(self, "endpoints", InterfaceEndpointsProps(
+            s, self.network.vpc.id, self.network.subnet_ids["private"], self.network.lambda_sg.id))
         self.database = CustomerDatabase(self, "aurora", DatabaseProps(
             s, self.key.arn, self.network.subnet_ids["isolated"], self.network.aurora_sg.id,
             account_id=account_id, partition=partition))
@@ -104,7 +107,8 @@ class PaymentStack(TerraformStack):
         TerraformOutput(self, "aurora-reader-endpoint", value=self.database.reader_endpoint)
         TerraformOutput(self, "alert-topic-arn", value=self.alerts.arn)
         TerraformOutput(self, "idempotency-table", value=self.tables.idempotency.name)
-        TerraformOutput(self, "dashboard-url", value=self.observability.dashboard_url)
+        if self.observability.dashboard_url:
+            TerraformOutput(self, "dashboard-url", value=self.observability.dashboard_url)
         TerraformOutput(self, "codedeploy-application", value=self.delivery.app.name)
         if self.api.domain:
             # What the DNS record for the API's domain points at (CNAME, or Route 53 alias + zone id).

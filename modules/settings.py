@@ -51,6 +51,19 @@ MAX_OBJECT_LOCK_DAYS = 36_500
 MAX_BACKUP_RETENTION_DAYS = 36_500
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)
+# The Aurora PostgreSQL version of the customer database (modules/data.py). It lives here because
+# whether the cluster may scale to zero depends on it.
+AURORA_ENGINE_VERSION = "15.8"
+# First version of each Aurora PostgreSQL major that supports a minimum capacity of 0 ACUs
+# (Serverless v2 auto-pause), from the "Aurora Serverless v2 capacity" table of the Aurora User Guide.
+AUTO_PAUSE_MIN_VERSIONS = {13: (13, 15), 14: (14, 12), 15: (15, 7), 16: (16, 3)}
+# AWS's range for SecondsUntilAutoPause (5 minutes .. 1 day).
+AUTO_PAUSE_SECONDS_RANGE = (300, 86_400)
+# Aurora allows up to 15 replicas per cluster.
+MAX_AURORA_READERS = 15
+# "essential": only the alarms CodeDeploy rolls back on (function errors, API 5xx and p99 latency);
+# "full": those plus throttling, DynamoDB, Aurora CPU and the composite "payments degraded" alarm.
+ALARM_SETS = ("essential", "full")
 
 
 class SettingsError(ValueError):
@@ -68,9 +81,18 @@ class Settings:
     environment: str = "dev"
     region: str = "us-east-1"
     alert_email: str = "ops@example.com"
-    nat_gateways: int = 1
-    aurora_min_capacity: float = 0.5
+    # Cost levers (README "Idle cost"); defaults are the cheap development shape.
+    nat_gateways: int = 0
+    # Interface endpoints (KMS, STS) in this many AZs; 1 is one ENI per endpoint, 3 survives an AZ.
+    interface_endpoint_azs: int = 1
+    # 0 ACU: Aurora pauses after aurora_seconds_until_auto_pause without connections (~15 s resume).
+    aurora_min_capacity: float = 0.0
     aurora_max_capacity: float = 2.0
+    aurora_seconds_until_auto_pause: int = 900
+    aurora_readers: int = 0
+    waf_enabled: bool = False
+    dashboard_enabled: bool = False
+    alarm_set: str = "essential"
     aurora_backup_retention_days: int = 1
     log_retention_days: int = 7
     # S3 Object Lock default retention of every audit object (governance mode outside prod,
@@ -175,6 +197,10 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
     "dev": {},
     "staging": {
         "nat_gateways": 1,
+        "aurora_readers": 1,
+        "waf_enabled": True,
+        "dashboard_enabled": True,
+        "alarm_set": "full",
         "aurora_max_capacity": 4.0,
         "aurora_backup_retention_days": 7,
         "log_retention_days": 30,
@@ -183,6 +209,11 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
     },
     "prod": {
         "nat_gateways": 3,
+        "interface_endpoint_azs": 3,
+        "aurora_readers": 1,
+        "waf_enabled": True,
+        "dashboard_enabled": True,
+        "alarm_set": "full",
         "aurora_min_capacity": 1.0,
         "aurora_max_capacity": 16.0,
         "aurora_backup_retention_days": 35,
@@ -209,6 +240,12 @@ ENV_VARS: Mapping[str, str] = {
     "nat_gateways": "PAYMENTS_NAT_GATEWAYS",
     "aurora_min_capacity": "PAYMENTS_AURORA_MIN_CAPACITY",
     "aurora_max_capacity": "PAYMENTS_AURORA_MAX_CAPACITY",
+    "aurora_seconds_until_auto_pause": "PAYMENTS_AURORA_SECONDS_UNTIL_AUTO_PAUSE",
+    "aurora_readers": "PAYMENTS_AURORA_READERS",
+    "interface_endpoint_azs": "PAYMENTS_INTERFACE_ENDPOINT_AZS",
+    "waf_enabled": "PAYMENTS_WAF_ENABLED",
+    "dashboard_enabled": "PAYMENTS_DASHBOARD_ENABLED",
+    "alarm_set": "PAYMENTS_ALARM_SET",
     "aurora_backup_retention_days": "PAYMENTS_AURORA_BACKUP_RETENTION_DAYS",
     "log_retention_days": "PAYMENTS_LOG_RETENTION_DAYS",
     "audit_retention_days": "PAYMENTS_AUDIT_RETENTION_DAYS",
@@ -348,8 +385,32 @@ def _validate(s: Settings) -> None:
         raise SettingsError("alert_email", f"{s.alert_email!r} is not an e-mail address")
     if not 0 <= s.nat_gateways <= 3:
         raise SettingsError("nat_gateways", f"{s.nat_gateways} must be between 0 and 3 (one per AZ)")
-    if not 0.5 <= s.aurora_min_capacity <= 256:
-        raise SettingsError("aurora_min_capacity", f"{s.aurora_min_capacity} must be 0.5..256 ACU")
+    if not (s.aurora_min_capacity == 0 or 0.5 <= s.aurora_min_capacity <= 256) or (s.aurora_min_capacity * 2) % 1:
+        raise SettingsError("aurora_min_capacity",
+                            f"{s.aurora_min_capacity} must be 0 (auto-pause) or 0.5..256 ACU in 0.5 steps")
+    if s.aurora_min_capacity == 0 and not auto_pause_supported(AURORA_ENGINE_VERSION):
+        raise SettingsError("aurora_min_capacity",
+                            f"0 needs an engine that supports auto-pause; Aurora PostgreSQL "
+                            f"{AURORA_ENGINE_VERSION} does not (see AUTO_PAUSE_MIN_VERSIONS)")
+    low, high = AUTO_PAUSE_SECONDS_RANGE
+    if not low <= s.aurora_seconds_until_auto_pause <= high:
+        raise SettingsError("aurora_seconds_until_auto_pause",
+                            f"{s.aurora_seconds_until_auto_pause} must be {low}..{high} seconds")
+    if not 0 <= s.aurora_readers <= MAX_AURORA_READERS:
+        raise SettingsError("aurora_readers", f"{s.aurora_readers} must be 0..{MAX_AURORA_READERS}")
+    if not 1 <= s.interface_endpoint_azs <= 3:
+        raise SettingsError("interface_endpoint_azs", f"{s.interface_endpoint_azs} must be 1..3")
+    if s.alarm_set not in ALARM_SETS:
+        raise SettingsError("alarm_set", f"{s.alarm_set!r} is not one of {ALARM_SETS}")
+    if s.is_production:
+        # Production keeps its resilience whatever the overrides: no 15 s resume on the payment path,
+        # a reader to fail over to, and the WAF in front of the API.
+        if s.aurora_min_capacity == 0:
+            raise SettingsError("aurora_min_capacity", "production never pauses: must be at least 0.5 ACU")
+        if s.aurora_readers < 1:
+            raise SettingsError("aurora_readers", "production needs at least one reader to fail over to")
+        if not s.waf_enabled:
+            raise SettingsError("waf_enabled", "production always has the WAF in front of the API")
     if not 1 <= s.aurora_max_capacity <= 256:
         raise SettingsError("aurora_max_capacity", f"{s.aurora_max_capacity} must be 1..256 ACU")
     if s.aurora_min_capacity > s.aurora_max_capacity:
@@ -423,6 +484,18 @@ def _validate_merchant_defaults(s: Settings) -> None:
     if any(word in (prefix or s.environment) for word in AUTH_DOMAIN_RESERVED):
         raise SettingsError("auth_domain_prefix", f"{prefix or 'derived from ' + s.environment!r} "
                                                   f"may not contain {AUTH_DOMAIN_RESERVED}")
+
+
+def auto_pause_supported(version: str) -> bool:
+    """Whether Aurora PostgreSQL ``version`` (e.g. "15.8") may scale to 0 ACUs (auto-pause)."""
+    try:
+        major, minor = (int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return False
+    first = AUTO_PAUSE_MIN_VERSIONS.get(major)
+    if first is None:
+        return major > max(AUTO_PAUSE_MIN_VERSIONS)
+    return (major, minor) >= first
 
 
 def _validate_api_domain(s: Settings) -> None:

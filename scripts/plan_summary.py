@@ -4,7 +4,9 @@
 
 PLAN_JSON is the output of ``terraform show -json plan.out`` (``-`` reads stdin). Prints a table of
 creates / updates / replaces / deletes per resource type, the changed attribute *names* of every
-update (values are never printed; sensitive ones are marked), and the resources the gate blocks.
+update (values are never printed; sensitive ones are marked), the idle-cost delta of the plan per bill
+line (scripts/cost.py: before → after, e.g. "+$87.60/month: aws_rds_cluster_instance"), and the
+resources the gate blocks.
 
 Exit status: 0 plan may proceed; 1 the plan deletes or replaces a stateful resource (a type in
 ``STATEFUL_TYPES``) whose address no ``--allow-destroy`` names; 2 the input is not a plan.
@@ -19,7 +21,10 @@ import json
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence, TextIO
+
+from scripts import cost
 
 # Resources that hold data (or the key to it): losing one loses money records or makes them unreadable.
 STATEFUL_TYPES: frozenset[str] = frozenset({
@@ -152,6 +157,51 @@ def unused_allows(changes: Iterable[Change], allow: Iterable[str]) -> list[str]:
     return sorted(set(allow) - destroyed)
 
 
+@dataclass(frozen=True)
+class CostDelta:
+    """One bill line whose idle monthly cost the plan changes (scripts/cost.py prices both sides)."""
+
+    type: str
+    what: str
+    before: Decimal
+    after: Decimal
+
+    @property
+    def delta(self) -> Decimal:
+        return self.after - self.before
+
+
+def cost_deltas(plan: Mapping[str, Any], prices: cost.PriceTable) -> tuple[list[CostDelta], Decimal, Decimal,
+                                                                          list[cost.Line]]:
+    """(changed lines, idle total before, idle total after, unpriced lines after the plan)."""
+    before = cost.price(cost.plan_resources(plan, "before"), prices)
+    after = cost.price(cost.plan_resources(plan, "after"), prices)
+    sums: dict[tuple[str, str], list[Decimal]] = {}
+    for index, lines in enumerate((before, after)):
+        for line in lines:
+            if line.monthly is not None:
+                sums.setdefault(line.key, [Decimal(0), Decimal(0)])[index] += line.monthly
+    deltas = [CostDelta(t, w, b, a) for (t, w), (b, a) in sorted(sums.items()) if a != b]
+    deltas.sort(key=lambda d: (-abs(d.delta), d.type, d.what))
+    known_before = {ln.key for ln in cost.unpriced(before)}
+    new_unpriced = [ln for ln in cost.unpriced(after) if ln.key not in known_before]
+    return deltas, cost.total(before), cost.total(after), new_unpriced
+
+
+def render_cost(plan: Mapping[str, Any], prices: cost.PriceTable, markdown: bool = False) -> list[str]:
+    deltas, before, after, new_unpriced = cost_deltas(plan, prices)
+    bullet = "- " if markdown else "  "
+    lines = ["", "**Idle cost**" if markdown else "Idle cost:",
+             f"{cost.usd(before)}/month → {cost.usd(after)}/month ({cost.usd(after - before, sign=True)}/month; "
+             f"{prices.hours:f} h, zero traffic, {prices.region} list prices of {prices.as_of}, scripts/prices.json)"]
+    lines += [f"{bullet}{cost.usd(d.delta, sign=True)}/month: {d.type} {d.what} "
+              f"({cost.usd(d.before)} → {cost.usd(d.after)})" for d in deltas]
+    if new_unpriced:
+        lines.append("Unpriced (may cost money at idle, not counted): "
+                     + ", ".join(f"{ln.type} ({ln.what})" for ln in new_unpriced))
+    return lines
+
+
 def _detail(c: Change) -> str:
     names = [f"{n} (sensitive)" if n in c.sensitive else n for n in c.attributes]
     parts = []
@@ -165,8 +215,10 @@ def _detail(c: Change) -> str:
 
 
 def render(changes: Sequence[Change], allow: Iterable[str] = (),
-           stateful_types: Iterable[str] = STATEFUL_TYPES, markdown: bool = False) -> str:
-    """The review text: counts per type, the changes in detail, and the gate's verdict."""
+           stateful_types: Iterable[str] = STATEFUL_TYPES, markdown: bool = False,
+           cost_lines: Sequence[str] = ()) -> str:
+    """The review text: counts per type, the idle-cost delta, the changes in detail, and the gate's
+    verdict."""
     allow = list(allow)
     blocked = blocked_changes(changes, allow, stateful_types)
     table = counts_by_type(changes)
@@ -190,6 +242,7 @@ def render(changes: Sequence[Change], allow: Iterable[str] = (),
             lines.append(f"{'resource type':<{width}}  " + "  ".join(f"{a:>7}" for a in ACTIONS))
             lines += [f"{t:<{width}}  " + "  ".join(f"{(n[a] or ''):>7}" for a in ACTIONS)
                       for t, n in table.items()]
+    lines += cost_lines
     detailed = [c for c in changes if c.action in ("update", "replace", "delete", "forget")]
     if detailed:
         lines += ["", "Changes:" if not markdown else "**Changes**", ""]
@@ -235,11 +288,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
                         help="GitHub-flavoured Markdown (job summary, PR comment)")
     args = parser.parse_args(argv)
     try:
-        changes = parse_changes(load_plan(args.plan_json))
+        plan = load_plan(args.plan_json)
+        changes = parse_changes(plan)
     except (OSError, PlanError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INVALID
-    out.write(render(changes, args.allow_destroy, markdown=args.markdown))
+    cost_lines = render_cost(plan, cost.load_prices(), markdown=args.markdown)
+    out.write(render(changes, args.allow_destroy, markdown=args.markdown, cost_lines=cost_lines))
     return EXIT_BLOCKED if blocked_changes(changes, args.allow_destroy) else EXIT_OK
 
 

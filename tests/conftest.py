@@ -68,3 +68,9 @@ def state_stack(synth_root: Path) -> Synthesized:
 @pytest.fixture(scope="session")
 def prod_stack(synth_all: Path) -> Synthesized:
     return Synthesized(synth_all / "prod" / "stacks" / "payments-prod" / "cdk.tf.json")
+
+
+@pytest.fixture(scope="session")
+def staging_stack(synth_all: Path) -> Synthesized:
+    """Staging: scales to zero like dev, but has the WAF, the dashboard and the full alarm set."""
+    return Synthesized(synth_all / "staging" / "stacks" / "payments-staging" / "cdk.tf.json")

@@ -145,8 +145,8 @@ def test_account_cloudwatch_role_is_set(stack):
     assert account["cloudwatch_role_arn"] == stack.ref("aws_iam_role", "arn", name="payment-apigw-cloudwatch-dev")
 
 
-def test_waf_rate_limits_per_ip_and_uses_the_aws_common_rule_set(stack):
-    acl = stack.one("aws_wafv2_web_acl")
+def test_waf_rate_limits_per_ip_and_uses_the_aws_common_rule_set(staging_stack):
+    acl = staging_stack.one("aws_wafv2_web_acl")
     rules = {r["name"]: r for r in acl["rule"]}
     assert rules["per-ip-rate-limit"]["statement"]["rate_based_statement"] == {"limit": 2000, "aggregate_key_type": "IP"}
     assert rules["aws-common-rule-set"]["statement"]["managed_rule_group_statement"]["name"] == "AWSManagedRulesCommonRuleSet"
@@ -157,31 +157,38 @@ def _waf_rules(stack):
     return {r["name"]: r for r in stack.one("aws_wafv2_web_acl")["rule"]}
 
 
-def test_waf_blocks_amazon_ip_reputation_list(stack):
-    rule = _waf_rules(stack)["aws-ip-reputation"]
+def test_waf_blocks_amazon_ip_reputation_list(staging_stack):
+    rule = _waf_rules(staging_stack)["aws-ip-reputation"]
     assert rule["statement"]["managed_rule_group_statement"] == {
         "name": "AWSManagedRulesAmazonIpReputationList", "vendor_name": "AWS"}
     assert rule["override_action"] == {"none": {}}  # the group's own block actions apply
 
 
-def test_waf_blocks_anonymous_ips_but_only_counts_hosting_providers(stack):
+def test_waf_blocks_anonymous_ips_but_only_counts_hosting_providers(staging_stack):
     # Merchants call the API server to server from cloud hosts: HostingProviderIPList must not block.
-    group = _waf_rules(stack)["aws-anonymous-ip"]["statement"]["managed_rule_group_statement"]
+    group = _waf_rules(staging_stack)["aws-anonymous-ip"]["statement"]["managed_rule_group_statement"]
     assert group["name"] == "AWSManagedRulesAnonymousIpList"
     assert group["rule_action_override"] == [{"name": "HostingProviderIPList", "action_to_use": {"count": {}}}]
-    assert _waf_rules(stack)["aws-anonymous-ip"]["override_action"] == {"none": {}}
+    assert _waf_rules(staging_stack)["aws-anonymous-ip"]["override_action"] == {"none": {}}
 
 
-def test_waf_rule_priorities_are_unique_and_existing_rules_keep_theirs(stack):
-    rules = _waf_rules(stack)
+def test_waf_rule_priorities_are_unique_and_existing_rules_keep_theirs(staging_stack):
+    rules = _waf_rules(staging_stack)
     assert {n: r["priority"] for n, r in rules.items()} == {
         "per-ip-rate-limit": 0, "aws-common-rule-set": 1, "aws-known-bad-inputs": 2,
         "aws-ip-reputation": 3, "aws-anonymous-ip": 4}
 
 
-def test_waf_is_associated_with_the_stage(stack):
-    assoc = stack.one("aws_wafv2_web_acl_association")
-    assert assoc["resource_arn"] == stack.ref("aws_api_gateway_stage", "arn")
+def test_waf_is_associated_with_the_stage(staging_stack):
+    assoc = staging_stack.one("aws_wafv2_web_acl_association")
+    assert assoc["resource_arn"] == staging_stack.ref("aws_api_gateway_stage", "arn")
+
+
+def test_waf_is_a_setting_off_in_dev_and_on_in_prod(stack, prod_stack):
+    """settings.waf_enabled: dev and previews save the web ACL's $8 a month; production always has it."""
+    for rtype in ("aws_wafv2_web_acl", "aws_wafv2_web_acl_association", "aws_wafv2_web_acl_logging_configuration"):
+        assert not stack.resources(rtype) and len(prod_stack.resources(rtype)) == 1
+    assert not [g for g in stack.resources("aws_cloudwatch_log_group").values() if g["name"].startswith("aws-waf-logs-")]
 
 
 def test_api_url_is_an_output_and_an_ssm_parameter(stack):

@@ -10,16 +10,37 @@ def cluster(stack):
     return stack.one("aws_rds_cluster")
 
 
-def test_aurora_is_serverless_v2_postgres_with_capacity_from_settings(cluster):
+def test_aurora_is_serverless_v2_postgres_that_pauses_when_idle_in_dev(cluster):
     assert cluster["engine"] == "aurora-postgresql" and cluster["engine_mode"] == "provisioned"
-    assert cluster["serverlessv2_scaling_configuration"] == {"min_capacity": 0.5, "max_capacity": 2}
+    assert cluster["serverlessv2_scaling_configuration"] == {"min_capacity": 0, "max_capacity": 2,
+                                                             "seconds_until_auto_pause": 900}
 
 
-def test_aurora_has_a_writer_and_a_reader_on_db_serverless(stack):
-    instances = stack.resources("aws_rds_cluster_instance").values()
-    assert sorted(i["identifier"] for i in instances) == ["payment-customer-db-dev-reader",
-                                                         "payment-customer-db-dev-writer"]
-    assert {i["instance_class"] for i in instances} == {"db.serverless"}
+def test_aurora_engine_version_supports_auto_pause(cluster):
+    from modules.settings import auto_pause_supported
+    assert cluster["engine_version"] == "15.8" and auto_pause_supported(cluster["engine_version"])
+
+
+def test_prod_aurora_never_pauses(prod_stack):
+    config = prod_stack.one("aws_rds_cluster")["serverlessv2_scaling_configuration"]
+    assert config == {"min_capacity": 1, "max_capacity": 16}  # no seconds_until_auto_pause
+
+
+def test_dev_has_a_writer_only_and_prod_a_writer_and_a_reader_on_db_serverless(stack, prod_stack):
+    assert [i["identifier"] for i in stack.resources("aws_rds_cluster_instance").values()] == [
+        "payment-customer-db-dev-writer"]
+    instances = prod_stack.resources("aws_rds_cluster_instance")
+    assert sorted(i["identifier"] for i in instances.values()) == ["payment-customer-db-prod-reader",
+                                                                  "payment-customer-db-prod-writer"]
+    assert {i["instance_class"] for i in instances.values()} == {"db.serverless"}
+    # Terraform ids as before the reader became a setting: prod's instances are not replaced.
+    assert sorted(n.split("_")[1] for n in instances) == ["reader", "writer"]
+
+
+def test_reader_ids_stay_stable_as_readers_are_added():
+    from modules.data import instance_roles
+    assert instance_roles(0) == ["writer"]
+    assert instance_roles(3) == ["writer", "reader", "reader-2", "reader-3"]
 
 
 def test_aurora_storage_and_performance_insights_use_the_platform_key(stack, cluster):

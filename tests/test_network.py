@@ -28,17 +28,19 @@ def test_no_subnet_maps_public_ips(stack):
     assert not any(s["map_public_ip_on_launch"] for s in stack.resources("aws_subnet").values())
 
 
-def test_nat_gateway_count_follows_setting_and_sits_in_public_subnets(stack):
-    nats = stack.resources("aws_nat_gateway").values()
-    assert len(nats) == 1  # dev default, as the seed
-    public_ids = {f"${{aws_subnet.{n}.id}}" for n, s in stack.resources("aws_subnet").items()
+def test_nat_gateway_count_follows_setting_and_sits_in_public_subnets(stack, prod_stack):
+    assert not stack.resources("aws_nat_gateway") and not stack.resources("aws_eip")  # dev: none (idle cost)
+    nats = prod_stack.resources("aws_nat_gateway").values()
+    assert len(nats) == 3  # prod: one per AZ
+    public_ids = {f"${{aws_subnet.{n}.id}}" for n, s in prod_stack.resources("aws_subnet").items()
                   if s["tags"]["Tier"] == "public"}
-    assert all(n["subnet_id"] in public_ids for n in nats)
+    assert {n["subnet_id"] for n in nats} == public_ids
 
 
-def test_private_route_tables_default_route_through_nat(stack):
-    routes = [r for r in stack.resources("aws_route").values() if "nat_gateway_id" in r]
-    assert len(routes) == 3
+def test_private_route_tables_default_route_through_nat(stack, prod_stack):
+    assert not [r for r in stack.resources("aws_route").values() if "nat_gateway_id" in r]
+    routes = [r for r in prod_stack.resources("aws_route").values() if "nat_gateway_id" in r]
+    assert len(routes) == 3 and len({r["nat_gateway_id"] for r in routes}) == 3  # each AZ its own NAT
 
 
 def test_isolated_subnets_have_no_default_route(stack):

@@ -1,14 +1,16 @@
 """scripts/plan_summary.py over REAL plans: Terraform plans a small config against a local moto server.
 
-The fixture applies a DynamoDB table, an S3 bucket and a SecureString SSM parameter with a local
-backend, then plans four edits of it (create from nothing, in-place update, forced replacement of
-the table, deletion of the table) and keeps each ``terraform show -json`` output. The moto server
+The fixture applies a DynamoDB table (provisioned capacity: it has an idle cost), an S3 bucket and a
+SecureString SSM parameter with a local backend, then plans five edits of it (create from nothing,
+in-place update, a change of the table's capacity, forced replacement of the table, deletion of the
+table) and keeps each ``terraform show -json`` output. The moto server
 and ``terraform init`` happen once per run (a file lock, shared by the xdist workers).
 """
 
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 import io
 import json
 import shutil
@@ -20,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from scripts import cost
 from scripts import plan_summary as ps
 from scripts import rehearse, terraform
 from tests.conftest import once_per_run
@@ -29,11 +32,12 @@ TABLE = "aws_dynamodb_table.payments"
 BUCKET = "aws_s3_bucket.receipts"
 PARAMETER = "aws_ssm_parameter.api_secret"
 SECRET_BEFORE, SECRET_AFTER = "s3cr3t-before-7f1c", "s3cr3t-after-92ab"
-SCENARIOS = ("create", "update", "replace", "delete")
+SCENARIOS = ("create", "update", "capacity", "replace", "delete")
+BASE_CAPACITY, SCALED_CAPACITY = (5, 5), (50, 20)  # (read, write) capacity units
 
 
 def config(endpoint: str, state: Path, *, hash_key: str = "id", team: str = "payments", secret: str = SECRET_BEFORE,
-           table: bool = True) -> dict[str, Any]:
+           table: bool = True, capacity: tuple[int, int] = BASE_CAPACITY) -> dict[str, Any]:
     """Terraform JSON: provider on moto, local backend, table + bucket + secure parameter."""
     resources: dict[str, Any] = {
         "aws_s3_bucket": {"receipts": {"bucket": "plan-summary-receipts", "force_destroy": True}},
@@ -42,7 +46,8 @@ def config(endpoint: str, state: Path, *, hash_key: str = "id", team: str = "pay
     }
     if table:
         resources["aws_dynamodb_table"] = {"payments": {
-            "name": "plan-summary-payments", "billing_mode": "PAY_PER_REQUEST", "hash_key": hash_key,
+            "name": "plan-summary-payments", "billing_mode": "PROVISIONED", "hash_key": hash_key,
+            "read_capacity": capacity[0], "write_capacity": capacity[1],
             "attribute": [{"name": hash_key, "type": "S"}], "tags": {"Team": team},
         }}
     return {
@@ -92,13 +97,13 @@ def build_plans(outdir: Path) -> None:
     workdir = outdir / "base"
     workdir.mkdir()
     state = outdir / "terraform.tfstate"
-    edits = {"update": dict(team="risk", secret=SECRET_AFTER), "replace": dict(hash_key="payment_id"),
-             "delete": dict(table=False)}
+    edits = {"update": dict(team="risk", secret=SECRET_AFTER), "capacity": dict(capacity=SCALED_CAPACITY),
+             "replace": dict(hash_key="payment_id"), "delete": dict(table=False)}
     # The rehearsal's own local endpoint and scrubbed environment (no real AWS profile can leak in).
     with rehearse.MotoServer(outdir / "moto.log") as server:
         endpoint = server.url
         env = rehearse.endpoint_env(endpoint, "us-east-1")
-        with ThreadPoolExecutor(max_workers=3) as pool:
+        with ThreadPoolExecutor(max_workers=4) as pool:
             create = pool.submit(create_plan, outdir / "create", config(endpoint, outdir / "empty.tfstate"), env)
             (workdir / "main.tf.json").write_text(json.dumps(config(endpoint, state)))
             terraform.run(workdir, ["init", "-input=false", "-no-color"], env=env)
@@ -190,6 +195,89 @@ def test_cli_reads_stdin(plans):
                           input=json.dumps(plans["delete"]), capture_output=True, text=True,
                           env=clean_env())
     assert proc.returncode == ps.EXIT_BLOCKED and TABLE in proc.stdout
+
+
+# --- idle-cost delta on real plans ---------------------------------------------------------------
+
+def _monthly(read: int, write: int) -> Decimal:
+    """The table's idle cost straight from the price table: provisioned RCU and WCU for 730 hours."""
+    p = cost.load_prices()
+    return read * p.monthly("dynamodb_provisioned_rcu_hour") + write * p.monthly("dynamodb_provisioned_wcu_hour")
+
+
+def _deltas(plan):
+    deltas, before, after, unpriced = ps.cost_deltas(plan, cost.load_prices())
+    return {(d.what, d.before, d.after) for d in deltas}, before, after, unpriced
+
+
+def test_create_plan_adds_the_tables_provisioned_capacity_to_the_idle_cost(plans, tmp_path):
+    deltas, before, after, unpriced = _deltas(plans["create"])
+    p = cost.load_prices()
+    read, write = BASE_CAPACITY
+    assert deltas == {("provisioned RCU", 0, read * p.monthly("dynamodb_provisioned_rcu_hour")),
+                      ("provisioned WCU", 0, write * p.monthly("dynamodb_provisioned_wcu_hour"))}
+    assert (before, after, unpriced) == (0, _monthly(*BASE_CAPACITY), [])
+    _, text = run_cli(plans["create"], tmp_path=tmp_path)
+    assert f"$0.00/month → {cost.usd(_monthly(*BASE_CAPACITY))}/month" in text
+    assert f"+{cost.usd(write * p.monthly('dynamodb_provisioned_wcu_hour'))}/month: aws_dynamodb_table provisioned WCU" in text
+
+
+def test_capacity_change_shows_before_and_after_per_line(plans, tmp_path):
+    deltas, before, after, _ = _deltas(plans["capacity"])
+    assert (before, after) == (_monthly(*BASE_CAPACITY), _monthly(*SCALED_CAPACITY))
+    p = cost.load_prices()
+    rcu = p.monthly("dynamodb_provisioned_rcu_hour")
+    assert ("provisioned RCU", BASE_CAPACITY[0] * rcu, SCALED_CAPACITY[0] * rcu) in deltas
+    code, text = run_cli(plans["capacity"], tmp_path=tmp_path)
+    increase = cost.usd((SCALED_CAPACITY[0] - BASE_CAPACITY[0]) * rcu, sign=True)
+    assert code == 0
+    assert f"{increase}/month: aws_dynamodb_table provisioned RCU ({cost.usd(BASE_CAPACITY[0] * rcu)} → " in text
+
+
+def test_delete_plan_removes_the_tables_idle_cost(plans, tmp_path):
+    deltas, before, after, _ = _deltas(plans["delete"])
+    assert (before, after) == (_monthly(*BASE_CAPACITY), 0)
+    assert {d[2] for d in deltas} == {0}
+    _, markdown = run_cli(plans["delete"], "--markdown", tmp_path=tmp_path)
+    assert f"({cost.usd(-_monthly(*BASE_CAPACITY), sign=True)}/month;" in markdown
+    assert "- -$" in markdown and "**Idle cost**" in markdown
+
+
+def test_tag_update_changes_no_idle_cost(plans):
+    deltas, before, after, _ = _deltas(plans["update"])
+    assert deltas == set() and before == after == _monthly(*BASE_CAPACITY)
+
+
+def test_an_unknown_resource_type_in_a_plan_is_reported_unpriced(plans):
+    plan = copy.deepcopy(plans["create"])
+    rc = next(r for r in plan["resource_changes"] if r["type"] == "aws_s3_bucket")
+    plan["resource_changes"].append(dict(rc, type="aws_mq_broker", address="aws_mq_broker.queue"))
+    _, _, _, unpriced = ps.cost_deltas(plan, cost.load_prices())
+    assert [(u.type, u.what) for u in unpriced] == [("aws_mq_broker", "not in the price table")]
+    assert "Unpriced (may cost money at idle, not counted): aws_mq_broker" in "\n".join(
+        ps.render_cost(plan, cost.load_prices()))
+
+
+def test_aurora_instance_is_priced_from_the_cluster_its_configuration_references():
+    """On a create the instance's cluster_identifier is unknown: the plan's configuration says which
+    cluster (two here, so no single-cluster fallback), and that cluster's minimum ACU prices it."""
+    def cluster(name, minimum):
+        return {"address": f"aws_rds_cluster.{name}", "type": "aws_rds_cluster", "change": {
+            "actions": ["create"], "before": None,
+            "after": {"serverlessv2_scaling_configuration": [{"min_capacity": minimum, "max_capacity": 4}]}}}
+    plan = {"format_version": "1.2", "resource_changes": [
+        cluster("paused", 0), cluster("busy", 0.5),
+        {"address": "aws_rds_cluster_instance.writer", "type": "aws_rds_cluster_instance", "change": {
+            "actions": ["create"], "before": None, "after": {"instance_class": "db.serverless"}}}],
+        "configuration": {"root_module": {"resources": [{
+            "address": "aws_rds_cluster_instance.writer",
+            "expressions": {"cluster_identifier": {"references": ["aws_rds_cluster.busy.id", "aws_rds_cluster.busy"]},
+                            "timeouts": [{}]}}]}}}
+    deltas, before, after, _ = ps.cost_deltas(plan, cost.load_prices())
+    assert [(d.type, d.what, d.delta) for d in deltas] == [
+        ("aws_rds_cluster_instance", "Serverless v2 at its minimum 0.5 ACU", Decimal("43.80"))]
+    assert "+$43.80/month: aws_rds_cluster_instance Serverless v2 at its minimum 0.5 ACU ($0.00 → $43.80)" in \
+        "\n".join(ps.render_cost(plan, cost.load_prices()))
 
 
 # --- pure functions ----------------------------------------------------------------------------------
