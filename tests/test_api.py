@@ -135,8 +135,8 @@ def test_access_log_records_the_merchant_client_id(stack):
     assert json.loads(stage["access_log_settings"]["format"])["clientId"] == "$context.authorizer.claims.client_id"
 
 
-def test_waf_logs_redact_the_api_key_and_the_bearer_token(stack):
-    logging = stack.one("aws_wafv2_web_acl_logging_configuration")
+def test_waf_logs_redact_the_api_key_and_the_bearer_token(staging_stack):
+    logging = staging_stack.one("aws_wafv2_web_acl_logging_configuration")
     assert {f["single_header"]["name"] for f in logging["redacted_fields"]} == {"x-api-key", "authorization"}
 
 
