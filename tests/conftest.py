@@ -5,6 +5,7 @@ whichever xdist worker asks first while the others wait on a file lock."""
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 import time
 from pathlib import Path
@@ -68,3 +69,19 @@ def state_stack(synth_root: Path) -> Synthesized:
 @pytest.fixture(scope="session")
 def prod_stack(synth_all: Path) -> Synthesized:
     return Synthesized(synth_all / "prod" / "stacks" / "payments-prod" / "cdk.tf.json")
+
+
+def _terraform_settings_for_the_jsii_kernel() -> None:
+    """Terraform started by the jsii kernel (``Testing.to_be_valid_terraform`` runs ``terraform
+    init`` and ``validate`` from Node) must see the project's CLI config (the provider mirror, no
+    checkpoint calls). The kernel inherits this process's environment when it starts, at the first
+    construct import, so this runs when this conftest is imported: before any test module or nested
+    conftest (which pytest imports before calling any pytest_configure hook)."""
+    from scripts.terraform import terraform_env
+
+    env = terraform_env()
+    for name in ("TF_CLI_CONFIG_FILE", "TF_IN_AUTOMATION", "CHECKPOINT_DISABLE"):
+        os.environ[name] = env[name]
+
+
+_terraform_settings_for_the_jsii_kernel()
