@@ -71,6 +71,12 @@ def prod_stack(synth_all: Path) -> Synthesized:
     return Synthesized(synth_all / "prod" / "stacks" / "payments-prod" / "cdk.tf.json")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest first: the rehearsal (minutes, mostly waiting on the endpoint) goes to a worker before
+    anything else, so the rest of the suite runs beside it instead of before it."""
+    items.sort(key=lambda item: item.get_closest_marker("rehearsal") is None)  # stable sort
+
+
 def _terraform_settings_for_the_jsii_kernel() -> None:
     """Terraform started by the jsii kernel (``Testing.to_be_valid_terraform`` runs ``terraform
     init`` and ``validate`` from Node) must see the project's CLI config (the provider mirror, no
