@@ -19,7 +19,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
-.PHONY: deps synth synth-cli test bench rehearse release plan cost clean bootstrap merchant-add merchant-remove merchant-list
+.PHONY: deps synth synth-cli test bench rehearse release plan diff deploy cost clean bootstrap merchant-add merchant-remove merchant-list
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,18 @@ synth: deps
 
 synth-cli: deps
 	cdktf synth
+
+# make diff|deploy [ENVIRONMENT_SUFFIX=prod]: `cdktf diff|deploy payments-<env>` with the project's
+# Terraform CLI config in TF_CLI_CONFIG_FILE (build/terraform.rc: the provider mirror when there is
+# one, else the public registry). The committed .terraform.lock.hcl is in every synthesized stack, so
+# the CLI never runs `terraform providers lock` (which would ignore a mirror).
+CDKTF_ENV = ENVIRONMENT_SUFFIX=$(ENVIRONMENT_SUFFIX) CHECKPOINT_DISABLE=1 \
+	TF_CLI_CONFIG_FILE="$$($(WITH_MIRROR) $(PY) -m scripts.terraform --cli-config)"
+diff: deps
+	$(CDKTF_ENV) cdktf diff payments-$(ENVIRONMENT_SUFFIX)
+
+deploy: deps
+	$(CDKTF_ENV) cdktf deploy payments-$(ENVIRONMENT_SUFFIX)
 
 test: deps
 	$(WITH_MIRROR) $(PY) -m pytest $(PYTEST_ARGS)

@@ -12,6 +12,7 @@ from cdktf import App
 
 from modules.ci_stack import CiStack
 from modules.payment_stack import PaymentStack
+from modules.platform import place_lock_file
 from modules.settings import SettingsError, build_settings, load_cdktf_context
 from modules.state_stack import StateBucketStack
 
@@ -32,9 +33,16 @@ def build_app(app: App | None = None) -> App:
     return app
 
 
+def synth(app: App) -> None:
+    """``app.synth()``, then the committed provider lock file into every stack directory (what
+    ``cdktf deploy``/``diff`` and ``terraform init`` in cdktf.out/stacks/<stack> then use)."""
+    app.synth()
+    place_lock_file(app.outdir)
+
+
 if __name__ == "__main__":
     try:
         app = build_app()
     except SettingsError as err:  # one line naming the setting, not a jsii traceback
         raise SystemExit(f"error: {err}") from None
-    app.synth()
+    synth(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Mapping
 
@@ -13,6 +14,8 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from modules.settings import PROJECT_ROOT, Settings
 
 BACKEND_FILE = PROJECT_ROOT / "backend.tf.json"
+# The dependency lock file (hashicorp/aws 5.100.0 and its verified hashes), committed at the root.
+LOCK_FILE = PROJECT_ROOT / ".terraform.lock.hcl"
 
 # Services the stacks talk to; in rehearsal each one is pointed at the local endpoint.
 REHEARSAL_SERVICES = (
@@ -128,3 +131,21 @@ def configure_backend(stack: TerraformStack, settings: Settings, key: str | None
         stack.add_override("terraform.backend.s3.bucket", None)
     # cdktf 0.21's S3Backend has no use_lockfile (Terraform >= 1.10 S3-native locking).
     stack.add_override("terraform.backend.s3.use_lockfile", bool(defaults["use_lockfile"]))
+
+
+def place_lock_file(outdir: str | Path, lock_file: Path = LOCK_FILE) -> list[Path]:
+    """Copy the committed lock file into every stack directory of a synthesized app.
+
+    Terraform then installs exactly the locked provider and checks it against the locked hashes,
+    whatever installs it (registry or filesystem mirror); and the cdktf CLI, which runs
+    ``terraform providers lock`` (registry only, ignoring a mirror) when a stack has no lock file,
+    leaves it alone. Same bytes every synth, so synth stays deterministic.
+    """
+    outdir = Path(outdir)
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    placed = []
+    for stack in manifest["stacks"].values():
+        target = outdir / stack["workingDirectory"] / lock_file.name
+        shutil.copyfile(lock_file, target)
+        placed.append(target)
+    return placed

@@ -3,7 +3,9 @@
     python -m scripts.bench [--runs 5] [--suite-runs 3] [--rehearsal-runs 1]
 
 Measures: synth of `dev` with the fast provider import, the same synth with the normal (eager)
-import, the test suite without the rehearsal, and each phase of the offline rehearsal. Peak memory is
+import, the test suite without the rehearsal, each phase of the offline rehearsal, and the whole suite
+as `make test` runs it (rehearsal included, beside the other tests). Prints the machine first (cores,
+memory, CPU model, load average): timings on a shared machine are only comparable under similar load. Peak memory is
 the largest resident set of the measured process tree (Python and the jsii Node kernel).
 """
 
@@ -54,14 +56,30 @@ def series(label: str, runs: int, make_cmd: Callable[[int], tuple[Sequence[str],
     return row
 
 
+def machine() -> str:
+    """Cores, memory, CPU model and load: what the README's figures must be read against."""
+    def first(path: str, prefix: str) -> str:
+        try:
+            return next((line.split(":", 1)[1].strip() for line in open(path) if line.startswith(prefix)), "?")
+        except OSError:
+            return "?"
+    mem_kib = first("/proc/meminfo", "MemTotal").split()[0]
+    mem = f"{int(mem_kib) / 1024 / 1024:.1f} GiB" if mem_kib.isdigit() else "?"
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"machine: {platform.machine()}, {os.cpu_count()} cores (nproc), {mem} memory, "
+            f"CPU {first('/proc/cpuinfo', 'model name')}, load average {load}; "
+            f"python {platform.python_version()}, node {os.environ.get('JSII_NODE', 'node')}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="runs per synth benchmark")
     parser.add_argument("--suite-runs", type=int, default=3, help="runs of the test suite (0 skips)")
     parser.add_argument("--rehearsal-runs", type=int, default=1, help="rehearsals (0 skips)")
+    parser.add_argument("--full-suite-runs", type=int, default=1,
+                        help="runs of the whole suite, rehearsal included, as `make test` (0 skips)")
     args = parser.parse_args()
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()}, node {os.environ.get('JSII_NODE', 'node')}")
+    print(machine(), flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         def synth(mode: str) -> Callable[[int], tuple[Sequence[str], dict[str, str]]]:
@@ -81,6 +99,10 @@ def main() -> None:
             if report.exists():
                 for phase, seconds in json.loads(report.read_text()).get("phases", {}).items():
                     print(f"  rehearsal phase {phase:<24} {seconds:6.1f}s")
+        if args.full_suite_runs:
+            rows.append(series("test suite (whole, as make test)", args.full_suite_runs, lambda i: (
+                [sys.executable, "-m", "pytest", "-q"], dict(os.environ))))
+        print(machine().replace("machine:", "after:"), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,29 @@
-"""Offline deploy rehearsal: apply, re-plan, smoke-test and destroy a stack against a local AWS endpoint.
+"""Offline deploy rehearsal: deploy, re-diff, smoke-test and destroy a stack against a local AWS endpoint.
 
 ``python -m scripts.rehearse [--environment dev]`` (``make rehearse``):
 
 1. starts its own ``moto_server`` on a free loopback port (stopped again whatever happens);
 2. synthesizes the app with ``PAYMENTS_AWS_ENDPOINT`` pointing at it and a rehearsal state bucket;
-3. creates the state bucket through the ``payments-state`` bootstrap stack (local state, through a
-   ``backend_override.tf.json``);
-4. ``terraform init`` of ``payments-<env>`` with the S3 backend and lock file against the endpoint,
-   ``apply``, then ``plan -detailed-exitcode`` which must report no changes;
+3. applies the ``payments-state`` bootstrap stack (local state, through a ``backend_override.tf.json``)
+   in the background: the stack's S3 backend needs only the bucket, which exists within seconds,
+   while the provider waits a minute on the bucket's lifecycle configuration; the rehearsal joins it
+   before the no-change diff;
+4. ``cdktf diff payments-<env>`` (the plan the plan-review gate reads: all creates), then
+   ``cdktf deploy payments-<env> --auto-approve`` (S3 backend with lock file on the endpoint), whose
+   state must hold exactly the reviewed creates; then ``cdktf diff`` must report no changes;
 5. checks the applied API's authorizer and scopes and onboards a merchant with
    ``scripts/merchants.py`` (scripts/rehearse_identity.py); neither the command's output nor the
    Terraform state may carry the client secret or the API key value;
 6. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``), each call
    with the authorizer context API Gateway builds from that merchant's access token;
-7. offboards the merchant, destroys the environment and the state stack;
+7. offboards the merchant, destroys the environment (Terraform: the gate reads the saved destroy plan
+   that is then applied) and the state stack;
 
 and prints a short report: resource count, seconds per phase, the exclusion list of
 ``modules/rehearsal.py``. Exits non-zero on any failure. Nothing is cached between runs: the app is
 synthesized afresh and the work directory (``build/rehearsal/<env>``) is recreated. Terraform comes
-from ``scripts/terraform.py`` (PAYMENTS_PROVIDER_MIRROR for an offline provider mirror).
+from ``scripts/terraform.py`` (PAYMENTS_PROVIDER_MIRROR for an offline provider mirror); the cdktf
+CLI from ``node_modules/.bin`` on the project's Node 22.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -76,6 +82,8 @@ LAMBDAS = PROJECT_ROOT / "lambdas"
 STATE_STACK = "payments-state"
 REHEARSAL_KEY = "test"  # moto accepts any key; not credentials
 PARALLELISM = "-parallelism=20"
+CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
+BUCKET_TIMEOUT = 120.0  # seconds for the state stack to create the state bucket
 NO_COLOR = ("init", "apply", "plan", "destroy", "output")
 READY_TIMEOUT = 60.0
 # Settings of the caller's shell that must not leak into the rehearsal (it synthesizes its own).
@@ -206,7 +214,7 @@ def synth_app(outdir: Path) -> None:
     import modules  # noqa: F401  (fast provider import)
     from cdktf import App, TerraformStack
 
-    from main import build_app
+    from main import build_app, synth
     from modules.rehearsal import apply_rehearsal_overrides
 
     if not os.environ.get("PAYMENTS_AWS_ENDPOINT"):
@@ -216,7 +224,7 @@ def synth_app(outdir: Path) -> None:
     for stack in app.node.children:
         if isinstance(stack, TerraformStack):
             apply_rehearsal_overrides(stack)
-    app.synth()
+    synth(app)
 
 
 def count_resources(stack_json: Mapping[str, Any]) -> int:
@@ -241,6 +249,82 @@ class Terraform:
             raise RehearsalError(f"terraform {' '.join(args)} exited {proc.returncode} "
                                  f"(log: {self.logs / (name + '.log')}):\n{errors_of(proc.stdout)}")
         return proc
+
+
+@dataclass
+class Cdktf:
+    """``cdktf <command> <stack>`` on the already synthesized app in ``outdir`` (``--skip-synth``),
+    as a user runs it from the project root; output logged to ``logs/``."""
+
+    outdir: Path
+    env: dict[str, str]
+    logs: Path
+
+    def __call__(self, name: str, command: str, stack: str, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [str(CDKTF), command, stack, "--skip-synth", "--output", str(self.outdir), "--no-color",
+               "--terraform-parallelism", PARALLELISM.split("=")[1], *args]
+        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=self.env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        (self.logs / f"{name}.log").write_text(proc.stdout or "")
+        if proc.returncode != 0:
+            raise RehearsalError(f"cdktf {command} {stack} exited {proc.returncode} "
+                                 f"(log: {self.logs / (name + '.log')}):\n{errors_of(proc.stdout)}")
+        return proc
+
+
+def cdktf_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The cdktf CLI's environment: Terraform's (the project's CLI config with the mirror, the
+    project's plugin cache instead of the CLI's own) and the project's Node 22 first on PATH."""
+    result = terraform.terraform_env(env)
+    result.update(PATH=f"{CDKTF.parent}{os.pathsep}{result.get('PATH', '')}",
+                  CDKTF_DISABLE_PLUGIN_CACHE_ENV="true", CI="1", FORCE_COLOR="0")
+    return result
+
+
+class Background(threading.Thread):
+    """Runs ``work`` beside the main line; ``join_result`` re-raises what it raised."""
+
+    def __init__(self, work: Callable[[], None]):
+        super().__init__(daemon=True)
+        self.work, self.error, self.seconds = work, None, 0.0
+        self.started_at = time.perf_counter()
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as err:  # noqa: BLE001 (handed to the main thread)
+            self.error = err
+        finally:
+            self.seconds = time.perf_counter() - self.started_at
+
+    def join_result(self) -> float:
+        self.join()
+        if self.error:
+            raise self.error
+        return self.seconds
+
+
+def wait_for_bucket(s3: Any, bucket: str, background: Background, timeout: float = BUCKET_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return
+        except Exception:  # botocore ClientError 404 until the state stack creates it
+            if not background.is_alive():
+                background.join_result()
+                raise RehearsalError(f"the state stack finished without creating {bucket}")
+            time.sleep(0.5)
+    raise RehearsalError(f"state bucket {bucket} not created after {timeout:.0f}s")
+
+
+def no_changes(plan_json: Mapping[str, Any]) -> list[str]:
+    """What a plan would change (resources and outputs); empty when the stack matches the config."""
+    changed = [f"{c.action} {c.address}" for c in plan_summary.parse_changes(plan_json)]
+    changed += [f"output {name}" for name, oc in (plan_json.get("output_changes") or {}).items()
+                if (oc.get("actions") or ["no-op"]) != ["no-op"]]
+    return changed
 
 
 def errors_of(output: str, limit: int = 60) -> str:
@@ -559,6 +643,7 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
     logs = workdir / "logs"
     state_bucket = f"payments-rehearsal-state-{environment}"
     server = MotoServer(logs / "moto.log", port)
+    state_apply: Background | None = None
     try:
         with report.phase("endpoint") as note:
             server.start()
@@ -579,30 +664,49 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
         state_tf = Terraform(state_dir, env, logs / "state")
         tf = Terraform(stack_dir, env, logs / "stack")
 
-        with report.phase("state-apply") as note:
-            # The state stack keeps local state here: the rehearsal destroys its bucket at the end
-            # (make bootstrap's migration into the bucket is rehearsed by tests/test_bootstrap.py).
-            (state_dir / "backend_override.tf.json").write_text(json.dumps(
-                {"terraform": {"backend": {"local": {"path": str(workdir / "payments-state.tfstate")}}}}))
+        # The state stack keeps local state here: the rehearsal destroys its bucket at the end
+        # (make bootstrap's migration into the bucket is rehearsed by tests/test_bootstrap.py).
+        (state_dir / "backend_override.tf.json").write_text(json.dumps(
+            {"terraform": {"backend": {"local": {"path": str(workdir / "payments-state.tfstate")}}}}))
+        cdktf = Cdktf(stacks.parent, cdktf_env(env), logs / "stack")
+        stack_name = f"payments-{environment}"
+        s3 = SmokeContext(environment, region, server.url, {}, {}).boto("s3")
+
+        def apply_state_stack() -> None:
             state_tf("init", "init", "-input=false")
             state_tf("apply", "apply", "-auto-approve", "-input=false", PARALLELISM)
-            note.append(f"bucket {state_bucket}")
-        with report.phase("init"):
-            tf("init", "init", "-input=false")
+
+        state_apply = Background(apply_state_stack)
+        with report.phase("state-apply") as note:
+            state_apply.start()
+            wait_for_bucket(s3, state_bucket, state_apply)
+            note.append(f"bucket {state_bucket} exists; the stack's apply goes on beside the deploy")
         with report.phase("apply") as note:
-            # Apply the very plan the plan-review gate read (as CI does): all creates, gate passes.
-            changes = saved_plan(tf, "create", [])
+            # The reviewed plan: `cdktf diff` writes it to <stack dir>/plan; all creates, gate passes.
+            cdktf("diff-create", "diff", stack_name)
+            changes = read_plan(tf, "create", "plan")
             totals = plan_summary.totals(changes)
             created = totals["create"]
             if not created or set(+totals) != {"create"} or plan_summary.blocked_changes(changes):
                 raise RehearsalError(f"create plan of a new stack: {dict(totals)}; "
                                      f"gate: {plan_summary.blocked_changes(changes)}")
-            tf("apply", "apply", "-input=false", PARALLELISM, "create.tfplan")
-            note.append(f"plan gate passed ({created} creates)")
+            cdktf("deploy", "deploy", stack_name, "--auto-approve")
+            # cdktf deploy plans again (it cannot apply a saved plan): what it created must be
+            # exactly what the gate reviewed.
+            deployed = {a for a in state_addresses(tf) if not a.startswith("data.")}
+            reviewed = {c.address for c in changes}
+            if deployed != reviewed:
+                raise RehearsalError(f"deployed resources differ from the reviewed plan: "
+                                     f"not reviewed {sorted(deployed - reviewed)[:10]}, "
+                                     f"missing {sorted(reviewed - deployed)[:10]}")
+            note.append(f"plan gate passed ({created} creates), cdktf deploy created exactly those")
+        with report.phase("state-join") as note:
+            note.append(f"state stack applied in {state_apply.join_result():.1f}s, beside the deploy")
         with report.phase("plan") as note:
-            proc = tf("plan", "plan", "-detailed-exitcode", "-input=false", PARALLELISM, ok=(0, 2))
-            if proc.returncode == 2:
-                raise RehearsalError("re-plan after apply is not empty (drift):\n" + plan_diff(proc.stdout))
+            cdktf("diff", "diff", stack_name)
+            changed = no_changes(json.loads(tf("show-diff", "show", "-json", "plan").stdout))
+            if changed:
+                raise RehearsalError("cdktf diff after deploy is not empty (drift):\n" + "\n".join(changed))
             note.append("no changes")
         outputs = {k: v.get("value") for k, v in json.loads(tf("output", "output", "-json").stdout).items()}
         ctx = SmokeContext(environment, region, server.url, outputs, stack_json)
@@ -618,29 +722,38 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             note.append(offboard_merchant(ctx, endpoint_env(server.url, region), ctx.merchant))
         with report.phase("destroy") as note:
             forget = [a for a in state_addresses(tf) if exclusion_for(a, "keep_on_destroy")]
-            for address in forget:
-                tf("state-rm", "state", "rm", address)
+            if forget:  # one command: each terraform run loads the provider's schema again
+                tf("state-rm", "state", "rm", *forget)
             # The plan-review gate must refuse this plan (it deletes tables, buckets, the cluster,
             # the keys) unless every stateful address is named; then that exact plan is applied.
-            changes = saved_plan(tf, "destroy", ["-destroy"])
+            # No refresh: the no-change `cdktf diff` just refreshed every resource and found the
+            # state true (only the smoke test's data writes happened since); destroy still calls
+            # Delete on every resource and fails on any it cannot delete.
+            changes = saved_plan(tf, "destroy", ["-destroy", "-refresh=false"])
             blocked = [c.address for c in plan_summary.blocked_changes(changes)]
             if not blocked or plan_summary.blocked_changes(changes, blocked):
                 raise RehearsalError(f"destroy plan: the gate blocked {blocked or 'nothing'}")
             tf("destroy", "apply", "-input=false", PARALLELISM, "destroy.tfplan")
             note.append(f"plan gate blocked {len(blocked)} stateful deletions until allowed")
         with report.phase("state-destroy"):
-            s3 = SmokeContext(environment, region, server.url, {}, {}).boto("s3")
             empty_bucket(s3, state_bucket)
             state_tf("destroy", "destroy", "-auto-approve", "-input=false", PARALLELISM)
     finally:
+        if state_apply is not None and state_apply.is_alive():
+            state_apply.join(timeout=300)  # let its terraform finish before the endpoint goes
         server.stop()
 
 
 def saved_plan(tf: Terraform, name: str, extra: list[str]) -> list[plan_summary.Change]:
-    """``terraform plan -out <name>.tfplan``; its JSON (kept as ``plans/<name>.json``) parsed by the
-    plan-review summary, whose text is logged next to it."""
+    """``terraform plan -out <name>.tfplan``, read by ``read_plan``."""
     tf(f"plan-{name}", "plan", "-input=false", PARALLELISM, *extra, f"-out={name}.tfplan")
-    plan_json = tf(f"show-{name}", "show", "-json", f"{name}.tfplan").stdout
+    return read_plan(tf, name, f"{name}.tfplan")
+
+
+def read_plan(tf: Terraform, name: str, plan_file: str) -> list[plan_summary.Change]:
+    """A saved plan's JSON (kept as ``plans/<name>.json``) parsed by the plan-review summary, whose
+    text is logged next to it."""
+    plan_json = tf(f"show-{name}", "show", "-json", plan_file).stdout
     plans = tf.logs.parent / "plans"
     plans.mkdir(parents=True, exist_ok=True)
     (plans / f"{name}.json").write_text(plan_json)

@@ -21,13 +21,13 @@ def synth(outdir: Path, environments: list[str]) -> None:
     import modules  # noqa: F401  (fast provider import unless PAYMENTS_PROVIDER_IMPORT=eager)
     from cdktf import App
 
-    from main import build_app
+    from main import build_app, synth as synth_app
 
     for environment in environments:
         os.environ["ENVIRONMENT_SUFFIX"] = environment
         (outdir / environment).mkdir(parents=True, exist_ok=True)
         app = App(outdir=str(outdir / environment))
-        build_app(app).synth()
+        synth_app(build_app(app))
 
 
 def main() -> None:

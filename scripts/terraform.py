@@ -2,7 +2,8 @@
 
 PAYMENTS_PROVIDER_MIRROR names a filesystem mirror of providers (for example the offline mirror of
 hashicorp/aws 5.100.0 on CI machines). When it is unset, Terraform uses the public registry, as users
-with internet access expect. Usage: ``python -m scripts.terraform <dir> <terraform args...>``.
+with internet access expect. Usage: ``python -m scripts.terraform <dir> <terraform args...>``; ``python -m scripts.terraform
+--cli-config`` writes the config and prints its path (for ``TF_CLI_CONFIG_FILE``).
 """
 
 from __future__ import annotations
@@ -60,7 +61,16 @@ def run(workdir: Path, args: Sequence[str], env: Mapping[str, str] | None = None
     return proc
 
 
+def cli_config_file() -> Path:
+    """Write the project's CLI config and return its path: ``TF_CLI_CONFIG_FILE`` for Terraform that
+    other tools start, such as ``cdktf deploy`` (``python -m scripts.terraform --cli-config``)."""
+    return Path(terraform_env()["TF_CLI_CONFIG_FILE"])
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--cli-config"]:
+        print(cli_config_file())
+        sys.exit(0)
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     sys.exit(run(Path(sys.argv[1]), sys.argv[2:], check=False, capture=False).returncode)

@@ -5,6 +5,7 @@ whichever xdist worker asks first while the others wait on a file lock."""
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 import time
 from pathlib import Path
@@ -74,3 +75,25 @@ def prod_stack(synth_all: Path) -> Synthesized:
 def staging_stack(synth_all: Path) -> Synthesized:
     """Staging: scales to zero like dev, but has the WAF, the dashboard and the full alarm set."""
     return Synthesized(synth_all / "staging" / "stacks" / "payments-staging" / "cdk.tf.json")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest first: the rehearsal (minutes, mostly waiting on the endpoint) goes to a worker before
+    anything else, so the rest of the suite runs beside it instead of before it."""
+    items.sort(key=lambda item: item.get_closest_marker("rehearsal") is None)  # stable sort
+
+
+def _terraform_settings_for_the_jsii_kernel() -> None:
+    """Terraform started by the jsii kernel (``Testing.to_be_valid_terraform`` runs ``terraform
+    init`` and ``validate`` from Node) must see the project's CLI config (the provider mirror, no
+    checkpoint calls). The kernel inherits this process's environment when it starts, at the first
+    construct import, so this runs when this conftest is imported: before any test module or nested
+    conftest (which pytest imports before calling any pytest_configure hook)."""
+    from scripts.terraform import terraform_env
+
+    env = terraform_env()
+    for name in ("TF_CLI_CONFIG_FILE", "TF_IN_AUTOMATION", "CHECKPOINT_DISABLE"):
+        os.environ[name] = env[name]
+
+
+_terraform_settings_for_the_jsii_kernel()

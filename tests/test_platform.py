@@ -1,6 +1,8 @@
 """Provider tags, the S3 state backend, and terraform validate against provider 5.100.0."""
 
 import json
+import os
+import re
 
 import pytest
 
@@ -61,3 +63,35 @@ def test_terraform_validate_passes(synth_root, stack_name):
     result = json.loads(out)
     assert result["valid"] is True, result["diagnostics"]
     assert result["error_count"] == 0
+
+
+def _locked_aws(text: str) -> str:
+    found = re.search(r'provider "registry.terraform.io/hashicorp/aws" \{(.*?)\n\}', text, re.S)
+    assert found, "the lock file has no hashicorp/aws entry"
+    return found.group(1)
+
+
+def test_every_synthesized_stack_carries_the_committed_lock_file(synth_root):
+    committed = (PROJECT_ROOT / ".terraform.lock.hcl").read_bytes()
+    for stack_name in ("payments-dev", "payments-state"):
+        assert (synth_root / "stacks" / stack_name / ".terraform.lock.hcl").read_bytes() == committed
+
+
+def test_lock_file_pins_the_provider_the_stacks_require(stack):
+    version = stack.json["terraform"]["required_providers"]["aws"]["version"]
+    locked = _locked_aws((PROJECT_ROOT / ".terraform.lock.hcl").read_text())
+    assert re.search(rf'^\s*version\s+=\s+"{re.escape(version)}"$', locked, re.M)
+    assert re.search(rf'^\s*constraints\s+=\s+"{re.escape(version)}"$', locked, re.M)  # what cdktf checks
+    assert re.search(r'"h1:[A-Za-z0-9+/]{43}="', locked)
+
+
+@pytest.mark.skipif(not os.environ.get(terraform.MIRROR_VAR), reason="needs PAYMENTS_PROVIDER_MIRROR")
+def test_locked_hash_is_the_mirrors_provider(tmp_path, stack):
+    """`terraform providers lock -fs-mirror` recomputes the hash from the mirror's provider."""
+    (tmp_path / "main.tf.json").write_text(json.dumps(
+        {"terraform": {"required_providers": stack.json["terraform"]["required_providers"]}}))
+    terraform.run(tmp_path, ["providers", "lock", f"-fs-mirror={os.environ[terraform.MIRROR_VAR]}",
+                             "-platform=linux_amd64"])
+    mirror = set(re.findall(r'"(h1:[^"]+)"', _locked_aws((tmp_path / ".terraform.lock.hcl").read_text())))
+    committed = set(re.findall(r'"(h1:[^"]+)"', _locked_aws((PROJECT_ROOT / ".terraform.lock.hcl").read_text())))
+    assert mirror and mirror <= committed

@@ -4,8 +4,9 @@
   production synth has no ignore_changes and no count anywhere;
 * state locking is real: while one terraform holds the S3 lock file of the project's backend on a
   local endpoint, a second one is refused with a lock error, and gets through once it is released;
-* the whole rehearsal (marked ``rehearsal``: minutes) exits 0 with apply, an empty re-plan, the smoke
-  test and destroy all done.
+* the whole rehearsal (marked ``rehearsal``: minutes) exits 0 with ``cdktf diff`` (the reviewed
+  plan) + ``cdktf deploy payments-dev --auto-approve``, an empty ``cdktf diff``, the smoke test and
+  destroy all done.
 
 Everything runs from the repo; only PAYMENTS_PROVIDER_MIRROR (an offline provider mirror) comes from
 outside, for the full rehearsal.
@@ -186,11 +187,12 @@ def test_full_rehearsal(tmp_path: Path) -> None:
     assert report.rstrip().endswith("rehearsal: OK"), report
     phases = {line.split()[0]: line for line in report.splitlines()[3:] if line.startswith("  ") and
               not line.startswith("    ")}
-    for phase in ("endpoint", "synth", "state-apply", "init", "apply", "plan", "onboard", "smoke",
+    for phase in ("endpoint", "synth", "state-apply", "apply", "state-join", "plan", "onboard", "smoke",
                   "offboard", "destroy", "state-destroy"):
         assert phase in phases and "FAILED" not in phases[phase], report
-    assert phases["plan"].endswith("no changes"), report
-    assert "plan gate passed (" in phases["apply"], report  # the applied create plan passed the gate
+    assert phases["plan"].endswith("no changes"), report  # `cdktf diff` after `cdktf deploy`
+    # `cdktf diff` wrote the plan the gate passed; `cdktf deploy` created exactly its resources.
+    assert "plan gate passed (" in phases["apply"] and "cdktf deploy created exactly those" in phases["apply"], report
     assert "plan gate blocked" in phases["destroy"], report  # the real destroy plan was refused first
     assert "ok (" in phases["smoke"], report
     # the applied API checks tokens and scopes; the merchant's credentials reached neither log nor state

@@ -49,8 +49,9 @@ def test_another_checkout_synthesizes_byte_identical_json_and_assets(synth_root,
     subprocess.run([sys.executable, "main.py"], cwd=checkout, check=True, capture_output=True,
                    env=clean_env(CDKTF_OUTDIR=str(out)))
     for stack_name in ("payments-dev", "payments-state"):
-        path = f"stacks/{stack_name}/cdk.tf.json"
-        assert (out / path).read_bytes() == (synth_root / path).read_bytes()
+        for name in ("cdk.tf.json", ".terraform.lock.hcl"):
+            path = f"stacks/{stack_name}/{name}"
+            assert (out / path).read_bytes() == (synth_root / path).read_bytes()
     ours = sorted(p.relative_to(synth_root) for p in (synth_root / "stacks").rglob("*.zip"))
     theirs = sorted(p.relative_to(out) for p in (out / "stacks").rglob("*.zip"))
     assert ours == theirs and len(ours) == 5  # asset folders are named by content hash
@@ -73,3 +74,5 @@ def test_cdktf_cli_synth_works(tmp_path):
     subprocess.run([cdktf, "synth", "--output", str(tmp_path)], cwd=PROJECT_ROOT, env=env,
                    check=True, capture_output=True, text=True, timeout=300)
     assert (tmp_path / "stacks" / "payments-dev" / "cdk.tf.json").exists()
+    # what keeps `cdktf deploy` from running `terraform providers lock` (registry only) on a mirror
+    assert (tmp_path / "stacks" / "payments-dev" / ".terraform.lock.hcl").exists()
