@@ -130,6 +130,8 @@ def test_verify_runs_tests_synth_of_every_environment_and_the_checkov_gate():
     assert "scripts.synth --outdir build/synth dev staging prod" in runs
     gate = next(s for s in steps(job) if s.get("name", "").startswith("checkov gate"))
     assert "--config-file .checkov.yaml" in gate["run"] and "soft-fail" not in gate["run"]
+    # checkov has its own venv (its pins conflict with requirements.txt; `make deps` builds it).
+    assert ".tools/checkov/bin/checkov -f" in gate["run"] and ".venv/bin/checkov" not in runs
 
 
 def test_plan_job_uses_oidc_and_publishes_summary_comment_and_summary_artifact():
