@@ -107,6 +107,7 @@ class PaymentObservability(Construct):
                 Metric("AWS/RDS", "CPUUtilization", cluster, "Average", "CPU %"),
                 Metric("AWS/RDS", "DatabaseConnections", cluster, "Average", "connections")]),
         ]
+        self._graphs = graphs
         self.dashboard = CloudwatchDashboard(self, "dashboard", dashboard_name=f"payment-dashboard-{s.environment}",
                                              dashboard_body=dashboard_body(graphs, s.region))
         self.dashboard_url = (f"https://{s.region}.console.aws.amazon.com/cloudwatch/home?region={s.region}"
@@ -143,6 +144,11 @@ class PaymentObservability(Construct):
             alarm_rule=" OR ".join(f'ALARM("{self.alarms[k].alarm_name}")' for k in critical),
             alarm_actions=[self._topic], ok_actions=[self._topic], actions_enabled=True,
         )
+
+    def add_dashboard_row(self, graphs: Sequence[Graph]) -> None:
+        """Append graphs (an optional part of the stack, e.g. the migration) after the platform's own."""
+        self._graphs = [*self._graphs, *graphs]
+        self.dashboard.dashboard_body = dashboard_body(self._graphs, self._s.region)
 
     def _alarm(self, key: str, description: str, metric: Metric, *, threshold: float, periods: int,
                period: int, missing: str, extended_statistic: str | None = None,

@@ -18,6 +18,7 @@ BACKEND_FILE = PROJECT_ROOT / "backend.tf.json"
 REHEARSAL_SERVICES = (
     "apigateway", "cloudwatch", "cloudwatchlogs", "codedeploy", "dynamodb", "ec2", "iam", "kms",
     "lambda", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts", "wafv2", "xray",
+    "dms", "events", "route53",  # the migration (issue 15)
 )
 REHEARSAL_KEY = "test"  # moto accepts any key; these are not credentials.
 
