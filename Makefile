@@ -64,3 +64,13 @@ plan: deps
 	$(WITH_MIRROR) $(PY) -m scripts.terraform $(PLAN_DIR) plan -input=false -no-color -lock-timeout=5m -out=plan.out
 	$(WITH_MIRROR) $(PY) -m scripts.terraform $(PLAN_DIR) show -json plan.out > build/plan-$(ENVIRONMENT_SUFFIX).json
 	$(PY) -m scripts.plan_summary build/plan-$(ENVIRONMENT_SUFFIX).json $(addprefix --allow-destroy ,$(ALLOW_DESTROY))
+
+# make cutover ENVIRONMENT_SUFFIX=prod [STEP=10|50|100]: move the new API's share of the merchant-facing
+# name one rung up, only when every signal is green; make rollback: all traffic back to legacy now.
+# README "Migration runbook". PAYMENTS_AWS_ENDPOINT points boto3 at a local endpoint.
+.PHONY: cutover rollback
+cutover: deps
+	$(PY) -m scripts.cutover cutover --environment $(ENVIRONMENT_SUFFIX) $(if $(STEP),--step $(STEP))
+
+rollback: deps
+	$(PY) -m scripts.cutover rollback --environment $(ENVIRONMENT_SUFFIX)

@@ -302,7 +302,7 @@ HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])
 SECRET_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$")
 DMS_CERTIFICATE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:dms:[a-z0-9-]+:\d{12}:cert:[A-Za-z0-9-]+$")
 DMS_INSTANCE_CLASS_PATTERN = re.compile(r"^dms\.[a-z0-9]+\.[a-z0-9]+$")
-HOSTED_ZONE_PATTERN = re.compile(r"^Z[A-Z0-9]{1,31}$")
+HOSTED_ZONE_PATTERN = re.compile(r"^[A-Z0-9]{1,32}$")
 DB_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 SSL_MODES = ("verify-full", "require")  # DMS also accepts none/verify-ca: never for card data
 PRIVATE_ASNS = ((64512, 65534), (4_200_000_000, 4_294_967_294))
