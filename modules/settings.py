@@ -335,7 +335,7 @@ def _validate_migration(s: Settings) -> None:
             raise SettingsError("onprem_cidrs", f"{net} overlaps the VPC {vpc}: routes would be ambiguous")
     if s.onprem_db_cidr:
         db = _network("onprem_db_cidr", s.onprem_db_cidr)
-        if not any(db.subnet_of(net) for net in networks):
+        if networks and not any(db.subnet_of(net) for net in networks):
             raise SettingsError("onprem_db_cidr", f"{db} is not inside onprem_cidrs {s.onprem_cidrs!r}")
     if s.onprem_db_host and not (HOSTNAME_PATTERN.match(s.onprem_db_host) or _is_ipv4(s.onprem_db_host)):
         raise SettingsError("onprem_db_host", f"{s.onprem_db_host!r} is not a host name or IPv4 address")
