@@ -105,7 +105,7 @@ class PaymentStack(TerraformStack):
             vpc_id=self.network.vpc.id,
             route_table_ids=[*self.network.route_table_ids["private"], *self.network.route_table_ids["isolated"]],
             private_subnet_ids=self.network.subnet_ids["private"],
-            aurora_security_group_id=self.network.aurora_sg.id, aurora_endpoint=self.database.endpoint,
+            aurora_security_group_id=self.network.aurora_sg.id,
             aurora_database=self.database.cluster.database_name, aurora_secret_arn=self.database.secret_arn,
             alert_topic_arn=self.alerts.arn,
             # One line to change when the API has a custom domain: its regional_domain_name.

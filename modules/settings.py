@@ -90,10 +90,10 @@ class Settings:
     onprem_static_routes: bool = True     # static routes to onprem_cidrs; false = BGP
     onprem_cidrs: str = ""                # comma-separated data centre networks reached over the VPN
     onprem_db_cidr: str = ""              # the source database's network (the only one admitted)
-    onprem_db_host: str = ""
-    onprem_db_port: int = 5432
+    onprem_db_port: int = 5432            # the host is in the secret (DMS reads host/port from it)
     onprem_db_name: str = ""
-    onprem_db_secret_arn: str = ""        # Secrets Manager secret holding the DMS user's credentials
+    onprem_db_secret_arn: str = ""        # Secrets Manager secret: the DMS user's host/port/credentials
+    dms_target_secret_arn: str = ""       # a DMS user on Aurora; empty = the cluster's managed master secret
     onprem_db_ssl_mode: str = "verify-full"
     onprem_db_certificate_arn: str = ""   # DMS certificate (the source's CA), needed for verify-full
     legacy_api_hostname: str = ""         # the on-premises API callers use today
@@ -205,10 +205,10 @@ ENV_VARS: Mapping[str, str] = {
     "onprem_static_routes": "PAYMENTS_ONPREM_STATIC_ROUTES",
     "onprem_cidrs": "PAYMENTS_ONPREM_CIDRS",
     "onprem_db_cidr": "PAYMENTS_ONPREM_DB_CIDR",
-    "onprem_db_host": "PAYMENTS_ONPREM_DB_HOST",
     "onprem_db_port": "PAYMENTS_ONPREM_DB_PORT",
     "onprem_db_name": "PAYMENTS_ONPREM_DB_NAME",
     "onprem_db_secret_arn": "PAYMENTS_ONPREM_DB_SECRET_ARN",
+    "dms_target_secret_arn": "PAYMENTS_DMS_TARGET_SECRET_ARN",
     "onprem_db_ssl_mode": "PAYMENTS_ONPREM_DB_SSL_MODE",
     "onprem_db_certificate_arn": "PAYMENTS_ONPREM_DB_CERTIFICATE_ARN",
     "legacy_api_hostname": "PAYMENTS_LEGACY_API_HOSTNAME",
@@ -337,14 +337,14 @@ def _validate_migration(s: Settings) -> None:
         db = _network("onprem_db_cidr", s.onprem_db_cidr)
         if networks and not any(db.subnet_of(net) for net in networks):
             raise SettingsError("onprem_db_cidr", f"{db} is not inside onprem_cidrs {s.onprem_cidrs!r}")
-    if s.onprem_db_host and not (HOSTNAME_PATTERN.match(s.onprem_db_host) or _is_ipv4(s.onprem_db_host)):
-        raise SettingsError("onprem_db_host", f"{s.onprem_db_host!r} is not a host name or IPv4 address")
     if not 1 <= s.onprem_db_port <= 65535:
         raise SettingsError("onprem_db_port", f"{s.onprem_db_port} is not a TCP port")
     if s.onprem_db_name and not DB_NAME_PATTERN.match(s.onprem_db_name):
         raise SettingsError("onprem_db_name", f"{s.onprem_db_name!r} is not a PostgreSQL database name")
-    if s.onprem_db_secret_arn and not SECRET_ARN_PATTERN.match(s.onprem_db_secret_arn):
-        raise SettingsError("onprem_db_secret_arn", f"{s.onprem_db_secret_arn!r} is not a Secrets Manager secret ARN")
+    for name in ("onprem_db_secret_arn", "dms_target_secret_arn"):
+        value = getattr(s, name)
+        if value and not SECRET_ARN_PATTERN.match(value):
+            raise SettingsError(name, f"{value!r} is not a Secrets Manager secret ARN")
     if s.onprem_db_ssl_mode not in SSL_MODES:
         raise SettingsError("onprem_db_ssl_mode", f"{s.onprem_db_ssl_mode!r} is not one of {SSL_MODES}")
     if s.onprem_db_certificate_arn and not DMS_CERTIFICATE_ARN_PATTERN.match(s.onprem_db_certificate_arn):
@@ -370,7 +370,7 @@ def _validate_migration(s: Settings) -> None:
         raise SettingsError("cdc_latency_threshold_seconds", f"{s.cdc_latency_threshold_seconds} must be 1..86400")
     if not s.migration_enabled:
         return
-    for name in ("onprem_public_ip", "onprem_cidrs", "onprem_db_cidr", "onprem_db_host", "onprem_db_name",
+    for name in ("onprem_public_ip", "onprem_cidrs", "onprem_db_cidr", "onprem_db_name",
                  "onprem_db_secret_arn", "legacy_api_hostname", "cutover_hosted_zone_id", "cutover_record_name"):
         if not getattr(s, name):
             raise SettingsError(name, "is required when migration_enabled is true")
@@ -378,13 +378,6 @@ def _validate_migration(s: Settings) -> None:
         raise SettingsError("onprem_db_certificate_arn", "is required for onprem_db_ssl_mode verify-full "
                                                          "(the source's CA, imported into DMS)")
 
-
-def _is_ipv4(text: str) -> bool:
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def build_settings(context: Mapping[str, object] | None = None,

@@ -262,7 +262,6 @@ MIGRATION_SETTINGS = {
     "PAYMENTS_ONPREM_PUBLIC_IP": "18.194.10.20",
     "PAYMENTS_ONPREM_CIDRS": "192.168.0.0/16",
     "PAYMENTS_ONPREM_DB_CIDR": "192.168.10.0/24",
-    "PAYMENTS_ONPREM_DB_HOST": "db1.dc.example.com",
     "PAYMENTS_ONPREM_DB_NAME": "payments",
     "PAYMENTS_ONPREM_DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments/dms-source-AbCdEf",
     "PAYMENTS_ONPREM_DB_SSL_MODE": "require",

@@ -31,7 +31,7 @@ def test_prod_sizes_the_replication_instance_up():
 
 
 @pytest.mark.parametrize("missing", ["PAYMENTS_ONPREM_PUBLIC_IP", "PAYMENTS_ONPREM_CIDRS", "PAYMENTS_ONPREM_DB_CIDR",
-                                     "PAYMENTS_ONPREM_DB_HOST", "PAYMENTS_ONPREM_DB_NAME",
+                                     "PAYMENTS_ONPREM_DB_NAME",
                                      "PAYMENTS_ONPREM_DB_SECRET_ARN", "PAYMENTS_LEGACY_API_HOSTNAME",
                                      "PAYMENTS_CUTOVER_HOSTED_ZONE_ID", "PAYMENTS_CUTOVER_RECORD_NAME"])
 def test_each_required_value_is_named_when_missing(missing):
@@ -52,7 +52,7 @@ def test_each_required_value_is_named_when_missing(missing):
     ({"PAYMENTS_ONPREM_CIDRS": "192.168.0.1/16"}, "onprem_cidrs", "not an IPv4 CIDR"),
     ({"PAYMENTS_ONPREM_DB_CIDR": "172.16.0.0/24"}, "onprem_db_cidr", "not inside onprem_cidrs"),
     ({"PAYMENTS_ONPREM_DB_PORT": "70000"}, "onprem_db_port", "not a TCP port"),
-    ({"PAYMENTS_ONPREM_DB_HOST": "db host"}, "onprem_db_host", "not a host name"),
+    ({"PAYMENTS_DMS_TARGET_SECRET_ARN": "arn:aws:iam::123456789012:user/x"}, "dms_target_secret_arn", "not a Secrets Manager secret ARN"),
     ({"PAYMENTS_ONPREM_DB_NAME": "pay-ments"}, "onprem_db_name", "not a PostgreSQL database name"),
     ({"PAYMENTS_ONPREM_DB_SECRET_ARN": "payments/dms"}, "onprem_db_secret_arn", "not a Secrets Manager secret ARN"),
     ({"PAYMENTS_ONPREM_DB_SSL_MODE": "none"}, "onprem_db_ssl_mode", "not one of"),

@@ -1,10 +1,9 @@
 """Migration alarms and dashboard row: CDC latency (source and target), validation failures, and
 the task stopping or failing, all to the alert topic like every other alarm.
 
-Task stop/failure is an EventBridge rule on DMS's own task events rather than an alarm on a
-missing metric: DMS publishes no task metric that is present in every running phase (CDC metrics
-are absent during the full load), so "no data" cannot tell stopped from loading; the event is exact
-and arrives within seconds.
+Task stop/failure is an EventBridge rule on DMS's own task events rather than an alarm on missing
+data: an alarm on "no CDC latency datapoints" cannot tell a stopped task from one still in its full
+load or a quiet one, while the event names the task and the transition and arrives within seconds.
 """
 
 from __future__ import annotations

@@ -75,7 +75,6 @@ class ReplicationProps:
     vpc_id: str
     subnet_ids: Sequence[str]             # private subnets: routes to the VPN and to Aurora
     aurora_security_group_id: str
-    aurora_endpoint: str
     aurora_database: str
     aurora_secret_arn: str
 
@@ -107,11 +106,15 @@ class Replication(Construct):
         # DMS writes task logs to dms-tasks-<instance id>; created here so the key and retention are ours.
         self.log_group = encrypted_log_group(self, "task-logs", f"dms-tasks-{self.instance_id}", s,
                                              props.kms_key_arn)
+        # A dedicated DMS user's secret when given (least privilege, host/port in it as DMS expects),
+        # else the cluster's managed master secret.
+        self.target_secret_arn = s.dms_target_secret_arn or props.aurora_secret_arn
         secrets_role = self._secrets_role(props)
         self.source = DmsEndpoint(
             self, "source", endpoint_id=s.name("onprem-source"), endpoint_type="source",
-            engine_name="postgres", server_name=s.onprem_db_host, port=s.onprem_db_port,
-            database_name=s.onprem_db_name, ssl_mode=s.onprem_db_ssl_mode,
+            # Host, port and credentials come from the secret: the provider refuses server_name/port
+            # next to secrets_manager_arn ("server_name": conflicts with secrets_manager_arn).
+            engine_name="postgres", database_name=s.onprem_db_name, ssl_mode=s.onprem_db_ssl_mode,
             certificate_arn=s.onprem_db_certificate_arn or None,
             secrets_manager_arn=s.onprem_db_secret_arn, secrets_manager_access_role_arn=secrets_role.arn,
             kms_key_arn=props.kms_key_arn,
@@ -122,9 +125,9 @@ class Replication(Construct):
         )
         self.target = DmsEndpoint(
             self, "target", endpoint_id=s.name("aurora-target"), endpoint_type="target",
-            engine_name="aurora-postgresql", server_name=props.aurora_endpoint, port=AURORA_PORT,
-            database_name=props.aurora_database, ssl_mode="require",  # the cluster forces TLS too
-            secrets_manager_arn=props.aurora_secret_arn, secrets_manager_access_role_arn=secrets_role.arn,
+            engine_name="aurora-postgresql", database_name=props.aurora_database,
+            ssl_mode="require",  # the cluster forces TLS too
+            secrets_manager_arn=self.target_secret_arn, secrets_manager_access_role_arn=secrets_role.arn,
             kms_key_arn=props.kms_key_arn,
         )
         self.task = DmsReplicationTask(
@@ -167,7 +170,7 @@ class Replication(Construct):
             self, "secrets-policy", role=role.id, name="read-endpoint-secrets",
             policy=policy_document(
                 Statement(sid="ReadEndpointSecrets", actions=["secretsmanager:GetSecretValue"],
-                          resources=[s.onprem_db_secret_arn, props.aurora_secret_arn]),
+                          resources=[s.onprem_db_secret_arn, self.target_secret_arn]),
                 # Both secrets are encrypted with the platform key (README); decrypt only via Secrets Manager.
                 Statement(sid="DecryptEndpointSecrets", actions=["kms:Decrypt"], resources=[props.kms_key_arn],
                           conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{s.region}.amazonaws.com"}}),

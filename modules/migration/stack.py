@@ -30,7 +30,6 @@ class MigrationProps:
     route_table_ids: Sequence[str]        # private + isolated
     private_subnet_ids: Sequence[str]
     aurora_security_group_id: str
-    aurora_endpoint: str
     aurora_database: str
     aurora_secret_arn: str
     alert_topic_arn: str
@@ -48,7 +47,7 @@ class Migration(Construct):
         self.replication = Replication(self, "dms", ReplicationProps(
             settings=s, kms_key_arn=props.kms_key_arn, account_id=props.account_id, partition=props.partition,
             vpc_id=props.vpc_id, subnet_ids=props.private_subnet_ids,
-            aurora_security_group_id=props.aurora_security_group_id, aurora_endpoint=props.aurora_endpoint,
+            aurora_security_group_id=props.aurora_security_group_id,
             aurora_database=props.aurora_database, aurora_secret_arn=props.aurora_secret_arn))
         self.monitoring = MigrationMonitoring(self, "monitoring", MigrationMonitoringProps(
             settings=s, alert_topic_arn=props.alert_topic_arn, instance_id=self.replication.instance_id,
