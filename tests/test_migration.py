@@ -145,8 +145,11 @@ def test_task_is_full_load_and_cdc_with_reviewed_mappings_validation_and_encrypt
     settings = json.loads(task["replication_task_settings"])
     assert settings["ValidationSettings"]["EnableValidation"] is True
     assert settings["Logging"]["EnableLogging"] is True
-    log_group = mig.one("aws_cloudwatch_log_group", name="dms-tasks-payment-dms-dev")
-    assert settings["Logging"]["CloudWatchLogGroup"] == mig.ref("aws_cloudwatch_log_group", "name", name="dms-tasks-payment-dms-dev")
+    # DMS writes to dms-tasks-<instance id> (the setting is read-only); the group exists first, encrypted.
+    assert "CloudWatchLogGroup" not in settings["Logging"]
+    instance_id = mig.one("aws_dms_replication_instance")["replication_instance_id"]
+    log_group = mig.one("aws_cloudwatch_log_group", name=f"dms-tasks-{instance_id}")
+    assert task["depends_on"] == [mig.ref("aws_cloudwatch_log_group", "name", name=f"dms-tasks-{instance_id}").removesuffix(".name}")[2:]]
     assert log_group["kms_key_id"] == mig.ref("aws_kms_key", "arn", enable_key_rotation=True)
     assert task["resource_identifier"] == task["replication_task_id"] == "payment-migration-dev"
 

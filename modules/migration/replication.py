@@ -44,9 +44,11 @@ def table_mappings() -> str:
     return json.dumps(json.loads(TABLE_MAPPINGS.read_text()), sort_keys=True)
 
 
-def task_settings(log_group_name: str) -> str:
-    """Task settings: validation on, logging to our encrypted group, and the choices a zero-downtime
-    cutover needs (nothing dropped on the target; LOBs copied whole; failures stop the task)."""
+def task_settings() -> str:
+    """Task settings: validation on, logging on, and the choices a zero-downtime cutover needs
+    (nothing dropped on the target; failures stop the task). DMS picks the log group itself
+    (``dms-tasks-<instance id>``; the provider rejects ``Logging.CloudWatchLogGroup`` as read-only),
+    so the construct creates that group, encrypted, before the task."""
     return json.dumps({
         "TargetMetadata": {"SupportLobs": True, "FullLobMode": False, "LimitedSizeLobMode": True,
                            "LobMaxSize": 64},
@@ -56,7 +58,7 @@ def task_settings(log_group_name: str) -> str:
         "ValidationSettings": {"EnableValidation": True, "ValidationMode": "ROW_LEVEL",
                                "ThreadCount": 5, "FailureMaxCount": 10000,
                                "HandleCollationDiff": True, "RecordFailureDelayLimitInMinutes": 0},
-        "Logging": {"EnableLogging": True, "CloudWatchLogGroup": log_group_name,
+        "Logging": {"EnableLogging": True,
                     "LogComponents": [{"Id": c, "Severity": "LOGGER_SEVERITY_DEFAULT"} for c in LOG_COMPONENTS]},
         # A row DMS cannot apply stops the task (alarmed) instead of being skipped silently.
         "ErrorBehavior": {"DataErrorPolicy": "STOP_TASK", "ApplyErrorDeletePolicy": "STOP_TASK",
@@ -138,7 +140,7 @@ class Replication(Construct):
             migration_type="full-load-and-cdc",
             replication_instance_arn=self.instance.replication_instance_arn,
             source_endpoint_arn=self.source.endpoint_arn, target_endpoint_arn=self.target.endpoint_arn,
-            table_mappings=table_mappings(), replication_task_settings=task_settings(self.log_group.name),
+            table_mappings=table_mappings(), replication_task_settings=task_settings(),
             # Started by the operator after the preparation checklist (README), never by an apply.
             start_replication_task=False,
             depends_on=[self.log_group],
