@@ -60,6 +60,29 @@ EXCLUSIONS: list[Exclusion] = [
         "maximum number of attempts, 3, https response error StatusCode: 500 ... error while "
         "deserializing xml error response",
         kind="not_emulated"),
+    # The migration (issue 15; on in the rehearsal): what moto cannot create of it.
+    *(Exclusion(
+        f"aws_dms_{kind}",
+        f"moto's DMS returns {field} as an ISO string where the API has a JSON number "
+        "(moto/dms/models.py to_dict), which the provider's SDK refuses; the task references the "
+        "instance as one(instance[*].arn) so both can be left out",
+        f"creating DMS Replication {title} (payment-{name}-dev): operation error Database Migration "
+        f"Service: Create{api}, https response error StatusCode: 200, ... deserialization failed, "
+        "failed to decode response body, expected TStamp to be a JSON Number, got string instead",
+        kind="not_emulated")
+      for kind, field, title, name, api in (
+          ("replication_instance", "InstanceCreateTime", "Instance", "dms", "ReplicationInstance"),
+          ("replication_task", "ReplicationTaskCreationDate", "Task", "migration", "ReplicationTask"))),
+    *(Exclusion(
+        rtype, f"moto implements no {api}",
+        f"{error}: operation error EC2: {api}, exceeded maximum number of attempts, 3, https response "
+        f"error StatusCode: 500 (moto: NotImplementedError: The {action} action has not been implemented)",
+        kind="not_emulated")
+      for rtype, api, action, error in (
+          ("aws_vpn_connection_route", "CreateVpnConnectionRoute", "create_vpn_connection_route",
+           "creating EC2 VPN Connection Route (192.168.0.0/16:vpn-...)"),
+          ("aws_vpn_gateway_route_propagation", "EnableVgwRoutePropagation", "enable_vgw_route_propagation",
+           "enabling Route Table (rtb-...) VPN Gateway (vgw-...) route propagation"))),
     # Re-plan diffs: moto accepts these attributes on create but does not return them on read.
     Exclusion(
         "aws_kms_key.rotation_period_in_days",

@@ -178,7 +178,8 @@ def test_migration_alarms_watch_the_task_and_page_the_alert_topic(mig: Synthesiz
 def test_task_stop_or_failure_reaches_the_alert_topic_through_eventbridge(mig: Synthesized) -> None:
     rule = mig.one("aws_cloudwatch_event_rule")
     pattern = json.loads(rule["event_pattern"])
-    assert pattern["source"] == ["aws.dms"] and pattern["resources"] == [mig.ref("aws_dms_replication_task", "replication_task_arn")]
+    assert pattern["source"] == ["aws.dms"] and pattern["resources"] == [
+        "arn:${data.aws_partition.partition.partition}:dms:us-east-1:${data.aws_caller_identity.caller.account_id}:task:payment-migration-dev"]
     assert pattern["detail"]["eventType"] == ["REPLICATION_TASK_FAILED", "REPLICATION_TASK_STOPPED"]
     target = mig.one("aws_cloudwatch_event_target")
     assert target["arn"] == mig.ref("aws_sns_topic", "arn") and target["rule"] == mig.ref("aws_cloudwatch_event_rule", "name")

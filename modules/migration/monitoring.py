@@ -30,7 +30,7 @@ class MigrationMonitoringProps:
     alert_topic_arn: str
     instance_id: str
     task_id: str          # the task's resource identifier (CloudWatch ReplicationTaskIdentifier)
-    task_arn: str
+    task_arn: str         # built from the identifier, not a reference (the rule may exist before the task)
 
 
 class MigrationMonitoring(Construct):

@@ -89,6 +89,8 @@ class Replication(Construct):
         s = props.settings
         self.instance_id = s.name("dms")
         self.task_id = s.name("migration")
+        # The task's ARN ends with its resource_identifier, so it is known without referencing the task.
+        self.task_arn = f"arn:{props.partition}:dms:{s.region}:{props.account_id}:task:{self.task_id}"
         service_roles = self._service_roles(props)
         self.subnet_group = DmsReplicationSubnetGroup(
             self, "subnet-group", replication_subnet_group_id=s.name("dms"),
@@ -138,7 +140,9 @@ class Replication(Construct):
             # alarms can name it before the task exists.
             resource_identifier=self.task_id,
             migration_type="full-load-and-cdc",
-            replication_instance_arn=self.instance.replication_instance_arn,
+            # one(instance[*].arn) is the instance's ARN; written so it stays valid when the rehearsal
+            # sets count = 0 on the instance and the task (moto cannot create either; modules/rehearsal.py).
+            replication_instance_arn=f"${{one({self.instance.fqn}[*].replication_instance_arn)}}",
             source_endpoint_arn=self.source.endpoint_arn, target_endpoint_arn=self.target.endpoint_arn,
             table_mappings=table_mappings(), replication_task_settings=task_settings(),
             # Started by the operator after the preparation checklist (README), never by an apply.

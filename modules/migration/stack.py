@@ -51,7 +51,7 @@ class Migration(Construct):
             aurora_database=props.aurora_database, aurora_secret_arn=props.aurora_secret_arn))
         self.monitoring = MigrationMonitoring(self, "monitoring", MigrationMonitoringProps(
             settings=s, alert_topic_arn=props.alert_topic_arn, instance_id=self.replication.instance_id,
-            task_id=self.replication.task_id, task_arn=self.replication.task.replication_task_arn))
+            task_id=self.replication.task_id, task_arn=self.replication.task_arn))
         self.dns = CutoverDns(self, "dns", CutoverDnsProps(s, props.new_api_hostname, props.new_api_alarm_name))
         self.graphs = self.monitoring.graphs
         self.task_id = self.replication.task_id
