@@ -83,6 +83,32 @@ EXCLUSIONS: list[Exclusion] = [
            "creating EC2 VPN Connection Route (192.168.0.0/16:vpn-...)"),
           ("aws_vpn_gateway_route_propagation", "EnableVgwRoutePropagation", "enable_vgw_route_propagation",
            "enabling Route Table (rtb-...) VPN Gateway (vgw-...) route propagation"))),
+    Exclusion(
+        "aws_dms_replication_subnet_group.subnet_ids",
+        "moto's DescribeReplicationSubnetGroups returns one fixed subnet (subnet-12345, "
+        "moto/dms/models.py), not the subnets it was given",
+        're-plan: ~ subnet_ids = [ - "subnet-12345", + "subnet-72d1...", + "subnet-8459...", + "subnet-9435..." ]'),
+    Exclusion(
+        "aws_dms_replication_subnet_group.tags_all",
+        "moto does not keep the tags of a DMS replication subnet group (the provider's default tags)",
+        're-plan: ~ tags_all = { + "Author" = "unknown", + "Environment" = "dev", ... }'),
+    *(Exclusion(
+        f"aws_route53_health_check.{attribute}",
+        "moto's GetHealthCheck answers a CLOUDWATCH_METRIC check with a request interval of 30 and "
+        "without InsufficientDataHealthStatus",
+        f"re-plan: {change}")
+      for attribute, change in (
+          ("request_interval", "- request_interval = 30 -> null # forces replacement"),
+          ("insufficient_data_health_status", '+ insufficient_data_health_status = "Healthy"'))),
+    *(Exclusion(
+        f"aws_vpn_connection.{attribute}",
+        f"moto's CreateVpnConnection ignores {option} and returns the default",
+        f"re-plan: {change}")
+      for attribute, option, change in (
+          ("preshared_key_storage", "PreSharedKeyStorage",
+           '~ preshared_key_storage = "Standard" -> "SecretsManager"'),
+          ("static_routes_only", "Options.StaticRoutesOnly",
+           "~ static_routes_only = false -> true # forces replacement"))),
     # Re-plan diffs: moto accepts these attributes on create but does not return them on read.
     Exclusion(
         "aws_kms_key.rotation_period_in_days",
