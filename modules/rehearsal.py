@@ -94,12 +94,13 @@ EXCLUSIONS: list[Exclusion] = [
         're-plan: ~ tags_all = { + "Author" = "unknown", + "Environment" = "dev", ... }'),
     *(Exclusion(
         f"aws_route53_health_check.{attribute}",
-        "moto's GetHealthCheck answers a CLOUDWATCH_METRIC check with a request interval of 30 and "
-        "without InsufficientDataHealthStatus",
+        "moto's GetHealthCheck answers a CLOUDWATCH_METRIC check with a request interval of 30, "
+        "port 80 and without InsufficientDataHealthStatus",
         f"re-plan: {change}")
       for attribute, change in (
           ("request_interval", "- request_interval = 30 -> null # forces replacement"),
-          ("insufficient_data_health_status", '+ insufficient_data_health_status = "Healthy"'))),
+          ("insufficient_data_health_status", '+ insufficient_data_health_status = "Healthy"'),
+          ("port", "- port = 80 -> null"))),
     *(Exclusion(
         f"aws_vpn_connection.{attribute}",
         f"moto's CreateVpnConnection ignores {option} and returns the default",
