@@ -107,3 +107,13 @@ merchant-remove: deps
 
 merchant-list: deps
 	$(PY) -m scripts.merchants list --environment $(ENVIRONMENT_SUFFIX)
+
+# make cutover ENVIRONMENT_SUFFIX=prod [STEP=10|50|100]: move the new API's share of the merchant-facing
+# name one rung up, only when every signal is green; make rollback: all traffic back to legacy now.
+# README "Migration runbook". PAYMENTS_AWS_ENDPOINT points boto3 at a local endpoint.
+.PHONY: cutover rollback
+cutover: deps
+	$(PY) -m scripts.cutover cutover --environment $(ENVIRONMENT_SUFFIX) $(if $(STEP),--step $(STEP))
+
+rollback: deps
+	$(PY) -m scripts.cutover rollback --environment $(ENVIRONMENT_SUFFIX)

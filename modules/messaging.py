@@ -20,6 +20,7 @@ class AlertsProps:
     kms_key_id: str
     account_id: str
     partition: str = "aws"
+    event_rules_publish: bool = False  # the migration's DMS task rule targets the topic
 
 
 class AlertTopic(Construct):
@@ -33,6 +34,13 @@ class AlertTopic(Construct):
             kms_master_key_id=props.kms_key_id,
         )
         self.arn = self.topic.arn
+        event_rules = [Statement(
+            sid="EventBridgeRulesPublish", actions=["sns:Publish"],
+            principals={"Service": "events.amazonaws.com"}, resources=[self.topic.arn],
+            conditions={"StringEquals": {"aws:SourceAccount": props.account_id},
+                        "ArnLike": {"aws:SourceArn":
+                                    f"arn:{props.partition}:events:{s.region}:{props.account_id}:rule/*"}},
+        )] if props.event_rules_publish else []
         SnsTopicPolicy(
             self, "policy", arn=self.topic.arn,
             policy=policy_document(
@@ -50,6 +58,7 @@ class AlertTopic(Construct):
                                 "ArnLike": {"aws:SourceArn":
                                             f"arn:{props.partition}:cloudwatch:{s.region}:{props.account_id}:alarm:*"}},
                 ),
+                *event_rules,
             ),
         )
         SnsTopicSubscription(self, "email", topic_arn=self.topic.arn, protocol="email",

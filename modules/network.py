@@ -93,6 +93,7 @@ class Network(Construct):
         isolated_rt = RouteTable(self, "isolated-rt", vpc_id=self.vpc.id, tags={"Name": s.name("isolated")})
         for az, subnet_id in enumerate(self.subnet_ids["isolated"]):
             RouteTableAssociation(self, f"isolated-assoc-{az}", subnet_id=subnet_id, route_table_id=isolated_rt.id)
+        self.route_table_ids = {"private": private_rts, "isolated": [isolated_rt.id]}
 
         # Gateway endpoints keep S3 and DynamoDB traffic off the NAT (cheaper, never on the internet).
         self.endpoints = {

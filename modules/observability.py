@@ -110,6 +110,7 @@ class PaymentObservability(Construct):
                 Metric("AWS/RDS", "CPUUtilization", cluster, "Average", "CPU %"),
                 Metric("AWS/RDS", "DatabaseConnections", cluster, "Average", "connections")]),
         ]
+        self._graphs = graphs
         # A dashboard costs $3 a month once the account's 3 free ones are used (previews would use them).
         self.dashboard: CloudwatchDashboard | None = None
         self.dashboard_url: str | None = None
@@ -156,6 +157,12 @@ class PaymentObservability(Construct):
             alarm_rule=" OR ".join(f'ALARM("{self.alarms[k].alarm_name}")' for k in critical),
             alarm_actions=[self._topic], ok_actions=[self._topic], actions_enabled=True,
         )
+
+    def add_dashboard_row(self, graphs: Sequence[Graph]) -> None:
+        """Append graphs (an optional part of the stack, e.g. the migration) after the platform's own."""
+        self._graphs = [*self._graphs, *graphs]
+        if self.dashboard is not None:  # environments without a dashboard (dashboard_enabled) skip it
+            self.dashboard.dashboard_body = dashboard_body(self._graphs, self._s.region)
 
     def _alarm(self, key: str, description: str, metric: Metric, *, threshold: float, periods: int,
                period: int, missing: str, extended_statistic: str | None = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
@@ -23,6 +25,9 @@ from modules.rehearsal import apply_rehearsal_overrides
 from modules.security import KeyProps, PlatformKey
 from modules.settings import Settings
 from modules.storage import ObjectLock, SecureBucket, SecureBucketProps
+
+if TYPE_CHECKING:
+    from modules.migration import Migration
 
 AUDIT_GLACIER_AFTER_DAYS = 90
 # Every environment's audit bucket starts with this; the account's trail (modules/trail.py, in the
@@ -60,7 +65,8 @@ class PaymentStack(TerraformStack):
             object_lock=ObjectLock(mode=s.audit_lock_mode, days=s.audit_retention_days)))
         self.backup = DatabaseBackup(self, "backup", BackupProps(
             s, self.key.arn, self.database.cluster.arn, account_id, partition))
-        self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition))
+        self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition,
+                                                             event_rules_publish=s.migration_enabled))
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
             s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,
             self.network.subnet_ids["private"], self.network.lambda_sg.id, partition, account_id=account_id))
@@ -79,6 +85,8 @@ class PaymentStack(TerraformStack):
             table_name=self.tables.transactions.name,
             cluster_identifier=self.database.cluster.cluster_identifier))
         alarms = self.observability.alarms
+        if s.migration_enabled:
+            self.migration = self._migration(s, account_id, partition)
         self.delivery = ReleasePipeline(self, "delivery", DeliveryProps(
             settings=s, alert_topic_arn=self.alerts.arn, kms_key_arn=self.key.arn,
             function_names={k: f.name for k, f in self.compute.functions.items()},
@@ -116,3 +124,24 @@ class PaymentStack(TerraformStack):
             TerraformOutput(self, "api-domain-zone-id", value=self.api.domain.regional_zone_id)
         if s.rehearsal:
             apply_rehearsal_overrides(self)
+
+    def _migration(self, s: Settings, account_id: str, partition: str) -> "Migration":
+        """The optional migration from the data centre (issue 15), imported only when it is on."""
+        from modules.migration import Migration, MigrationProps
+        from modules.migration.stack import execute_api_hostname
+
+        migration = Migration(self, "migration", MigrationProps(
+            settings=s, kms_key_arn=self.key.arn, account_id=account_id, partition=partition,
+            vpc_id=self.network.vpc.id,
+            route_table_ids=[*self.network.route_table_ids["private"], *self.network.route_table_ids["isolated"]],
+            private_subnet_ids=self.network.subnet_ids["private"],
+            aurora_security_group_id=self.network.aurora_sg.id,
+            aurora_database=self.database.cluster.database_name, aurora_secret_arn=self.database.secret_arn,
+            alert_topic_arn=self.alerts.arn,
+            # Merchants reach the new API at its custom domain when one is set (TLS 1.2 only).
+            new_api_hostname=(self.api.domain.regional_domain_name if self.api.domain
+                              else execute_api_hostname(self.api.api.id, s.region)),
+            new_api_alarm_name=self.observability.alarms["api-5xx"].alarm_name))
+        self.observability.add_dashboard_row(migration.graphs)
+        TerraformOutput(self, "migration-task-id", value=migration.task_id)
+        return migration

@@ -22,6 +22,7 @@ REHEARSAL_SERVICES = (
     "apigateway", "backup", "cloudtrail", "cloudwatch", "cloudwatchlogs", "codedeploy", "cognitoidp",
     "dynamodb", "ec2", "iam", "kms", "lambda", "rds", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts",
     "wafv2", "xray",
+    "dms", "events", "route53",  # the migration (issue 15)
 )
 REHEARSAL_KEY = "test"  # moto accepts any key; these are not credentials.
 # The state key's alias (modules/state_stack.py creates it); the backend names the key through it.

@@ -67,6 +67,56 @@ EXCLUSIONS: list[Exclusion] = [
         "exceeded maximum number of attempts, 3, https response error StatusCode: 500, ... deserialization "
         "failed (moto: NotImplementedError: The create_backup_selection action has not been implemented)",
         kind="not_emulated"),
+    # The migration (issue 15; on in the rehearsal): what moto cannot create of it.
+    *(Exclusion(
+        f"aws_dms_{kind}",
+        f"moto's DMS returns {field} as an ISO string where the API has a JSON number "
+        "(moto/dms/models.py to_dict), which the provider's SDK refuses; the task references the "
+        "instance as one(instance[*].arn) so both can be left out",
+        f"creating DMS Replication {title} (payment-{name}-dev): operation error Database Migration "
+        f"Service: Create{api}, https response error StatusCode: 200, ... deserialization failed, "
+        "failed to decode response body, expected TStamp to be a JSON Number, got string instead",
+        kind="not_emulated")
+      for kind, field, title, name, api in (
+          ("replication_instance", "InstanceCreateTime", "Instance", "dms", "ReplicationInstance"),
+          ("replication_task", "ReplicationTaskCreationDate", "Task", "migration", "ReplicationTask"))),
+    *(Exclusion(
+        rtype, f"moto implements no {api}",
+        f"{error}: operation error EC2: {api}, exceeded maximum number of attempts, 3, https response "
+        f"error StatusCode: 500 (moto: NotImplementedError: The {action} action has not been implemented)",
+        kind="not_emulated")
+      for rtype, api, action, error in (
+          ("aws_vpn_connection_route", "CreateVpnConnectionRoute", "create_vpn_connection_route",
+           "creating EC2 VPN Connection Route (192.168.0.0/16:vpn-...)"),
+          ("aws_vpn_gateway_route_propagation", "EnableVgwRoutePropagation", "enable_vgw_route_propagation",
+           "enabling Route Table (rtb-...) VPN Gateway (vgw-...) route propagation"))),
+    Exclusion(
+        "aws_dms_replication_subnet_group.subnet_ids",
+        "moto's DescribeReplicationSubnetGroups returns one fixed subnet (subnet-12345, "
+        "moto/dms/models.py), not the subnets it was given",
+        're-plan: ~ subnet_ids = [ - "subnet-12345", + "subnet-72d1...", + "subnet-8459...", + "subnet-9435..." ]'),
+    Exclusion(
+        "aws_dms_replication_subnet_group.tags_all",
+        "moto does not keep the tags of a DMS replication subnet group (the provider's default tags)",
+        're-plan: ~ tags_all = { + "Author" = "unknown", + "Environment" = "dev", ... }'),
+    *(Exclusion(
+        f"aws_route53_health_check.{attribute}",
+        "moto's GetHealthCheck answers a CLOUDWATCH_METRIC check with a request interval of 30, "
+        "port 80 and without InsufficientDataHealthStatus",
+        f"re-plan: {change}")
+      for attribute, change in (
+          ("request_interval", "- request_interval = 30 -> null # forces replacement"),
+          ("insufficient_data_health_status", '+ insufficient_data_health_status = "Healthy"'),
+          ("port", "- port = 80 -> null"))),
+    *(Exclusion(
+        f"aws_vpn_connection.{attribute}",
+        f"moto's CreateVpnConnection ignores {option} and returns the default",
+        f"re-plan: {change}")
+      for attribute, option, change in (
+          ("preshared_key_storage", "PreSharedKeyStorage",
+           '~ preshared_key_storage = "Standard" -> "SecretsManager"'),
+          ("static_routes_only", "Options.StaticRoutesOnly",
+           "~ static_routes_only = false -> true # forces replacement"))),
     # Re-plan diffs: moto accepts these attributes on create but does not return them on read.
     *(Exclusion(
         f"{rtype}.tags_all",

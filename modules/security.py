@@ -27,9 +27,16 @@ class KeyProps:
     partition: str = "aws"
 
 
-def platform_key_policy(account_id: str, region: str, partition: str = "aws") -> str:
+def platform_key_policy(account_id: str, region: str, partition: str = "aws",
+                        event_rules_publish: bool = False) -> str:
     """Key policy: account administration, plus the services that use the key for us."""
     account_arn = f"arn:{partition}:iam::{account_id}:root"
+    event_rules = [Statement(
+        sid="EventBridgeRulesPublishToEncryptedTopics", actions=PUBLISH_ACTIONS,
+        principals={"Service": "events.amazonaws.com"},
+        conditions={"StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:events:{region}:{account_id}:rule/*"}},
+    )] if event_rules_publish else []
     return policy_document(
         # Key administration and use stay with the account's IAM policies (AWS default policy).
         # "*" in a key policy means this key only.
@@ -52,6 +59,7 @@ def platform_key_policy(account_id: str, region: str, partition: str = "aws") ->
             conditions={"StringEquals": {"aws:SourceAccount": account_id},
                         "ArnLike": {"aws:SourceArn": f"arn:{partition}:sns:{region}:{account_id}:*"}},
         ),
+        *event_rules,
     )
 
 
@@ -67,7 +75,8 @@ class PlatformKey(Construct):
             enable_key_rotation=True,
             rotation_period_in_days=365,
             deletion_window_in_days=30 if s.is_production else 7,
-            policy=platform_key_policy(props.account_id, s.region, props.partition),
+            policy=platform_key_policy(props.account_id, s.region, props.partition,
+                                       event_rules_publish=s.migration_enabled),
         )
         self.alias = KmsAlias(self, "alias", name=f"alias/{s.name('key')}", target_key_id=self.key.key_id)
         self.arn = self.key.arn

@@ -151,6 +151,29 @@ class Settings:
     state_reader_arns: str = ""
     # owner/repo whose GitHub Actions OIDC tokens the CI roles trust (payments-ci stack when set).
     github_repository: str = ""
+    # --- Migration from the data centre (issue 15; README "Migration runbook"). Off by default; when
+    # on, every setting without a usable default below must be given (validation names the missing one).
+    migration_enabled: bool = False
+    onprem_public_ip: str = ""            # the data centre VPN device's public IPv4
+    onprem_bgp_asn: int = 65000           # its BGP ASN (private 64512-65534 / 4200000000-4294967294, or public)
+    onprem_static_routes: bool = True     # static routes to onprem_cidrs; false = BGP
+    onprem_cidrs: str = ""                # comma-separated data centre networks reached over the VPN
+    onprem_db_cidr: str = ""              # the source database's network (the only one admitted)
+    onprem_db_port: int = 5432            # the host is in the secret (DMS reads host/port from it)
+    onprem_db_name: str = ""
+    onprem_db_secret_arn: str = ""        # Secrets Manager secret: the DMS user's host/port/credentials
+    dms_target_secret_arn: str = ""       # a DMS user on Aurora; empty = the cluster's managed master secret
+    onprem_db_ssl_mode: str = "verify-full"
+    onprem_db_certificate_arn: str = ""   # DMS certificate (the source's CA), needed for verify-full
+    legacy_api_hostname: str = ""         # the on-premises API callers use today
+    legacy_health_path: str = "/health"
+    dms_instance_class: str = "dms.t3.medium"
+    dms_allocated_storage: int = 50
+    cutover_hosted_zone_id: str = ""
+    cutover_record_name: str = ""         # the merchant-facing name, e.g. api.payments.example.com
+    cutover_weight_legacy: int = 100      # initial weights only: scripts/cutover.py owns them after
+    cutover_weight_new: int = 0
+    cdc_latency_threshold_seconds: int = 60
 
     @property
     def is_production(self) -> bool:
@@ -186,6 +209,10 @@ class Settings:
             "Project": "payments",
             "ManagedBy": "cdktf",
         }
+
+    @property
+    def onprem_networks(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.onprem_cidrs.split(",") if c.strip())
 
     def name(self, component: str) -> str:
         """Physical name of a component in this environment: ``payment-<component>-<env>``."""
@@ -230,6 +257,8 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "api_quota_per_day": 1_000_000,
         "merchant_rate_limit": 100,
         "merchant_burst_limit": 200,
+        "dms_instance_class": "dms.r5.large",
+        "dms_allocated_storage": 200,
     },
 }
 
@@ -284,6 +313,27 @@ ENV_VARS: Mapping[str, str] = {
     "state_bucket": "PAYMENTS_STATE_BUCKET",
     "state_reader_arns": "PAYMENTS_STATE_READER_ARNS",
     "github_repository": "PAYMENTS_GITHUB_REPOSITORY",
+    "migration_enabled": "PAYMENTS_MIGRATION_ENABLED",
+    "onprem_public_ip": "PAYMENTS_ONPREM_PUBLIC_IP",
+    "onprem_bgp_asn": "PAYMENTS_ONPREM_BGP_ASN",
+    "onprem_static_routes": "PAYMENTS_ONPREM_STATIC_ROUTES",
+    "onprem_cidrs": "PAYMENTS_ONPREM_CIDRS",
+    "onprem_db_cidr": "PAYMENTS_ONPREM_DB_CIDR",
+    "onprem_db_port": "PAYMENTS_ONPREM_DB_PORT",
+    "onprem_db_name": "PAYMENTS_ONPREM_DB_NAME",
+    "onprem_db_secret_arn": "PAYMENTS_ONPREM_DB_SECRET_ARN",
+    "dms_target_secret_arn": "PAYMENTS_DMS_TARGET_SECRET_ARN",
+    "onprem_db_ssl_mode": "PAYMENTS_ONPREM_DB_SSL_MODE",
+    "onprem_db_certificate_arn": "PAYMENTS_ONPREM_DB_CERTIFICATE_ARN",
+    "legacy_api_hostname": "PAYMENTS_LEGACY_API_HOSTNAME",
+    "legacy_health_path": "PAYMENTS_LEGACY_HEALTH_PATH",
+    "dms_instance_class": "PAYMENTS_DMS_INSTANCE_CLASS",
+    "dms_allocated_storage": "PAYMENTS_DMS_ALLOCATED_STORAGE",
+    "cutover_hosted_zone_id": "PAYMENTS_CUTOVER_HOSTED_ZONE_ID",
+    "cutover_record_name": "PAYMENTS_CUTOVER_RECORD_NAME",
+    "cutover_weight_legacy": "PAYMENTS_CUTOVER_WEIGHT_LEGACY",
+    "cutover_weight_new": "PAYMENTS_CUTOVER_WEIGHT_NEW",
+    "cdc_latency_threshold_seconds": "PAYMENTS_CDC_LATENCY_THRESHOLD_SECONDS",
 }
 ENVIRONMENT_VAR = "ENVIRONMENT_SUFFIX"
 # Settings that no longer exist -> what replaced them (set anyway, they stop synth with this hint).
@@ -468,6 +518,89 @@ def _validate(s: Settings) -> None:
         raise SettingsError("github_repository", f"{s.github_repository!r} is not owner/repo")
     if s.aws_endpoint and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", s.aws_endpoint):
         raise SettingsError("aws_endpoint", f"{s.aws_endpoint!r} is not an http(s) URL")
+    _validate_migration(s)
+
+
+HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+SECRET_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$")
+DMS_CERTIFICATE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:dms:[a-z0-9-]+:\d{12}:cert:[A-Za-z0-9-]+$")
+DMS_INSTANCE_CLASS_PATTERN = re.compile(r"^dms\.[a-z0-9]+\.[a-z0-9]+$")
+HOSTED_ZONE_PATTERN = re.compile(r"^[A-Z0-9]{1,32}$")
+DB_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+SSL_MODES = ("verify-full", "require")  # DMS also accepts none/verify-ca: never for card data
+PRIVATE_ASNS = ((64512, 65534), (4_200_000_000, 4_294_967_294))
+RESERVED_ASNS = (0, 23456, 65535, 4_294_967_295)  # AS_TRANS and the reserved ends of each range
+
+
+def _network(name: str, cidr: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(cidr, strict=True)
+    except ValueError as err:
+        raise SettingsError(name, f"{cidr!r} is not an IPv4 CIDR ({err})") from None
+
+
+def _validate_migration(s: Settings) -> None:
+    """Shapes are checked whenever a value is set; presence only when the migration is on."""
+    if s.onprem_public_ip:
+        try:
+            ip = ipaddress.IPv4Address(s.onprem_public_ip)
+        except ValueError:
+            raise SettingsError("onprem_public_ip", f"{s.onprem_public_ip!r} is not an IPv4 address") from None
+        if not ip.is_global:
+            raise SettingsError("onprem_public_ip", f"{ip} is not a public address (a VPN peer must be reachable)")
+    asn = s.onprem_bgp_asn
+    if not 1 <= asn <= 4_294_967_294 or asn in RESERVED_ASNS:
+        raise SettingsError("onprem_bgp_asn", f"{asn} is not a usable ASN (1..4294967294, not 23456/65535)")
+    vpc = ipaddress.IPv4Network(s.vpc_cidr, strict=False)
+    networks = [_network("onprem_cidrs", c) for c in s.onprem_networks]
+    for net in networks:
+        if net.overlaps(vpc):
+            raise SettingsError("onprem_cidrs", f"{net} overlaps the VPC {vpc}: routes would be ambiguous")
+    if s.onprem_db_cidr:
+        db = _network("onprem_db_cidr", s.onprem_db_cidr)
+        if networks and not any(db.subnet_of(net) for net in networks):
+            raise SettingsError("onprem_db_cidr", f"{db} is not inside onprem_cidrs {s.onprem_cidrs!r}")
+    if not 1 <= s.onprem_db_port <= 65535:
+        raise SettingsError("onprem_db_port", f"{s.onprem_db_port} is not a TCP port")
+    if s.onprem_db_name and not DB_NAME_PATTERN.match(s.onprem_db_name):
+        raise SettingsError("onprem_db_name", f"{s.onprem_db_name!r} is not a PostgreSQL database name")
+    for name in ("onprem_db_secret_arn", "dms_target_secret_arn"):
+        value = getattr(s, name)
+        if value and not SECRET_ARN_PATTERN.match(value):
+            raise SettingsError(name, f"{value!r} is not a Secrets Manager secret ARN")
+    if s.onprem_db_ssl_mode not in SSL_MODES:
+        raise SettingsError("onprem_db_ssl_mode", f"{s.onprem_db_ssl_mode!r} is not one of {SSL_MODES}")
+    if s.onprem_db_certificate_arn and not DMS_CERTIFICATE_ARN_PATTERN.match(s.onprem_db_certificate_arn):
+        raise SettingsError("onprem_db_certificate_arn", f"{s.onprem_db_certificate_arn!r} is not a DMS certificate ARN")
+    for name in ("legacy_api_hostname", "cutover_record_name"):
+        value = getattr(s, name)
+        if value and not HOSTNAME_PATTERN.match(value):
+            raise SettingsError(name, f"{value!r} is not a lower-case DNS name")
+    if not s.legacy_health_path.startswith("/") or " " in s.legacy_health_path:
+        raise SettingsError("legacy_health_path", f"{s.legacy_health_path!r} must be a URL path starting with /")
+    if not DMS_INSTANCE_CLASS_PATTERN.match(s.dms_instance_class):
+        raise SettingsError("dms_instance_class", f"{s.dms_instance_class!r} is not a DMS class (dms.<family>.<size>)")
+    if not 5 <= s.dms_allocated_storage <= 6144:
+        raise SettingsError("dms_allocated_storage", f"{s.dms_allocated_storage} must be 5..6144 GiB")
+    if s.cutover_hosted_zone_id and not HOSTED_ZONE_PATTERN.match(s.cutover_hosted_zone_id):
+        raise SettingsError("cutover_hosted_zone_id", f"{s.cutover_hosted_zone_id!r} is not a Route 53 hosted zone id")
+    for name in ("cutover_weight_legacy", "cutover_weight_new"):
+        if not 0 <= getattr(s, name) <= 255:
+            raise SettingsError(name, f"{getattr(s, name)} must be 0..255 (a Route 53 weight)")
+    if s.cutover_weight_legacy == s.cutover_weight_new == 0:
+        raise SettingsError("cutover_weight_legacy", "both weights are 0: Route 53 would split traffic evenly")
+    if not 1 <= s.cdc_latency_threshold_seconds <= 86_400:
+        raise SettingsError("cdc_latency_threshold_seconds", f"{s.cdc_latency_threshold_seconds} must be 1..86400")
+    if not s.migration_enabled:
+        return
+    for name in ("onprem_public_ip", "onprem_cidrs", "onprem_db_cidr", "onprem_db_name",
+                 "onprem_db_secret_arn", "legacy_api_hostname", "cutover_hosted_zone_id", "cutover_record_name"):
+        if not getattr(s, name):
+            raise SettingsError(name, "is required when migration_enabled is true")
+    if s.onprem_db_ssl_mode == "verify-full" and not s.onprem_db_certificate_arn:
+        raise SettingsError("onprem_db_certificate_arn", "is required for onprem_db_ssl_mode verify-full "
+                                                         "(the source's CA, imported into DMS)")
+
 
 
 def _validate_merchant_defaults(s: Settings) -> None:

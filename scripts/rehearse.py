@@ -193,11 +193,12 @@ def tail(path: Path, lines: int = 40) -> str:
 # --------------------------------------------------------------------------- synth and terraform
 
 
-def synthesize(outdir: Path, environment: str, endpoint: str, state_bucket: str) -> Path:
+def synthesize(outdir: Path, environment: str, endpoint: str, state_bucket: str,
+               settings: Mapping[str, str] | None = None) -> Path:
     """Fresh synth of the app in rehearsal mode; returns ``outdir/<env>/stacks``."""
     env = clean_env()
     env.update(PAYMENTS_AWS_ENDPOINT=endpoint, PAYMENTS_STATE_BUCKET=state_bucket,
-               ENVIRONMENT_SUFFIX=environment, PYTHONDONTWRITEBYTECODE="1")
+               ENVIRONMENT_SUFFIX=environment, PYTHONDONTWRITEBYTECODE="1", **(settings or {}))
     if "JSII_NODE" not in env and (PROJECT_ROOT / "node_modules/.bin/node").exists():
         env["JSII_NODE"] = str(PROJECT_ROOT / "node_modules/.bin/node")
     proc = subprocess.run(
@@ -342,6 +343,56 @@ def empty_bucket(s3: Any, bucket: str) -> None:
                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
         if objects:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+
+
+# --------------------------------------------------------------------------- migration (issue 15)
+
+# The rehearsal applies the stack with the migration on, so its VPN, DMS and Route 53 resources are
+# rehearsed in the same run. Example values only: nothing here reaches a real network or secret.
+MIGRATION_SETTINGS = {
+    "PAYMENTS_MIGRATION_ENABLED": "true",
+    "PAYMENTS_ONPREM_PUBLIC_IP": "18.194.10.20",
+    "PAYMENTS_ONPREM_CIDRS": "192.168.0.0/16",
+    "PAYMENTS_ONPREM_DB_CIDR": "192.168.10.0/24",
+    "PAYMENTS_ONPREM_DB_NAME": "payments",
+    "PAYMENTS_ONPREM_DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments/dms-source-AbCdEf",
+    "PAYMENTS_ONPREM_DB_SSL_MODE": "require",
+    "PAYMENTS_LEGACY_API_HOSTNAME": "legacy-api.dc.example.com",
+    "PAYMENTS_CUTOVER_RECORD_NAME": "api.payments.example.com",
+}
+MIGRATION_ZONE = "payments.example.com."
+
+
+def migration_settings(endpoint: str) -> dict[str, str]:
+    """The migration's settings for the rehearsal synth; the hosted zone (which the stack does not
+    own: it is the merchants' DNS) is created on the endpoint first, as it exists in an account."""
+    import boto3
+    route53 = boto3.session.Session(aws_access_key_id=REHEARSAL_KEY, aws_secret_access_key=REHEARSAL_KEY,
+                                    region_name="us-east-1").client("route53", endpoint_url=endpoint)
+    zone = route53.create_hosted_zone(Name=MIGRATION_ZONE, CallerReference="payments-rehearsal")["HostedZone"]
+    return {**MIGRATION_SETTINGS, "PAYMENTS_CUTOVER_HOSTED_ZONE_ID": zone["Id"].split("/")[-1]}
+
+
+def migration_smoke(ctx: SmokeContext, settings: Mapping[str, str]) -> None:
+    """The migration as applied: DMS endpoints and subnet group, traffic all on legacy, the VPN.
+    (The replication instance and task are not emulated: see EXCLUSIONS.)"""
+    check(bool(ctx.outputs.get("migration-task-id")), "stack output migration-task-id missing")
+    dms = ctx.boto("dms")
+    endpoints = {e["EndpointIdentifier"]: e for e in dms.describe_endpoints()["Endpoints"]}
+    for name, kind in ((f"payment-onprem-source-{ctx.environment}", "SOURCE"),
+                       (f"payment-aurora-target-{ctx.environment}", "TARGET")):
+        check(endpoints.get(name, {}).get("EndpointType", "").upper() == kind, f"DMS endpoint {name}: {endpoints.get(name)}")
+    groups = dms.describe_replication_subnet_groups()["ReplicationSubnetGroups"]
+    check([g["ReplicationSubnetGroupIdentifier"] for g in groups] == [f"payment-dms-{ctx.environment}"],
+          f"DMS subnet groups: {groups}")
+    name = settings["PAYMENTS_CUTOVER_RECORD_NAME"] + "."
+    records = [r for r in ctx.boto("route53").list_resource_record_sets(
+        HostedZoneId=settings["PAYMENTS_CUTOVER_HOSTED_ZONE_ID"])["ResourceRecordSets"] if r["Name"] == name]
+    weights = {r.get("SetIdentifier"): r.get("Weight") for r in records}
+    check(weights == {"legacy": 100, "aws": 0}, f"weighted records of {name}: {weights}")
+    vpns = ctx.boto("ec2").describe_vpn_connections()["VpnConnections"]
+    check(len([v for v in vpns if v.get("State") != "deleted"]) == 1, f"VPN connections: {vpns}")
+    ctx.results.append(f"migration: DMS endpoints + subnet group, {name} legacy 100 / aws 0, VPN up")
 
 
 # --------------------------------------------------------------------------- smoke test
@@ -650,7 +701,8 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             report.endpoint = server.url
             note.append(server.url)
         with report.phase("synth") as note:
-            stacks = synthesize(workdir / "synth", environment, server.url, state_bucket)
+            migration = migration_settings(server.url)
+            stacks = synthesize(workdir / "synth", environment, server.url, state_bucket, migration)
             stack_dir, state_dir = stacks / f"payments-{environment}", stacks / STATE_STACK
             stack_json = json.loads((stack_dir / "cdk.tf.json").read_text())
             state_json = json.loads((state_dir / "cdk.tf.json").read_text())
@@ -715,7 +767,9 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             ctx.merchant = onboard_merchant(ctx, endpoint_env(server.url, region), stack_dir, env)
             note.append(f"merchant {ctx.merchant.name} client {ctx.merchant.client_id}; no secret in output or state")
         with report.phase("smoke") as note:
-            for line in smoke_test(ctx):
+            smoke_test(ctx)
+            migration_smoke(ctx, migration)
+            for line in ctx.results:
                 log(f"[rehearsal]   {line}")
             note.append(f"ok ({len(ctx.results)} checks)")
         with report.phase("offboard") as note:
