@@ -18,7 +18,8 @@ from tests.support import Synthesized, statement, synth_environments
 from tests.test_cutover import MIGRATION_ENV
 
 ZONE = "Z0123456789ABCDEFGHIJ"
-ENV = {**MIGRATION_ENV, "PAYMENTS_CUTOVER_HOSTED_ZONE_ID": ZONE}
+# Dev has no dashboard by default (README "Idle cost"); the migration's row needs one.
+ENV = {**MIGRATION_ENV, "PAYMENTS_CUTOVER_HOSTED_ZONE_ID": ZONE, "PAYMENTS_DASHBOARD_ENABLED": "true"}
 ENV.pop("ENVIRONMENT_SUFFIX")
 SOURCE_SECRET = ENV["PAYMENTS_ONPREM_DB_SECRET_ARN"]
 MIGRATION_TYPES = (
@@ -51,7 +52,7 @@ def test_migration_off_synthesizes_nothing_of_it(fixture: str, request: pytest.F
     key_sids = [s["Sid"] for s in stack.policy(stack.one("aws_kms_key", enable_key_rotation=True))["Statement"]]
     topic_sids = [s["Sid"] for s in stack.policy(stack.one("aws_sns_topic_policy"))["Statement"]]
     assert not [sid for sid in key_sids + topic_sids if "EventBridge" in sid]
-    assert "AWS/DMS" not in stack.one("aws_cloudwatch_dashboard")["dashboard_body"]
+    assert not [d for d in stack.resources("aws_cloudwatch_dashboard").values() if "AWS/DMS" in d["dashboard_body"]]
 
 
 # --------------------------------------------------------------------------- on
@@ -192,10 +193,13 @@ def test_task_stop_or_failure_reaches_the_alert_topic_through_eventbridge(mig: S
         assert stmt["Condition"]["ArnLike"] == {"aws:SourceArn": rules_arn}
 
 
-def test_dashboard_gets_a_migration_row_after_the_platform_graphs(mig: Synthesized, stack: Synthesized) -> None:
+def test_dashboard_gets_a_migration_row_after_the_platform_graphs(mig: Synthesized,
+                                                                  staging_stack: Synthesized) -> None:
     ours = json.loads(mig.one("aws_cloudwatch_dashboard")["dashboard_body"])["widgets"]
-    base = json.loads(stack.one("aws_cloudwatch_dashboard")["dashboard_body"])["widgets"]
-    assert ours[:len(base)] == base
+    # The platform's own graphs (staging has the dashboard by default): same titles, same places.
+    base = json.loads(staging_stack.one("aws_cloudwatch_dashboard")["dashboard_body"])["widgets"]
+    assert [(w["properties"]["title"], w["x"], w["y"]) for w in ours[:len(base)]] == [
+        (w["properties"]["title"], w["x"], w["y"]) for w in base]
     extra = ours[len(base):]
     assert [w["properties"]["title"] for w in extra][0] == "DMS CDC latency (s)"
     assert {w["y"] for w in extra} == {max(w["y"] for w in base) + 6}  # a row of its own
@@ -220,15 +224,15 @@ def test_weighted_records_split_the_merchant_name_and_leave_weights_to_cutover(m
 
 def test_migration_leaves_the_rest_of_the_stack_unchanged(mig: Synthesized, stack: Synthesized) -> None:
     """Only the migration's own resources, the two policies that let EventBridge publish, the
-    dashboard row and one output differ from the dev stack with the migration off."""
+    dashboard (asked for with the migration) and its outputs differ from the dev stack with the
+    migration off."""
     changed = []
     for rtype, by_name in stack.json["resource"].items():
         for name, body in by_name.items():
             if mig.resources(rtype).get(name) != body:
                 changed.append(f"{rtype}.{name}".split("_", 1)[1].rsplit("_", 1)[0])
-    assert sorted(changed) == ["cloudwatch_dashboard.observability_dashboard", "kms_key.kms_key",
-                               "sns_topic_policy.alerts_policy"]
-    assert set(mig.json["output"]) - set(stack.json["output"]) == {"migration-task-id"}
+    assert sorted(changed) == ["kms_key.kms_key", "sns_topic_policy.alerts_policy"]
+    assert set(mig.json["output"]) - set(stack.json["output"]) == {"migration-task-id", "dashboard-url"}
 
 
 def test_checkov_finds_nothing_on_the_migration_beyond_dev_relaxations(run_dir: Path, mig: Synthesized) -> None:
