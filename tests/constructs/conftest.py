@@ -70,6 +70,18 @@ def synth_scope(build: Callable[[Construct], Any]) -> str:
     return scoped(build).synthesized
 
 
+# What modules/platform.py configure_backend reads from the caller's environment besides the settings.
+BACKEND_VARS = ("PAYMENTS_BACKEND", "PAYMENTS_STATE_BUCKET", "PAYMENTS_STATE_REGION", "PAYMENTS_STATE_ENDPOINT")
+
+
+def synth_stack(make_stack: Callable[[App], TerraformStack]) -> str:
+    """``Testing.synth`` of a whole stack, its backend built from the settings alone."""
+    with pytest.MonkeyPatch.context() as env:
+        for var in BACKEND_VARS:
+            env.delenv(var, raising=False)
+        return Testing.synth(make_stack(cdktf_testing_app()))
+
+
 def settings_for(environment: str = "dev", **context: object) -> Settings:
     """Typed settings as main.py builds them, without the caller's environment variables."""
     return build_settings({"environmentSuffix": environment, **context}, env={})

@@ -16,7 +16,7 @@ from modules.compute import (RUNTIME, ComputeProps, FunctionProps, FunctionSpec,
                              PaymentFunctions)
 from modules.data import TablesProps, TransactionTables
 from modules.iam import Statement
-from tests.constructs.conftest import KEY_ARN, Scoped, scoped
+from tests.constructs.conftest import ACCOUNT, KEY_ARN, Scoped, scoped
 
 LAYER_ARN = "arn:aws:lambda:us-east-1:123456789012:layer:payment-core-dev:1"
 FINGERPRINT_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/fingerprint"
@@ -29,7 +29,7 @@ def function(dev) -> Scoped:
                                               resources=["arn:aws:s3:::thing/*"])],
                         environment={"EXTRA": "1"})
     return scoped(lambda scope: PaymentFunction(scope, "validate", FunctionProps(
-        dev, spec, KEY_ARN, LAYER_ARN, ["subnet-private-a"], "sg-lambda", "aws")))
+        dev, spec, KEY_ARN, LAYER_ARN, ["subnet-private-a"], "sg-lambda", "aws", ACCOUNT)))
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def functions(dev) -> Scoped:
         tables = TransactionTables(scope, "dynamodb", TablesProps(dev, KEY_ARN))
         return PaymentFunctions(scope, "lambda", ComputeProps(
             dev, KEY_ARN, tables, FINGERPRINT_KEY_ARN, "arn:aws:s3:::audit", "audit",
-            ["subnet-private-a"], "sg-lambda", "aws"))
+            ["subnet-private-a"], "sg-lambda", "aws", ACCOUNT))
     return scoped(build)
 
 
@@ -58,13 +58,17 @@ def test_callers_invoke_the_live_alias_codedeploy_moves(function):
     assert function.ref(function.construct.alias_invoke_arn).endswith(".invoke_arn}")
 
 
-def test_role_gets_vpc_access_and_exactly_its_own_statements(function):
-    assert Testing.to_have_resource_with_properties(
-        function.synthesized, IamRolePolicyAttachment.TF_RESOURCE_TYPE,
-        {"policy_arn": "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"})
+def test_role_gets_inline_vpc_access_and_exactly_its_own_statements(function):
+    # No AWS managed policy (AWSLambdaVPCAccessExecutionRole allows every ENI and every log group).
+    assert not Testing.to_have_resource(function.synthesized, IamRolePolicyAttachment.TF_RESOURCE_TYPE)
     (policy,) = function.resources(IamRolePolicy.TF_RESOURCE_TYPE).values()
-    sids = [s["Sid"] for s in json.loads(policy["policy"])["Statement"]]
-    assert sids == ["WriteTraces", "DecryptEnvironment", "ReadThing"]
+    statements = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
+    assert list(statements) == ["WriteOwnLogs", "CreateEnisInOwnSubnets", "ManageOwnEnis",
+                                "DescribeVpcNetworking", "WriteTraces", "DecryptEnvironment", "ReadThing"]
+    ec2 = f"arn:aws:ec2:us-east-1:{ACCOUNT}"
+    assert sorted(statements["CreateEnisInOwnSubnets"]["Resource"]) == sorted([
+        f"{ec2}:network-interface/*", f"{ec2}:subnet/subnet-private-a", f"{ec2}:security-group/sg-lambda"])
+    assert statements["WriteOwnLogs"]["Resource"] == [f"{function.ref(function.construct.log_group.arn)}:*"]
 
 
 def test_four_functions_share_one_layer(functions):

@@ -9,7 +9,7 @@ from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
 from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import SecretsmanagerSecretRotation
 
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
-from tests.constructs.conftest import KEY_ARN, Scoped, scoped
+from tests.constructs.conftest import ACCOUNT, KEY_ARN, Scoped, scoped, settings_for
 
 SUBNETS = ["subnet-isolated-a", "subnet-isolated-b", "subnet-isolated-c"]
 
@@ -21,7 +21,7 @@ def tables(dev) -> Scoped:
 
 @pytest.fixture(scope="module")
 def database(dev) -> Scoped:
-    return scoped(lambda scope: CustomerDatabase(scope, "aurora", DatabaseProps(dev, KEY_ARN, SUBNETS, "sg-aurora")))
+    return scoped(lambda scope: CustomerDatabase(scope, "aurora", DatabaseProps(dev, KEY_ARN, SUBNETS, "sg-aurora", ACCOUNT)))
 
 
 def test_transactions_table_streams_new_images_and_is_encrypted(tables):
@@ -51,15 +51,23 @@ def test_cluster_is_encrypted_iam_authenticated_with_a_managed_secret(database):
         "storage_encrypted": True, "kms_key_id": KEY_ARN,
         "iam_database_authentication_enabled": True, "manage_master_user_password": True,
         "master_user_secret_kms_key_id": KEY_ARN, "vpc_security_group_ids": ["sg-aurora"],
-        "serverlessv2_scaling_configuration": {"min_capacity": 0.5, "max_capacity": 2},
+        # Dev pauses at 0 ACU when idle (no compute cost).
+        "serverlessv2_scaling_configuration": {"min_capacity": 0, "max_capacity": 2,
+                                               "seconds_until_auto_pause": 900},
         "skip_final_snapshot": True})
     assert Testing.to_have_resource_with_properties(database.synthesized, DbSubnetGroup.TF_RESOURCE_TYPE, {
         "subnet_ids": SUBNETS})
 
 
-def test_writer_and_reader_are_serverless_with_performance_insights(database):
+def test_dev_runs_a_writer_only_and_readers_are_serverless_with_performance_insights(database):
+    assert Testing.to_have_resource_with_properties(database.synthesized, RdsClusterInstance.TF_RESOURCE_TYPE, {
+        "identifier": "payment-customer-db-dev-writer", "instance_class": "db.serverless",
+        "promotion_tier": 0, "performance_insights_enabled": True, "performance_insights_kms_key_id": KEY_ARN})
+    assert len(database.resources(RdsClusterInstance.TF_RESOURCE_TYPE)) == 1  # dev: aurora_readers=0
+    with_reader = scoped(lambda scope: CustomerDatabase(scope, "aurora", DatabaseProps(
+        settings_for("dev", aurora_readers=1), KEY_ARN, SUBNETS, "sg-aurora", ACCOUNT))).synthesized
     for role, tier in (("writer", 0), ("reader", 1)):
-        assert Testing.to_have_resource_with_properties(database.synthesized, RdsClusterInstance.TF_RESOURCE_TYPE, {
+        assert Testing.to_have_resource_with_properties(with_reader, RdsClusterInstance.TF_RESOURCE_TYPE, {
             "identifier": f"payment-customer-db-dev-{role}", "instance_class": "db.serverless",
             "promotion_tier": tier, "performance_insights_enabled": True,
             "performance_insights_kms_key_id": KEY_ARN})
@@ -74,6 +82,6 @@ def test_master_secret_rotates(database):
 
 def test_production_cluster_keeps_a_final_snapshot(prod):
     synthesized = scoped(lambda scope: CustomerDatabase(
-        scope, "aurora", DatabaseProps(prod, KEY_ARN, SUBNETS, "sg-aurora"))).synthesized
+        scope, "aurora", DatabaseProps(prod, KEY_ARN, SUBNETS, "sg-aurora", ACCOUNT))).synthesized
     assert Testing.to_have_resource_with_properties(synthesized, RdsCluster.TF_RESOURCE_TYPE, {
         "skip_final_snapshot": False, "final_snapshot_identifier": "payment-customer-db-prod-final"})

@@ -1,4 +1,5 @@
-"""PaymentObservability: dashboard, metric alarms to the alert topic, the composite `payments degraded`."""
+"""PaymentObservability: metric alarms to the alert topic; the dashboard and, with alarm_set "full", more
+alarms and the composite `payments degraded` (dev: essential alarms only, no dashboard)."""
 
 import pytest
 from cdktf import Testing
@@ -7,17 +8,27 @@ from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 
 from modules.observability import ObservabilityProps, PaymentObservability
-from tests.constructs.conftest import TOPIC_ARN, Scoped, scoped
+from tests.constructs.conftest import TOPIC_ARN, Scoped, scoped, settings_for
 
 FUNCTIONS = {"validate": "payment-validate-dev", "process": "payment-process-dev"}
 
 
-@pytest.fixture(scope="module")
-def observability(dev) -> Scoped:
+def build(settings) -> Scoped:
     return scoped(lambda scope: PaymentObservability(scope, "observability", ObservabilityProps(
-        settings=dev, alert_topic_arn=TOPIC_ARN, api_name="payment-api-dev", api_stage="prod",
+        settings=settings, alert_topic_arn=TOPIC_ARN, api_name="payment-api-dev", api_stage="prod",
         function_names=FUNCTIONS, table_name="payment-transactions-dev",
         cluster_identifier="payment-customer-db-dev")))
+
+
+@pytest.fixture(scope="module")
+def observability(dev) -> Scoped:
+    return build(dev)
+
+
+@pytest.fixture(scope="module")
+def full(dev) -> Scoped:
+    """Dev's names with the prod-like knobs: every alarm, the composite, the dashboard."""
+    return build(settings_for("dev", alarm_set="full", dashboard_enabled=True))
 
 
 def test_each_function_has_an_error_alarm_that_pages(observability):
@@ -35,15 +46,27 @@ def test_api_latency_alarm_uses_p99(observability):
         "dimensions": {"ApiName": "payment-api-dev", "Stage": "prod"}})
 
 
-def test_composite_alarm_combines_the_critical_alarms(observability):
-    assert Testing.to_have_resource_with_properties(observability.synthesized, CloudwatchCompositeAlarm.TF_RESOURCE_TYPE, {
+def test_dev_keeps_only_the_alarms_releases_roll_back_on(observability):
+    assert set(observability.construct.alarms) == {
+        "api-p99-latency", "api-5xx", "validate-errors", "process-errors"}
+    assert len(observability.resources(CloudwatchMetricAlarm.TF_RESOURCE_TYPE)) == 4
+    assert not Testing.to_have_resource(observability.synthesized, CloudwatchCompositeAlarm.TF_RESOURCE_TYPE)
+    assert not Testing.to_have_resource(observability.synthesized, CloudwatchDashboard.TF_RESOURCE_TYPE)
+    assert observability.construct.degraded is None and observability.construct.dashboard_url is None
+
+
+def test_composite_alarm_combines_the_critical_alarms(full):
+    assert Testing.to_have_resource_with_properties(full.synthesized, CloudwatchCompositeAlarm.TF_RESOURCE_TYPE, {
         "alarm_name": "payment-payments-degraded-dev", "alarm_actions": [TOPIC_ARN]})
-    (composite,) = observability.resources(CloudwatchCompositeAlarm.TF_RESOURCE_TYPE).values()
+    (composite,) = full.resources(CloudwatchCompositeAlarm.TF_RESOURCE_TYPE).values()
     for key in ("api-5xx", "api-p99-latency", "process-errors", "aurora-cpu"):
-        assert observability.ref(observability.construct.alarms[key].alarm_name) in composite["alarm_rule"]
+        assert full.ref(full.construct.alarms[key].alarm_name) in composite["alarm_rule"]
+    assert Testing.to_have_resource_with_properties(full.synthesized, CloudwatchMetricAlarm.TF_RESOURCE_TYPE, {
+        "alarm_name": "payment-dynamodb-write-throttles-alarm-dev", "namespace": "AWS/DynamoDB",
+        "dimensions": {"TableName": "payment-transactions-dev"}})
 
 
-def test_dashboard_name_and_url_output(observability):
-    assert Testing.to_have_resource_with_properties(observability.synthesized, CloudwatchDashboard.TF_RESOURCE_TYPE, {
+def test_dashboard_name_and_url_output(full):
+    assert Testing.to_have_resource_with_properties(full.synthesized, CloudwatchDashboard.TF_RESOURCE_TYPE, {
         "dashboard_name": "payment-dashboard-dev"})
-    assert observability.construct.dashboard_url.endswith("#dashboards:name=payment-dashboard-dev")
+    assert full.construct.dashboard_url.endswith("#dashboards:name=payment-dashboard-dev")

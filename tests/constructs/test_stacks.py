@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cdktf import Testing
+from cdktf_cdktf_provider_aws.cloudtrail import Cloudtrail
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
@@ -16,12 +17,16 @@ from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
 from modules.payment_stack import PaymentStack
 from modules.state_stack import StateBucketStack
-from tests.constructs.conftest import cdktf_testing_app
+from tests.constructs.conftest import ACCOUNT, cdktf_testing_app, settings_for, synth_stack
+
+
+def synth_state_stack(settings, **kwargs) -> str:
+    return synth_stack(lambda app: StateBucketStack(app, settings, **kwargs))
 
 
 @pytest.fixture(scope="module")
 def state_stack(dev) -> str:
-    return Testing.synth(StateBucketStack(cdktf_testing_app(), dev, bucket="payments-test-state"))
+    return synth_state_stack(dev, bucket="payments-test-state")
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +47,27 @@ def test_state_stack_creates_the_backend_bucket_with_its_own_key(state_stack):
         "bucket": "payments-test-state", "force_destroy": False})
     assert Testing.to_have_resource_with_properties(state_stack, KmsKey.TF_RESOURCE_TYPE, {
         "enable_key_rotation": True, "deletion_window_in_days": 30})
-    # Backends have no Testing matcher: read the JSON.
-    assert json.loads(state_stack)["terraform"]["backend"] == {
-        "local": {"path": "terraform.payments-state.tfstate"}}
+    # Backends have no Testing matcher: read the JSON. Its own state goes to the S3 backend too (the
+    # offline rehearsal applies it with a local backend_override.tf.json, scripts/rehearse.py).
+    # Without PAYMENTS_ACCOUNT_ID the bucket is left out (partial configuration: init asks for it).
+    assert json.loads(state_stack)["terraform"]["backend"] == {"s3": {
+        "key": "payments/state/terraform.tfstate", "region": "us-east-1", "encrypt": True,
+        "kms_key_id": "alias/payment-terraform-state", "use_lockfile": True}}
 
+
+def test_state_stack_backend_names_the_account_bucket_and_key():
+    synthesized = synth_state_stack(settings_for("dev", account_id=ACCOUNT))
+    assert json.loads(synthesized)["terraform"]["backend"]["s3"] == {
+        "bucket": f"payments-terraform-state-{ACCOUNT}-us-east-1", "key": "payments/state/terraform.tfstate",
+        "region": "us-east-1", "encrypt": True, "use_lockfile": True,
+        "kms_key_id": f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/payment-terraform-state"}
+    assert Testing.to_have_resource_with_properties(synthesized, S3Bucket.TF_RESOURCE_TYPE, {
+        "bucket": f"payments-terraform-state-{ACCOUNT}-us-east-1"})
+
+
+def test_state_stack_records_who_reads_the_state(state_stack):
+    assert Testing.to_have_resource_with_properties(state_stack, Cloudtrail.TF_RESOURCE_TYPE, {
+        "name": "payment-object-access-trail", "enable_log_file_validation": True})
 
 def test_payment_stack_provider_and_data_sources(payment_stack, dev):
     synthesized = Testing.synth(payment_stack)
