@@ -2,76 +2,32 @@
 
 Sources, later wins: per-environment defaults (``PROFILES``) -> ``cdktf.json`` context
 (``environmentSuffix``) -> environment variables (``ENVIRONMENT_SUFFIX``, ``PAYMENTS_*``).
-Any bad value fails synth with one message that names the setting.
+Any bad value fails synth with one message that names the setting. The rules live by concern in
+``modules/settings_rules/``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import ipaddress
 import json
 import os
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from modules.payment_limits import limits_module
+from modules.settings_rules import validate
+from modules.settings_rules.cost import AURORA_ENGINE_VERSION, auto_pause_supported
+from modules.settings_rules.errors import SettingsError
+from modules.settings_rules.network import VPC_MAX_PREFIX, VPC_MIN_PREFIX, vpc_cidr_problem
+from modules.settings_rules.state import bucket_name_problem
+
+# The rule helpers and constants below are re-exported: modules/data.py and tests import them from here.
+__all__ = ["AURORA_ENGINE_VERSION", "ENV_VARS", "ENVIRONMENT_VAR", "PROFILES", "PROJECT_ROOT", "RETIRED",
+           "TOOLING_VARS", "VPC_MAX_PREFIX", "VPC_MIN_PREFIX", "Settings", "SettingsError", "auto_pause_supported",
+           "bucket_name_problem", "build_settings", "known_variables", "load_cdktf_context", "vpc_cidr_problem"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-ENVIRONMENT_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,11}$")
-EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-STAGE_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-# A Cognito hosted-domain prefix: lowercase letters, digits, inner hyphens, at most 63 characters.
-AUTH_DOMAIN_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-# Words Cognito refuses in a domain prefix.
-AUTH_DOMAIN_RESERVED = ("aws", "amazon", "cognito")
-# A DNS name of at least two labels (a wildcard is no use for one API), lower case as ACM issues them.
-DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-ACM_CERTIFICATE_PATTERN = re.compile(
-    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z]{2}(-gov)?-[a-z]+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
-# Values CloudWatch Logs accepts for retention_in_days.
-LAMBDA_DEPLOYMENT_CONFIGS = tuple(
-    f"CodeDeployDefault.Lambda{kind}" for kind in (
-        "AllAtOnce", "Canary10Percent5Minutes", "Canary10Percent10Minutes", "Canary10Percent15Minutes",
-        "Canary10Percent30Minutes", "Linear10PercentEvery1Minute", "Linear10PercentEvery2Minutes",
-        "Linear10PercentEvery3Minutes", "Linear10PercentEvery10Minutes"))
-# modules/network.py cuts the VPC into 9 /24 subnets (3 tiers x 3 AZs): a /20 holds 16, a /21 only 8.
-# AWS accepts VPC blocks from /16 to /28.
-VPC_MIN_PREFIX, VPC_MAX_PREFIX = 16, 20
-ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
-GITHUB_REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
-ROLE_ARN_PATTERN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
-# S3 Object Lock accepts a default retention of at most 100 years (36500 days).
-MAX_OBJECT_LOCK_DAYS = 36_500
-# AWS Backup lifecycle delete_after: at least one day, at most 100 years.
-MAX_BACKUP_RETENTION_DAYS = 36_500
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                      2192, 2557, 2922, 3288, 3653)
-# The Aurora PostgreSQL version of the customer database (modules/data.py). It lives here because
-# whether the cluster may scale to zero depends on it.
-AURORA_ENGINE_VERSION = "15.8"
-# First version of each Aurora PostgreSQL major that supports a minimum capacity of 0 ACUs
-# (Serverless v2 auto-pause), from the "Aurora Serverless v2 capacity" table of the Aurora User Guide.
-AUTO_PAUSE_MIN_VERSIONS = {13: (13, 15), 14: (14, 12), 15: (15, 7), 16: (16, 3)}
-# AWS's range for SecondsUntilAutoPause (5 minutes .. 1 day).
-AUTO_PAUSE_SECONDS_RANGE = (300, 86_400)
-# Aurora allows up to 15 replicas per cluster.
-MAX_AURORA_READERS = 15
-# "essential": only the alarms CodeDeploy rolls back on (function errors, API 5xx and p99 latency);
-# "full": those plus throttling, DynamoDB, Aurora CPU and the composite "payments degraded" alarm.
-ALARM_SETS = ("essential", "full")
-
-
-class SettingsError(ValueError):
-    """A setting has a value the platform cannot be built with."""
-
-    def __init__(self, setting: str, problem: str):
-        super().__init__(f"invalid setting {setting}: {problem}")
-        self.setting = setting
 
 
 @dataclass(frozen=True)
@@ -371,40 +327,6 @@ def _check_unknown_variables(env: Mapping[str, str]) -> None:
             raise SettingsError(var, f"unknown variable ({hint})")
 
 
-def bucket_name_problem(name: str) -> str | None:
-    """Why S3 would refuse ``name`` as a general purpose bucket name, or None."""
-    if not 3 <= len(name) <= 63:
-        return "must be 3 to 63 characters"
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", name):
-        return "must be lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"
-    if ".." in name or ".-" in name or "-." in name:
-        return "must not have adjacent dots or a dot next to a hyphen"
-    if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", name):
-        return "must not look like an IP address"
-    for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):
-        if name.startswith(prefix):
-            return f"must not start with {prefix!r} (reserved)"
-    for suffix in ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"):
-        if name.endswith(suffix):
-            return f"must not end with {suffix!r} (reserved)"
-    return None
-
-
-def vpc_cidr_problem(cidr: str) -> str | None:
-    """Why the VPC block cannot hold the subnet plan of modules/network.py, or None."""
-    try:
-        network = ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        return "is not an IPv4 CIDR block such as 10.0.0.0/16"
-    if network.version != 4 or "/" not in cidr:
-        return "is not an IPv4 CIDR block such as 10.0.0.0/16"
-    if str(network) != cidr:
-        return f"has host bits set (the block is {network})"
-    if not VPC_MIN_PREFIX <= network.prefixlen <= VPC_MAX_PREFIX:
-        return (f"must be /{VPC_MIN_PREFIX} to /{VPC_MAX_PREFIX}: AWS allows /16 at most and the subnet "
-                f"plan needs nine /24s")
-    return None
-
 
 def _coerce(name: str, raw: object, kind: type) -> object:
     if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
@@ -424,227 +346,6 @@ def _coerce(name: str, raw: object, kind: type) -> object:
     except ValueError:
         raise SettingsError(name, f"{text!r} is not a {kind.__name__}") from None
     return text
-
-
-def _validate(s: Settings) -> None:
-    if not ENVIRONMENT_PATTERN.match(s.environment):
-        raise SettingsError("environment", f"{s.environment!r} must match {ENVIRONMENT_PATTERN.pattern}")
-    if not REGION_PATTERN.match(s.region):
-        raise SettingsError("region", f"{s.region!r} is not an AWS region name")
-    if not EMAIL_PATTERN.match(s.alert_email):
-        raise SettingsError("alert_email", f"{s.alert_email!r} is not an e-mail address")
-    if not 0 <= s.nat_gateways <= 3:
-        raise SettingsError("nat_gateways", f"{s.nat_gateways} must be between 0 and 3 (one per AZ)")
-    if not (s.aurora_min_capacity == 0 or 0.5 <= s.aurora_min_capacity <= 256) or (s.aurora_min_capacity * 2) % 1:
-        raise SettingsError("aurora_min_capacity",
-                            f"{s.aurora_min_capacity} must be 0 (auto-pause) or 0.5..256 ACU in 0.5 steps")
-    if s.aurora_min_capacity == 0 and not auto_pause_supported(AURORA_ENGINE_VERSION):
-        raise SettingsError("aurora_min_capacity",
-                            f"0 needs an engine that supports auto-pause; Aurora PostgreSQL "
-                            f"{AURORA_ENGINE_VERSION} does not (see AUTO_PAUSE_MIN_VERSIONS)")
-    low, high = AUTO_PAUSE_SECONDS_RANGE
-    if not low <= s.aurora_seconds_until_auto_pause <= high:
-        raise SettingsError("aurora_seconds_until_auto_pause",
-                            f"{s.aurora_seconds_until_auto_pause} must be {low}..{high} seconds")
-    if not 0 <= s.aurora_readers <= MAX_AURORA_READERS:
-        raise SettingsError("aurora_readers", f"{s.aurora_readers} must be 0..{MAX_AURORA_READERS}")
-    if not 1 <= s.interface_endpoint_azs <= 3:
-        raise SettingsError("interface_endpoint_azs", f"{s.interface_endpoint_azs} must be 1..3")
-    if s.alarm_set not in ALARM_SETS:
-        raise SettingsError("alarm_set", f"{s.alarm_set!r} is not one of {ALARM_SETS}")
-    if s.is_production:
-        # Production keeps its resilience whatever the overrides: no 15 s resume on the payment path,
-        # a reader to fail over to, and the WAF in front of the API.
-        if s.aurora_min_capacity == 0:
-            raise SettingsError("aurora_min_capacity", "production never pauses: must be at least 0.5 ACU")
-        if s.aurora_readers < 1:
-            raise SettingsError("aurora_readers", "production needs at least one reader to fail over to")
-        if not s.waf_enabled:
-            raise SettingsError("waf_enabled", "production always has the WAF in front of the API")
-    if not 1 <= s.aurora_max_capacity <= 256:
-        raise SettingsError("aurora_max_capacity", f"{s.aurora_max_capacity} must be 1..256 ACU")
-    if s.aurora_min_capacity > s.aurora_max_capacity:
-        raise SettingsError(
-            "aurora_min_capacity",
-            f"{s.aurora_min_capacity} is above aurora_max_capacity {s.aurora_max_capacity}",
-        )
-    if not 1 <= s.aurora_backup_retention_days <= 35:
-        raise SettingsError("aurora_backup_retention_days", "must be 1..35 days")
-    if not 1 <= s.audit_retention_days <= MAX_OBJECT_LOCK_DAYS:
-        raise SettingsError("audit_retention_days", f"{s.audit_retention_days} must be 1..{MAX_OBJECT_LOCK_DAYS} days")
-    if not 1 <= s.backup_retention_days <= MAX_BACKUP_RETENTION_DAYS:
-        raise SettingsError("backup_retention_days",
-                            f"{s.backup_retention_days} must be 1..{MAX_BACKUP_RETENTION_DAYS} days")
-    if s.log_retention_days not in LOG_RETENTION_DAYS:
-        raise SettingsError("log_retention_days", f"{s.log_retention_days} is not one of {LOG_RETENTION_DAYS}")
-    if not STAGE_PATTERN.match(s.api_stage_name):
-        raise SettingsError("api_stage_name", f"{s.api_stage_name!r} must match {STAGE_PATTERN.pattern}")
-    for name in ("api_rate_limit", "api_burst_limit", "api_quota_per_day", "waf_rate_limit_per_5min",
-                 "fraud_window_seconds", "lambda_reserved_concurrency"):
-        if getattr(s, name) < 0:
-            raise SettingsError(name, f"{getattr(s, name)} must not be negative")
-    _validate_merchant_defaults(s)
-    for name in ("alarm_api_p99_latency_ms", "alarm_api_5xx_count", "alarm_function_errors",
-                 "alarm_function_throttles", "alarm_dynamodb_throttles"):
-        if getattr(s, name) < 0:
-            raise SettingsError(name, f"{getattr(s, name)} must not be negative")
-    if s.alarm_period_seconds not in (10, 30) and (s.alarm_period_seconds < 60 or s.alarm_period_seconds % 60):
-        raise SettingsError("alarm_period_seconds", "must be 10, 30 or a multiple of 60")
-    if not 1 <= s.alarm_aurora_cpu_percent <= 100:
-        raise SettingsError("alarm_aurora_cpu_percent", "must be 1..100")
-    if s.deployment_config not in LAMBDA_DEPLOYMENT_CONFIGS:
-        raise SettingsError("deployment_config", f"{s.deployment_config!r} is not one of {LAMBDA_DEPLOYMENT_CONFIGS}")
-    for url in s.https_alert_endpoints:
-        if not re.match(r"^https://[^\s]+$", url):
-            raise SettingsError("alert_https_endpoints", f"{url!r} is not an https:// URL")
-    _validate_api_domain(s)
-    if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < 10:
-        raise SettingsError("waf_rate_limit_per_5min", "AWS WAF needs at least 10")
-    limits = limits_module()
-    try:
-        limits.build_limits(s.payment_limits)
-    except limits.LimitsError as error:
-        raise SettingsError("payment_limits", str(error)) from None
-    if problem := vpc_cidr_problem(s.vpc_cidr):
-        raise SettingsError("vpc_cidr", f"{s.vpc_cidr!r} {problem}")
-    if s.account_id and not ACCOUNT_PATTERN.match(s.account_id):
-        raise SettingsError("account_id", f"{s.account_id!r} is not a 12-digit AWS account id")
-    if s.state_bucket and (problem := bucket_name_problem(s.state_bucket)):
-        raise SettingsError("state_bucket", f"{s.state_bucket!r} is not a valid S3 bucket name: {problem}")
-    for arn in s.state_readers:
-        if not ROLE_ARN_PATTERN.match(arn):
-            raise SettingsError("state_reader_arns", f"{arn!r} is not an IAM role ARN")
-    if s.github_repository and not GITHUB_REPOSITORY_PATTERN.match(s.github_repository):
-        raise SettingsError("github_repository", f"{s.github_repository!r} is not owner/repo")
-    if s.aws_endpoint and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", s.aws_endpoint):
-        raise SettingsError("aws_endpoint", f"{s.aws_endpoint!r} is not an http(s) URL")
-    _validate_migration(s)
-
-
-HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-SECRET_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$")
-DMS_CERTIFICATE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:dms:[a-z0-9-]+:\d{12}:cert:[A-Za-z0-9-]+$")
-DMS_INSTANCE_CLASS_PATTERN = re.compile(r"^dms\.[a-z0-9]+\.[a-z0-9]+$")
-HOSTED_ZONE_PATTERN = re.compile(r"^[A-Z0-9]{1,32}$")
-DB_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
-SSL_MODES = ("verify-full", "require")  # DMS also accepts none/verify-ca: never for card data
-PRIVATE_ASNS = ((64512, 65534), (4_200_000_000, 4_294_967_294))
-RESERVED_ASNS = (0, 23456, 65535, 4_294_967_295)  # AS_TRANS and the reserved ends of each range
-
-
-def _network(name: str, cidr: str) -> ipaddress.IPv4Network:
-    try:
-        return ipaddress.IPv4Network(cidr, strict=True)
-    except ValueError as err:
-        raise SettingsError(name, f"{cidr!r} is not an IPv4 CIDR ({err})") from None
-
-
-def _validate_migration(s: Settings) -> None:
-    """Shapes are checked whenever a value is set; presence only when the migration is on."""
-    if s.onprem_public_ip:
-        try:
-            ip = ipaddress.IPv4Address(s.onprem_public_ip)
-        except ValueError:
-            raise SettingsError("onprem_public_ip", f"{s.onprem_public_ip!r} is not an IPv4 address") from None
-        if not ip.is_global:
-            raise SettingsError("onprem_public_ip", f"{ip} is not a public address (a VPN peer must be reachable)")
-    asn = s.onprem_bgp_asn
-    if not 1 <= asn <= 4_294_967_294 or asn in RESERVED_ASNS:
-        raise SettingsError("onprem_bgp_asn", f"{asn} is not a usable ASN (1..4294967294, not 23456/65535)")
-    vpc = ipaddress.IPv4Network(s.vpc_cidr, strict=False)
-    networks = [_network("onprem_cidrs", c) for c in s.onprem_networks]
-    for net in networks:
-        if net.overlaps(vpc):
-            raise SettingsError("onprem_cidrs", f"{net} overlaps the VPC {vpc}: routes would be ambiguous")
-    if s.onprem_db_cidr:
-        db = _network("onprem_db_cidr", s.onprem_db_cidr)
-        if networks and not any(db.subnet_of(net) for net in networks):
-            raise SettingsError("onprem_db_cidr", f"{db} is not inside onprem_cidrs {s.onprem_cidrs!r}")
-    if not 1 <= s.onprem_db_port <= 65535:
-        raise SettingsError("onprem_db_port", f"{s.onprem_db_port} is not a TCP port")
-    if s.onprem_db_name and not DB_NAME_PATTERN.match(s.onprem_db_name):
-        raise SettingsError("onprem_db_name", f"{s.onprem_db_name!r} is not a PostgreSQL database name")
-    for name in ("onprem_db_secret_arn", "dms_target_secret_arn"):
-        value = getattr(s, name)
-        if value and not SECRET_ARN_PATTERN.match(value):
-            raise SettingsError(name, f"{value!r} is not a Secrets Manager secret ARN")
-    if s.onprem_db_ssl_mode not in SSL_MODES:
-        raise SettingsError("onprem_db_ssl_mode", f"{s.onprem_db_ssl_mode!r} is not one of {SSL_MODES}")
-    if s.onprem_db_certificate_arn and not DMS_CERTIFICATE_ARN_PATTERN.match(s.onprem_db_certificate_arn):
-        raise SettingsError("onprem_db_certificate_arn", f"{s.onprem_db_certificate_arn!r} is not a DMS certificate ARN")
-    for name in ("legacy_api_hostname", "cutover_record_name"):
-        value = getattr(s, name)
-        if value and not HOSTNAME_PATTERN.match(value):
-            raise SettingsError(name, f"{value!r} is not a lower-case DNS name")
-    if not s.legacy_health_path.startswith("/") or " " in s.legacy_health_path:
-        raise SettingsError("legacy_health_path", f"{s.legacy_health_path!r} must be a URL path starting with /")
-    if not DMS_INSTANCE_CLASS_PATTERN.match(s.dms_instance_class):
-        raise SettingsError("dms_instance_class", f"{s.dms_instance_class!r} is not a DMS class (dms.<family>.<size>)")
-    if not 5 <= s.dms_allocated_storage <= 6144:
-        raise SettingsError("dms_allocated_storage", f"{s.dms_allocated_storage} must be 5..6144 GiB")
-    if s.cutover_hosted_zone_id and not HOSTED_ZONE_PATTERN.match(s.cutover_hosted_zone_id):
-        raise SettingsError("cutover_hosted_zone_id", f"{s.cutover_hosted_zone_id!r} is not a Route 53 hosted zone id")
-    for name in ("cutover_weight_legacy", "cutover_weight_new"):
-        if not 0 <= getattr(s, name) <= 255:
-            raise SettingsError(name, f"{getattr(s, name)} must be 0..255 (a Route 53 weight)")
-    if s.cutover_weight_legacy == s.cutover_weight_new == 0:
-        raise SettingsError("cutover_weight_legacy", "both weights are 0: Route 53 would split traffic evenly")
-    if not 1 <= s.cdc_latency_threshold_seconds <= 86_400:
-        raise SettingsError("cdc_latency_threshold_seconds", f"{s.cdc_latency_threshold_seconds} must be 1..86400")
-    if not s.migration_enabled:
-        return
-    for name in ("onprem_public_ip", "onprem_cidrs", "onprem_db_cidr", "onprem_db_name",
-                 "onprem_db_secret_arn", "legacy_api_hostname", "cutover_hosted_zone_id", "cutover_record_name"):
-        if not getattr(s, name):
-            raise SettingsError(name, "is required when migration_enabled is true")
-    if s.onprem_db_ssl_mode == "verify-full" and not s.onprem_db_certificate_arn:
-        raise SettingsError("onprem_db_certificate_arn", "is required for onprem_db_ssl_mode verify-full "
-                                                         "(the source's CA, imported into DMS)")
-
-
-
-def _validate_merchant_defaults(s: Settings) -> None:
-    # A merchant's plan above the stage-wide throttle could never be reached; one merchant able to
-    # take the whole stage would starve the others.
-    for name, ceiling in (("merchant_rate_limit", "api_rate_limit"), ("merchant_burst_limit", "api_burst_limit")):
-        if not 1 <= getattr(s, name) <= getattr(s, ceiling):
-            raise SettingsError(name, f"{getattr(s, name)} must be 1..{ceiling} ({getattr(s, ceiling)})")
-    if not 5 <= s.merchant_token_validity_minutes <= 1440:
-        raise SettingsError("merchant_token_validity_minutes", "must be 5..1440 minutes (Cognito's range)")
-    prefix = s.auth_domain_prefix
-    if prefix and not AUTH_DOMAIN_PATTERN.match(prefix):
-        raise SettingsError("auth_domain_prefix", f"{prefix!r} must match {AUTH_DOMAIN_PATTERN.pattern}")
-    if any(word in (prefix or s.environment) for word in AUTH_DOMAIN_RESERVED):
-        raise SettingsError("auth_domain_prefix", f"{prefix or 'derived from ' + s.environment!r} "
-                                                  f"may not contain {AUTH_DOMAIN_RESERVED}")
-
-
-def auto_pause_supported(version: str) -> bool:
-    """Whether Aurora PostgreSQL ``version`` (e.g. "15.8") may scale to 0 ACUs (auto-pause)."""
-    try:
-        major, minor = (int(part) for part in version.split(".")[:2])
-    except ValueError:
-        return False
-    first = AUTO_PAUSE_MIN_VERSIONS.get(major)
-    if first is None:
-        return major > max(AUTO_PAUSE_MIN_VERSIONS)
-    return (major, minor) >= first
-
-
-def _validate_api_domain(s: Settings) -> None:
-    if bool(s.api_domain_name) != bool(s.api_certificate_arn):
-        missing = "api_certificate_arn" if s.api_domain_name else "api_domain_name"
-        raise SettingsError(missing, "api_domain_name and api_certificate_arn are set together or not at all")
-    if not s.api_domain_name:
-        return
-    if not DOMAIN_PATTERN.match(s.api_domain_name):
-        raise SettingsError("api_domain_name", f"{s.api_domain_name!r} is not a lower-case DNS name")
-    certificate = ACM_CERTIFICATE_PATTERN.match(s.api_certificate_arn)
-    if not certificate:
-        raise SettingsError("api_certificate_arn", f"{s.api_certificate_arn!r} is not an ACM certificate ARN")
-    if certificate["region"] != s.region:
-        raise SettingsError("api_certificate_arn", f"a regional endpoint needs the certificate in {s.region}, "
-                                                   f"not {certificate['region']}")
 
 
 def build_settings(context: Mapping[str, object] | None = None,
@@ -669,7 +370,7 @@ def build_settings(context: Mapping[str, object] | None = None,
     kinds = {"str": str, "int": int, "float": float, "bool": bool}
     coerced = {k: _coerce(k, v, kinds[types[k]]) for k, v in values.items()}
     settings = Settings(**coerced)
-    _validate(settings)
+    validate(settings)
     return settings
 
 

@@ -43,8 +43,8 @@ def test_auto_pause_needs_an_engine_version_that_supports_it(version, supported)
 
 
 def test_min_capacity_0_is_refused_on_an_engine_without_auto_pause(monkeypatch):
-    import modules.settings as settings
-    monkeypatch.setattr(settings, "AURORA_ENGINE_VERSION", "15.6")
+    import modules.settings_rules.cost as cost_rules
+    monkeypatch.setattr(cost_rules, "AURORA_ENGINE_VERSION", "15.6")
     with pytest.raises(SettingsError, match="aurora_min_capacity: 0 needs an engine that supports auto-pause"):
         build_settings({}, {})
     assert build_settings({}, {"PAYMENTS_AURORA_MIN_CAPACITY": "0.5"}).aurora_min_capacity == 0.5

@@ -1,0 +1,56 @@
+"""Rules for the API: stage, throttles and quotas, custom domain, WAF, payment limits."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from modules.payment_limits import limits_module
+from modules.settings_rules.errors import SettingsError
+
+if TYPE_CHECKING:
+    from modules.settings import Settings
+
+STAGE_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# A DNS name of at least two labels (a wildcard is no use for one API), lower case as ACM issues them.
+DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+ACM_CERTIFICATE_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z]{2}(-gov)?-[a-z]+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
+
+
+def check_throttles(s: Settings) -> None:
+    """Stage name, and no negative throttle, quota or window."""
+    if not STAGE_PATTERN.match(s.api_stage_name):
+        raise SettingsError("api_stage_name", f"{s.api_stage_name!r} must match {STAGE_PATTERN.pattern}")
+    for name in ("api_rate_limit", "api_burst_limit", "api_quota_per_day", "waf_rate_limit_per_5min",
+                 "fraud_window_seconds", "lambda_reserved_concurrency"):
+        if getattr(s, name) < 0:
+            raise SettingsError(name, f"{getattr(s, name)} must not be negative")
+
+
+def check_edge(s: Settings) -> None:
+    """Custom domain, WAF rate limit and the payment_limits overrides."""
+    _check_api_domain(s)
+    if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < 10:
+        raise SettingsError("waf_rate_limit_per_5min", "AWS WAF needs at least 10")
+    limits = limits_module()
+    try:
+        limits.build_limits(s.payment_limits)
+    except limits.LimitsError as error:
+        raise SettingsError("payment_limits", str(error)) from None
+
+
+def _check_api_domain(s: Settings) -> None:
+    if bool(s.api_domain_name) != bool(s.api_certificate_arn):
+        missing = "api_certificate_arn" if s.api_domain_name else "api_domain_name"
+        raise SettingsError(missing, "api_domain_name and api_certificate_arn are set together or not at all")
+    if not s.api_domain_name:
+        return
+    if not DOMAIN_PATTERN.match(s.api_domain_name):
+        raise SettingsError("api_domain_name", f"{s.api_domain_name!r} is not a lower-case DNS name")
+    certificate = ACM_CERTIFICATE_PATTERN.match(s.api_certificate_arn)
+    if not certificate:
+        raise SettingsError("api_certificate_arn", f"{s.api_certificate_arn!r} is not an ACM certificate ARN")
+    if certificate["region"] != s.region:
+        raise SettingsError("api_certificate_arn", f"a regional endpoint needs the certificate in {s.region}, "
+                                                   f"not {certificate['region']}")

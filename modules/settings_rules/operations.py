@@ -1,0 +1,35 @@
+"""Rules for alarms, alert subscriptions and the CodeDeploy release configuration."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from modules.settings_rules.errors import SettingsError
+
+if TYPE_CHECKING:
+    from modules.settings import Settings
+
+# CodeDeploy's predefined Lambda traffic-shifting configurations.
+LAMBDA_DEPLOYMENT_CONFIGS = tuple(
+    f"CodeDeployDefault.Lambda{kind}" for kind in (
+        "AllAtOnce", "Canary10Percent5Minutes", "Canary10Percent10Minutes", "Canary10Percent15Minutes",
+        "Canary10Percent30Minutes", "Linear10PercentEvery1Minute", "Linear10PercentEvery2Minutes",
+        "Linear10PercentEvery3Minutes", "Linear10PercentEvery10Minutes"))
+
+
+def check_operations(s: Settings) -> None:
+    """Alarm thresholds and period, deployment config, alert endpoints."""
+    for name in ("alarm_api_p99_latency_ms", "alarm_api_5xx_count", "alarm_function_errors",
+                 "alarm_function_throttles", "alarm_dynamodb_throttles"):
+        if getattr(s, name) < 0:
+            raise SettingsError(name, f"{getattr(s, name)} must not be negative")
+    if s.alarm_period_seconds not in (10, 30) and (s.alarm_period_seconds < 60 or s.alarm_period_seconds % 60):
+        raise SettingsError("alarm_period_seconds", "must be 10, 30 or a multiple of 60")
+    if not 1 <= s.alarm_aurora_cpu_percent <= 100:
+        raise SettingsError("alarm_aurora_cpu_percent", "must be 1..100")
+    if s.deployment_config not in LAMBDA_DEPLOYMENT_CONFIGS:
+        raise SettingsError("deployment_config", f"{s.deployment_config!r} is not one of {LAMBDA_DEPLOYMENT_CONFIGS}")
+    for url in s.https_alert_endpoints:
+        if not re.match(r"^https://[^\s]+$", url):
+            raise SettingsError("alert_https_endpoints", f"{url!r} is not an https:// URL")
