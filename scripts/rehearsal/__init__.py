@@ -1,0 +1,1 @@
+"""The offline deploy rehearsal's parts; the orchestration and CLI are scripts/rehearse.py."""

@@ -1,0 +1,103 @@
+"""The rehearsal's local AWS endpoint: a ``moto_server`` on a free loopback port and the environment
+(no caller settings, rehearsal credentials) that terraform, cdktf and boto3 use against it."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Mapping
+
+from scripts.rehearsal.common import RehearsalError
+
+REHEARSAL_KEY = "test"  # moto accepts any key; not credentials
+READY_TIMEOUT = 60.0
+# Settings of the caller's shell that must not leak into the rehearsal (it synthesizes its own).
+LEAKING_PREFIXES = ("PAYMENTS_", "ENVIRONMENT_SUFFIX", "AWS_", "TF_")
+KEEP = ("PAYMENTS_PROVIDER_MIRROR",)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MotoServer:
+    """``python -m moto.server`` on a free loopback port; only this process is ever stopped."""
+
+    def __init__(self, log_path: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = READY_TIMEOUT) -> "MotoServer":
+        env = clean_env()
+        env.update(MOTO_IAM_LOAD_MANAGED_POLICIES="true", PYTHONDONTWRITEBYTECODE="1")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        atexit.register(self.stop)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RehearsalError(f"moto_server exited with {self.proc.returncode}: "
+                                     f"{tail(self.log_path)}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=2) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RehearsalError(f"moto_server not ready on {self.url} after {timeout:.0f}s")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)  # our own child only (its pid, not a name)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def __enter__(self) -> "MotoServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def clean_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment without project settings, AWS credentials/profiles or TF_* knobs."""
+    base = os.environ if base is None else base
+    return {k: v for k, v in base.items() if k in KEEP or not k.startswith(LEAKING_PREFIXES)}
+
+
+def endpoint_env(endpoint: str, region: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for terraform and boto3 talking to the local endpoint only."""
+    env = clean_env(base)
+    env.update(
+        AWS_ACCESS_KEY_ID=REHEARSAL_KEY, AWS_SECRET_ACCESS_KEY=REHEARSAL_KEY,
+        AWS_REGION=region, AWS_DEFAULT_REGION=region, AWS_EC2_METADATA_DISABLED="true",
+        AWS_ENDPOINT_URL=endpoint, PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

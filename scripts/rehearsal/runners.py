@@ -1,0 +1,212 @@
+"""The rehearsal's runners: the synth subprocess, ``terraform`` and ``cdktf`` in a stack directory
+(logged), the background state-stack apply, and reading saved plans and state."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from scripts import plan_summary, terraform
+from scripts.rehearsal.common import PROJECT_ROOT, RehearsalError
+from scripts.rehearsal.endpoint import clean_env
+
+PARALLELISM = "-parallelism=20"
+CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
+BUCKET_TIMEOUT = 120.0  # seconds for the state stack to create the state bucket
+NO_COLOR = ("init", "apply", "plan", "destroy", "output")
+
+
+def synthesize(outdir: Path, environment: str, endpoint: str, state_bucket: str,
+               settings: Mapping[str, str] | None = None) -> Path:
+    """Fresh synth of the app in rehearsal mode; returns ``outdir/<env>/stacks``."""
+    env = clean_env()
+    env.update(PAYMENTS_AWS_ENDPOINT=endpoint, PAYMENTS_STATE_BUCKET=state_bucket,
+               ENVIRONMENT_SUFFIX=environment, PYTHONDONTWRITEBYTECODE="1", **(settings or {}))
+    if "JSII_NODE" not in env and (PROJECT_ROOT / "node_modules/.bin/node").exists():
+        env["JSII_NODE"] = str(PROJECT_ROOT / "node_modules/.bin/node")
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.rehearse", "--synth-into", str(outdir / environment)],
+        cwd=PROJECT_ROOT, env=env, text=True, capture_output=True)
+    if proc.returncode != 0:
+        raise RehearsalError(f"synth failed:\n{proc.stdout}{proc.stderr}")
+    return outdir / environment / "stacks"
+
+
+def synth_app(outdir: Path) -> None:
+    """In the synth subprocess: the app as main.py builds it, rehearsal overrides on every stack
+    (PaymentStack adds them itself; the payments-state bootstrap stack does not), then synth."""
+    import modules  # noqa: F401  (fast provider import)
+    from cdktf import App, TerraformStack
+
+    from main import build_app, synth
+    from modules.rehearsal import apply_rehearsal_overrides
+
+    if not os.environ.get("PAYMENTS_AWS_ENDPOINT"):
+        raise SystemExit("--synth-into is for rehearsal mode only (PAYMENTS_AWS_ENDPOINT unset)")
+    outdir.mkdir(parents=True, exist_ok=True)
+    app = build_app(App(outdir=str(outdir)))
+    for stack in app.node.children:
+        if isinstance(stack, TerraformStack):
+            apply_rehearsal_overrides(stack)
+    synth(app)
+
+
+def count_resources(stack_json: Mapping[str, Any]) -> int:
+    return sum(len(v) for v in stack_json.get("resource", {}).values())
+
+
+@dataclass
+class Terraform:
+    """``terraform`` in one synthesized stack directory, output logged to ``logs/``."""
+
+    workdir: Path
+    env: dict[str, str]
+    logs: Path
+
+    def __call__(self, name: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+        if args[0] in NO_COLOR:
+            args = (args[0], "-no-color", *args[1:])
+        proc = terraform.run(self.workdir, args, env=self.env, check=False)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        (self.logs / f"{name}.log").write_text(proc.stdout or "")
+        if proc.returncode not in ok:
+            raise RehearsalError(f"terraform {' '.join(args)} exited {proc.returncode} "
+                                 f"(log: {self.logs / (name + '.log')}):\n{errors_of(proc.stdout)}")
+        return proc
+
+
+@dataclass
+class Cdktf:
+    """``cdktf <command> <stack>`` on the already synthesized app in ``outdir`` (``--skip-synth``),
+    as a user runs it from the project root; output logged to ``logs/``."""
+
+    outdir: Path
+    env: dict[str, str]
+    logs: Path
+
+    def __call__(self, name: str, command: str, stack: str, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [str(CDKTF), command, stack, "--skip-synth", "--output", str(self.outdir), "--no-color",
+               "--terraform-parallelism", PARALLELISM.split("=")[1], *args]
+        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=self.env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        (self.logs / f"{name}.log").write_text(proc.stdout or "")
+        if proc.returncode != 0:
+            raise RehearsalError(f"cdktf {command} {stack} exited {proc.returncode} "
+                                 f"(log: {self.logs / (name + '.log')}):\n{errors_of(proc.stdout)}")
+        return proc
+
+
+def cdktf_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The cdktf CLI's environment: Terraform's (the project's CLI config with the mirror, the
+    project's plugin cache instead of the CLI's own) and the project's Node 22 first on PATH."""
+    result = terraform.terraform_env(env)
+    result.update(PATH=f"{CDKTF.parent}{os.pathsep}{result.get('PATH', '')}",
+                  CDKTF_DISABLE_PLUGIN_CACHE_ENV="true", CI="1", FORCE_COLOR="0")
+    return result
+
+
+class Background(threading.Thread):
+    """Runs ``work`` beside the main line; ``join_result`` re-raises what it raised."""
+
+    def __init__(self, work: Callable[[], None]):
+        super().__init__(daemon=True)
+        self.work, self.error, self.seconds = work, None, 0.0
+        self.started_at = time.perf_counter()
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as err:  # noqa: BLE001 (handed to the main thread)
+            self.error = err
+        finally:
+            self.seconds = time.perf_counter() - self.started_at
+
+    def join_result(self) -> float:
+        self.join()
+        if self.error:
+            raise self.error
+        return self.seconds
+
+
+def wait_for_bucket(s3: Any, bucket: str, background: Background, timeout: float = BUCKET_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return
+        except Exception:  # botocore ClientError 404 until the state stack creates it
+            if not background.is_alive():
+                background.join_result()
+                raise RehearsalError(f"the state stack finished without creating {bucket}")
+            time.sleep(0.5)
+    raise RehearsalError(f"state bucket {bucket} not created after {timeout:.0f}s")
+
+
+def no_changes(plan_json: Mapping[str, Any]) -> list[str]:
+    """What a plan would change (resources and outputs); empty when the stack matches the config."""
+    changed = [f"{c.action} {c.address}" for c in plan_summary.parse_changes(plan_json)]
+    changed += [f"output {name}" for name, oc in (plan_json.get("output_changes") or {}).items()
+                if (oc.get("actions") or ["no-op"]) != ["no-op"]]
+    return changed
+
+
+def errors_of(output: str, limit: int = 60) -> str:
+    """The error blocks of Terraform output (else its tail), for the report."""
+    lines = output.splitlines()
+    picked = [line for i, line in enumerate(lines)
+              if line.startswith("Error") or any(l.startswith("Error") for l in lines[max(0, i - 8):i])]
+    return "\n".join((picked or lines)[-limit:])
+
+
+def empty_bucket(s3: Any, bucket: str) -> None:
+    """Delete every version and delete marker (the state bucket is versioned, force_destroy off)."""
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                   for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if objects:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+
+
+
+def saved_plan(tf: Terraform, name: str, extra: list[str]) -> list[plan_summary.Change]:
+    """``terraform plan -out <name>.tfplan``, read by ``read_plan``."""
+    tf(f"plan-{name}", "plan", "-input=false", PARALLELISM, *extra, f"-out={name}.tfplan")
+    return read_plan(tf, name, f"{name}.tfplan")
+
+
+def read_plan(tf: Terraform, name: str, plan_file: str) -> list[plan_summary.Change]:
+    """A saved plan's JSON (kept as ``plans/<name>.json``) parsed by the plan-review summary, whose
+    text is logged next to it."""
+    plan_json = tf(f"show-{name}", "show", "-json", plan_file).stdout
+    plans = tf.logs.parent / "plans"
+    plans.mkdir(parents=True, exist_ok=True)
+    (plans / f"{name}.json").write_text(plan_json)
+    changes = plan_summary.parse_changes(json.loads(plan_json))
+    (plans / f"{name}-summary.txt").write_text(plan_summary.render(changes))
+    return changes
+
+
+def plan_diff(output: str) -> str:
+    """The resource diff part of a plan (from the first '#' change line)."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("# ")), 0)
+    return "\n".join(lines[start:])
+
+
+def state_addresses(tf: Terraform) -> list[str]:
+    return [a for a in tf("state-list", "state", "list").stdout.split() if a]
+
+
+def plugin_cache() -> Path:
+    """Terraform's provider cache (``build/``): the ~700 MB provider is linked, not copied, per init."""
+    cache = PROJECT_ROOT / "build" / "terraform-plugin-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache
