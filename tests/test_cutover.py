@@ -18,22 +18,12 @@ from typing import Any, Iterator
 import pytest
 
 from scripts import cutover
-from scripts.rehearse import MotoServer, endpoint_env
+from scripts.rehearse import MIGRATION_SETTINGS, MotoServer, endpoint_env
 
 REGION = "us-east-1"
-RECORD = "api.payments.example.com"
-MIGRATION_ENV = {
-    "ENVIRONMENT_SUFFIX": "dev",
-    "PAYMENTS_MIGRATION_ENABLED": "true",
-    "PAYMENTS_ONPREM_PUBLIC_IP": "18.194.10.20",
-    "PAYMENTS_ONPREM_CIDRS": "192.168.0.0/16",
-    "PAYMENTS_ONPREM_DB_CIDR": "192.168.10.0/24",
-    "PAYMENTS_ONPREM_DB_NAME": "payments",
-    "PAYMENTS_ONPREM_DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments/dms-source-AbCdEf",
-    "PAYMENTS_ONPREM_DB_SSL_MODE": "require",
-    "PAYMENTS_LEGACY_API_HOSTNAME": "legacy-api.dc.example.com",
-    "PAYMENTS_CUTOVER_RECORD_NAME": RECORD,
-}
+RECORD = MIGRATION_SETTINGS["PAYMENTS_CUTOVER_RECORD_NAME"]
+# The migration settings the rehearsal synthesizes with (example values, no real network or secret).
+MIGRATION_ENV = {"ENVIRONMENT_SUFFIX": "dev", **MIGRATION_SETTINGS}
 VALIDATED_TABLES = [{"SchemaName": "payments", "TableName": name, "ValidationState": "Validated"}
                     for name in ("customers", "cards")]
 
