@@ -13,7 +13,7 @@ from typing import Callable
 
 import pytest
 
-from tests.support import PROJECT_ROOT, Synthesized, synth_environments
+from tests.support import ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized, synth_environments
 
 RUNS_ROOT = PROJECT_ROOT / "build" / "test-runs"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -49,6 +49,14 @@ def run_dir(testrun_uid: str) -> Path:
 def synth_all(run_dir: Path) -> Path:
     """``<run>/synth/<env>`` for every environment, synthesized in one process (the fast path)."""
     return once_per_run(run_dir, "synth", lambda out: synth_environments(out, ENVIRONMENTS))
+
+
+@pytest.fixture(scope="session")
+def account_synth(run_dir: Path) -> Path:
+    """``<run>/synth-account/dev/stacks``: ``dev`` as an operator with the account's settings
+    synthesizes it (state backend with bucket and key, reader allow-list, the payments-ci stack)."""
+    out = once_per_run(run_dir, "synth-account", lambda o: synth_environments(o, ["dev"], **ACCOUNT_SETTINGS))
+    return out / "dev" / "stacks"
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,13 @@ CHECKOV = PROJECT_ROOT / ".tools" / "checkov" / "bin" / "checkov"
 # Settings that would leak from a developer's shell or CI into a synth under test.
 SETTING_PREFIXES = ("PAYMENTS_", "ENVIRONMENT_SUFFIX", "REPOSITORY", "COMMIT_AUTHOR", "PR_NUMBER", "TEAM")
 KEEP = ("PAYMENTS_PROVIDER_MIRROR",)
+# The settings an operator of one account synthesizes with (state bucket, reader allow-list, CI stack).
+ACCOUNT = "123456789012"
+BUCKET = f"payments-terraform-state-{ACCOUNT}-us-east-1"
+READER = f"arn:aws:iam::{ACCOUNT}:role/payments-break-glass"
+REPOSITORY = "acme/payments-cdktf"
+ACCOUNT_SETTINGS = {"PAYMENTS_ACCOUNT_ID": ACCOUNT, "PAYMENTS_STATE_READER_ARNS": READER,
+                    "PAYMENTS_GITHUB_REPOSITORY": REPOSITORY}
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
@@ -66,3 +73,8 @@ def statement(policy: dict[str, Any], sid: str) -> dict[str, Any]:
     found = [s for s in policy["Statement"] if s.get("Sid") == sid]
     assert len(found) == 1, f"no statement {sid} in {[s.get('Sid') for s in policy['Statement']]}"
     return found[0]
+
+
+def synthesized(stacks: Path, name: str) -> Synthesized:
+    """The stack ``name`` under a synthesized ``stacks`` folder."""
+    return Synthesized(stacks / name / "cdk.tf.json")

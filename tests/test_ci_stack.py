@@ -7,15 +7,14 @@ import json
 import pytest
 
 from scripts import terraform
-from tests.support import Synthesized, statement
-from tests.test_state import ACCOUNT, BUCKET, REPOSITORY, account_synth, synthesized  # noqa: F401
+from tests.support import ACCOUNT, BUCKET, REPOSITORY, Synthesized, statement, synthesized
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 OIDC = "token.actions.githubusercontent.com"
 
 
 @pytest.fixture(scope="module")
-def ci(account_synth) -> Synthesized:  # noqa: F811
+def ci(account_synth) -> Synthesized:
     return synthesized(account_synth, "payments-ci")
 
 
@@ -73,7 +72,7 @@ def test_deploy_role_cannot_touch_another_environments_state(ci, env):
     assert others == {f"{e}/*" for e in (*ENVIRONMENTS, "state", "ci") if e != env}
 
 
-def test_ci_stack_is_valid_terraform(account_synth):  # noqa: F811
+def test_ci_stack_is_valid_terraform(account_synth):
     workdir = account_synth / "payments-ci"
     terraform.run(workdir, ["init", "-backend=false", "-input=false", "-no-color"])
     result = json.loads(terraform.run(workdir, ["validate", "-no-color", "-json"]).stdout)

@@ -4,29 +4,12 @@ account, its policy refuses state written any other way, and an optional reader 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.support import Synthesized, statement, synth_environments
+from tests.support import ACCOUNT, BUCKET, READER, Synthesized, statement, synthesized
 
-ACCOUNT = "123456789012"
-BUCKET = f"payments-terraform-state-{ACCOUNT}-us-east-1"
 ALIAS_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/payment-terraform-state"
-READER = f"arn:aws:iam::{ACCOUNT}:role/payments-break-glass"
-REPOSITORY = "acme/payments-cdktf"
-
-
-@pytest.fixture(scope="session")
-def account_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``dev`` synthesized as an operator with the account's settings would."""
-    return synth_environments(tmp_path_factory.mktemp("account-synth"), ["dev"],
-                              PAYMENTS_ACCOUNT_ID=ACCOUNT, PAYMENTS_STATE_READER_ARNS=READER,
-                              PAYMENTS_GITHUB_REPOSITORY=REPOSITORY) / "dev" / "stacks"
-
-
-def synthesized(root: Path, name: str) -> Synthesized:
-    return Synthesized(root / name / "cdk.tf.json")
 
 
 # The state stack also holds the account's CloudTrail (its own key and log bucket): pick the state's.
