@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import os
 import sys
 from dataclasses import dataclass
@@ -32,20 +31,10 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 
 
-def _settings_module() -> Any:
-    """modules/settings.py without the ``modules`` package __init__ (which starts jsii): the
-    settings are plain Python, and this script runs in an operator's shell during a cutover."""
-    if "modules.settings" in sys.modules:
-        return sys.modules["modules.settings"]
-    spec = importlib.util.spec_from_file_location("payments_cutover_settings", PROJECT_ROOT / "modules" / "settings.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclass machinery looks the module up
-    spec.loader.exec_module(module)
-    return module
+from scripts.plain_modules import import_plain  # noqa: E402
 
-
-_settings = _settings_module()
+# The settings are plain Python; this script runs in an operator's shell during a cutover.
+_settings = import_plain("settings")
 ENVIRONMENT_VAR = _settings.ENVIRONMENT_VAR
 Settings = _settings.Settings
 build_settings, load_cdktf_context = _settings.build_settings, _settings.load_cdktf_context

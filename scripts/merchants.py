@@ -33,7 +33,6 @@ a local endpoint) come from modules/settings.py like everything else.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -45,21 +44,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from scripts.plain_modules import import_plain  # noqa: E402
 from scripts.merchant_resources import (  # noqa: E402
     Aws, MerchantError, Onboarded, PlanLimits, add, check_name, list_merchants, load_environment, remove,
 )
-
-
-def _settings_module() -> Any:
-    """modules/settings.py without the ``modules`` package __init__ (which loads the jsii assembly)."""
-    name = "payments_settings"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "modules" / "settings.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclass machinery looks the module up
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 # --------------------------------------------------------------------------- command line
@@ -118,7 +106,7 @@ def limits_from(args: argparse.Namespace, settings: Any) -> PlanLimits:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    settings_module = _settings_module()
+    settings_module = import_plain("settings")
     try:
         env_vars = {**os.environ, "ENVIRONMENT_SUFFIX": args.environment} if args.environment else None
         settings = settings_module.build_settings(settings_module.load_cdktf_context(), env_vars)
