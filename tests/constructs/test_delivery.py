@@ -3,6 +3,7 @@ and topic only), one blue/green group per function."""
 
 import json
 
+import pytest
 from cdktf import Testing
 from cdktf_cdktf_provider_aws.codedeploy_app import CodedeployApp
 from cdktf_cdktf_provider_aws.codedeploy_deployment_group import CodedeployDeploymentGroup
@@ -16,12 +17,17 @@ from tests.constructs.conftest import ACCOUNT, KEY_ARN, TOPIC_ARN, scoped
 PROCESS_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:payment-process-dev"
 
 
-def test_one_group_per_function_rolls_back_on_its_alarms(dev):
-    built = scoped(lambda scope: ReleasePipeline(scope, "delivery", DeliveryProps(
+@pytest.fixture(scope="module")
+def built(dev):
+    """The pipeline of one function, as the payment stack wires it (names, ARNs, alarms)."""
+    return scoped(lambda scope: ReleasePipeline(scope, "delivery", DeliveryProps(
         settings=dev, alert_topic_arn=TOPIC_ARN, kms_key_arn=KEY_ARN,
         function_names={"process": "payment-process-dev"}, function_arns={"process": PROCESS_ARN},
         function_alarm_names={"process": "payment-process-errors-alarm-dev"},
         api_alarm_names=["payment-api-5xx-alarm-dev"], account_id=ACCOUNT)))
+
+
+def test_one_group_per_function_rolls_back_on_its_alarms(built, dev):
     s = built.synthesized
     assert Testing.to_have_resource_with_properties(s, CodedeployApp.TF_RESOURCE_TYPE, {
         "name": "payment-release-dev", "compute_platform": "Lambda"})
@@ -36,12 +42,8 @@ def test_one_group_per_function_rolls_back_on_its_alarms(dev):
     assert set(built.construct.groups) == {"process"}
 
 
-def test_service_role_is_inline_on_its_own_functions_alarms_and_topic(dev):
-    s = scoped(lambda scope: ReleasePipeline(scope, "delivery", DeliveryProps(
-        settings=dev, alert_topic_arn=TOPIC_ARN, kms_key_arn=KEY_ARN,
-        function_names={"process": "payment-process-dev"}, function_arns={"process": PROCESS_ARN},
-        function_alarm_names={"process": "payment-process-errors-alarm-dev"},
-        api_alarm_names=["payment-api-5xx-alarm-dev"], account_id=ACCOUNT)))
+def test_service_role_is_inline_on_its_own_functions_alarms_and_topic(built):
+    s = built
     # Not AWSCodeDeployRoleForLambda (lambda:* alias moves and sns:Publish on every resource).
     assert not Testing.to_have_resource(s.synthesized, IamRolePolicyAttachment.TF_RESOURCE_TYPE)
     (role,) = s.resources(IamRole.TF_RESOURCE_TYPE).values()
