@@ -10,9 +10,7 @@ Terraform creates has its value in state."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -53,8 +51,8 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 
 from modules.compute import PaymentFunction
 from modules.iam import assume_role_policy
-from modules.packaging import LAMBDAS_DIR
 from modules.logs import encrypted_log_group
+from modules.payment_limits import layer_module
 from modules.settings import Settings
 
 # Route path -> (function key, request model name). Every route takes the payment request body; each
@@ -91,11 +89,7 @@ ACCESS_LOG_FORMAT = json.dumps({
 
 def payment_request_schema() -> dict:
     """The request JSON schema, owned by the functions' shared package (one source of truth)."""
-    path = LAMBDAS_DIR / "shared" / "python"
-    if str(path) not in sys.path:
-        sys.path.append(str(path))
-    from payments_core.schema import PAYMENT_REQUEST_SCHEMA  # noqa: PLC0415
-    return PAYMENT_REQUEST_SCHEMA
+    return layer_module("schema").PAYMENT_REQUEST_SCHEMA
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ that reads it at run time, so the two can never disagree on what a valid overrid
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -13,16 +14,19 @@ from types import ModuleType
 LAYER_SOURCE = Path(__file__).resolve().parent.parent / "lambdas" / "shared" / "python"
 
 
-def limits_module() -> ModuleType:
-    """``payments_core.limits`` from the layer's source tree."""
+def layer_module(name: str) -> ModuleType:
+    """``payments_core.<name>`` from the layer's source tree (synth reuses the functions' own code)."""
     if str(LAYER_SOURCE) not in sys.path:
         sys.path.append(str(LAYER_SOURCE))
-    from payments_core import limits  # noqa: PLC0415
-    return limits
+    return importlib.import_module(f"payments_core.{name}")
+
+
+def limits_module() -> ModuleType:
+    """``payments_core.limits`` from the layer's source tree."""
+    return layer_module("limits")
 
 
 def payment_limits_env(text: str) -> dict[str, str]:
     """The functions' ``PAYMENT_LIMITS`` variable in canonical form; none when nothing is overridden."""
-    limits = limits_module()
-    canonical = limits.format_overrides(limits.parse_overrides(text))
+    canonical = limits_module().build_limits(text).overrides
     return {"PAYMENT_LIMITS": canonical} if canonical else {}

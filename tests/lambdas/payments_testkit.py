@@ -109,20 +109,20 @@ class AwsHelpers:
     def scan(self, table):
         return self.ddb.scan(TableName=table, ConsistentRead=True)["Items"]
 
-    def transactions(self):
+    def items(self, table):
+        """Every item of ``table``, deserialised (amounts stay Decimal)."""
         from boto3.dynamodb.types import TypeDeserializer
         d = TypeDeserializer()
-        return [{k: d.deserialize(v) for k, v in i.items()} for i in self.scan(TRANSACTION_TABLE)]
+        return [{k: d.deserialize(v) for k, v in i.items()} for i in self.scan(table)]
+
+    def transactions(self):
+        return self.items(TRANSACTION_TABLE)
 
     def idempotency_records(self):
-        from boto3.dynamodb.types import TypeDeserializer
-        d = TypeDeserializer()
-        return [{k: d.deserialize(v) for k, v in i.items()} for i in self.scan(IDEMPOTENCY_TABLE)]
+        return self.items(IDEMPOTENCY_TABLE)
 
     def activity(self):
-        from boto3.dynamodb.types import TypeDeserializer
-        d = TypeDeserializer()
-        return [{k: d.deserialize(v) for k, v in i.items()} for i in self.scan(ACTIVITY_TABLE)]
+        return self.items(ACTIVITY_TABLE)
 
     def audit_keys(self):
         resp = self.s3.list_objects_v2(Bucket=AUDIT_BUCKET)

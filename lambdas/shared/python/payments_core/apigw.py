@@ -32,8 +32,6 @@ _MAX_CORRELATION_ID = 128
 #: A Cognito app client id (26 lowercase alphanumerics today); the merchant id. The shape also
 #: keeps it safe as a key prefix ("<merchant>#...") and an S3 path segment.
 MERCHANT_ID_RE = re.compile(r"[A-Za-z0-9]{1,128}")
-#: The resource server of the payment scopes ("payments/process", ...).
-SCOPE_PREFIX = "payments/"
 
 
 def _json_default(value: Any) -> Any:

@@ -17,7 +17,7 @@ _lock = threading.Lock()
 _clients: dict[tuple[str, str | None], Any] = {}
 
 # Bounded retries/timeouts so a slow dependency fails inside the Lambda timeout.
-BOTO_CONFIG = _BOTO_CONFIG = BotoConfig(
+BOTO_CONFIG = BotoConfig(
     retries={"max_attempts": 3, "mode": "standard"},
     connect_timeout=3,
     read_timeout=5,
@@ -35,7 +35,7 @@ def client(service: str) -> Any:
         cached = _clients.get(key)
         if cached is None:
             cached = boto3.session.Session().client(service, region_name=region,
-                                                    config=_BOTO_CONFIG)
+                                                    config=BOTO_CONFIG)
             _clients[key] = cached
         return cached
 
