@@ -16,7 +16,7 @@ from cdktf_cdktf_provider_aws.backup_vault import BackupVault
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 
-from modules.iam import Statement, policy_document
+from modules.iam import assume_role_policy
 from modules.settings import Settings
 
 # After Aurora's own backup window (03:00-04:00 UTC, modules/data.py), so the two never overlap.
@@ -54,11 +54,9 @@ class DatabaseBackup(Construct):
             start_window=START_WINDOW_MINUTES, completion_window=COMPLETION_WINDOW_MINUTES,
             lifecycle=BackupPlanRuleLifecycle(delete_after=s.backup_retention_days),
         )])
-        self.role = IamRole(self, "role", name=s.name("backup"), assume_role_policy=policy_document(Statement(
-            sid="TrustBackup", actions=["sts:AssumeRole"], resources=(),
-            principals={"Service": "backup.amazonaws.com"},
-            # Only AWS Backup acting for this account (confused-deputy guard).
-            conditions={"StringEquals": {"aws:SourceAccount": props.account_id}})))
+        self.role = IamRole(self, "role", name=s.name("backup"), assume_role_policy=assume_role_policy(
+            # Only AWS Backup acting for this account (confused-deputy guard; it sends no SourceArn).
+            "backup.amazonaws.com", source_account=props.account_id, sid="TrustBackup"))
         attachment = IamRolePolicyAttachment(
             self, "policy", role=self.role.name,
             policy_arn=f"arn:{props.partition}:iam::aws:policy/{BACKUP_POLICY}")

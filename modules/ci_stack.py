@@ -7,7 +7,6 @@ account, after ``make bootstrap``. The exact trust policy is documented in READM
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from cdktf import TerraformOutput, TerraformStack
@@ -20,8 +19,8 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 
 from modules.iam import Statement, policy_document
-from modules.platform import (STATE_KEY_ALIAS, aws_provider, configure_backend, read_backend_defaults,
-                              state_bucket_name, state_region)
+from modules.platform import (STATE_KEY_ALIAS, aws_provider, configure_backend,
+                              state_bucket_name_in, state_region)
 from modules.settings import PROFILES, Settings
 
 STACK_NAME = "payments-ci"
@@ -90,20 +89,17 @@ class CiRoles(Construct):
         # the stack grows; the inline Deny below takes the data-plane reads back out.
         IamRolePolicyAttachment(self, "plan-read-only", role=self.plan_role.name,
                                 policy_arn=f"arn:{p.partition}:iam::aws:policy/ReadOnlyAccess")
-        IamRolePolicy(self, "plan-state", role=self.plan_role.name, name="state", policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [
-                Statement(sid="ReadOwnState", actions=["s3:GetObject"], resources=[own_state]).to_json(),
-                Statement(sid="WriteOwnLockFile", actions=["s3:PutObject", "s3:DeleteObject"],
-                          resources=[own_lock]).to_json(),
-                use_state_key.to_json(),
-                # No object anywhere but its own state and lock file (other environments' states,
-                # the audit trail), no table items, secrets, messages or logs.
-                {"Sid": "DenyObjectReadsButOwnState", "Effect": "Deny",
-                 "Action": ["s3:GetObject", "s3:GetObjectVersion"], "NotResource": [own_state, own_lock]},
-                Statement(sid="DenyDataReads", effect="Deny", actions=list(DATA_READS)).to_json(),
-            ],
-        }))
+        IamRolePolicy(self, "plan-state", role=self.plan_role.name, name="state", policy=policy_document(
+            Statement(sid="ReadOwnState", actions=["s3:GetObject"], resources=[own_state]),
+            Statement(sid="WriteOwnLockFile", actions=["s3:PutObject", "s3:DeleteObject"], resources=[own_lock]),
+            use_state_key,
+            # No object anywhere but its own state and lock file (other environments' states,
+            # the audit trail), no table items, secrets, messages or logs.
+            Statement(sid="DenyObjectReadsButOwnState", effect="Deny",
+                      actions=["s3:GetObject", "s3:GetObjectVersion"], resources=(),
+                      not_resources=[own_state, own_lock]),
+            Statement(sid="DenyDataReads", effect="Deny", actions=list(DATA_READS)),
+        ))
 
         self.deploy_role = IamRole(
             self, "deploy", name=f"payment-ci-deploy-{p.environment}", max_session_duration=3600,
@@ -132,8 +128,7 @@ class CiStack(TerraformStack):
         account_id = DataAwsCallerIdentity(self, "caller").account_id
         partition = DataAwsPartition(self, "partition").partition
         region = state_region()
-        bucket = state_bucket_name(settings) or str(read_backend_defaults()["bucket"]).format(
-            account_id=account_id, region=region)
+        bucket = state_bucket_name_in(settings, account_id, region)
         provider = IamOpenidConnectProvider(
             self, "github", url=f"https://{GITHUB_OIDC_HOST}", client_id_list=[AUDIENCE])
         self.roles: dict[str, CiRoles] = {}

@@ -266,7 +266,7 @@ class PaymentFunctions(Construct):
         }
         self.merchant_roles = {
             key: MerchantDataRole(self, f"{key}-merchant-data", MerchantRoleProps(
-                s, merchant_role_name[key], [self.functions[key].role.arn], merchant_statements[key]))
+                merchant_role_name[key], [self.functions[key].role.arn], merchant_statements[key]))
             for key in ("fraud-check", "process")
         }
         self.stream_mapping = LambdaEventSourceMapping(

@@ -17,6 +17,8 @@ class Statement:
     effect: str = "Allow"
     principals: dict[str, Sequence[str] | str] = field(default_factory=dict)
     conditions: dict[str, dict[str, object]] = field(default_factory=dict)
+    # Every resource except these (a Deny that carves out what a role may still read).
+    not_resources: Sequence[str] = ()
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"Sid": self.sid, "Effect": self.effect}
@@ -26,6 +28,8 @@ class Statement:
         doc["Action"] = list(self.actions)
         if self.resources:  # trust policies name no resource
             doc["Resource"] = list(self.resources)
+        if self.not_resources:
+            doc["NotResource"] = list(self.not_resources)
         if self.conditions:
             doc["Condition"] = self.conditions
         return doc
@@ -51,7 +55,7 @@ SERVICES_WITHOUT_SOURCE_CONTEXT = {
 
 
 def assume_role_policy(service: str, *, source_account: str | None,
-                       source_arn: str | Sequence[str] | None = None) -> str:
+                       source_arn: str | Sequence[str] | None = None, sid: str = "TrustService") -> str:
     """Trust policy letting one AWS service assume a role, on behalf of this account only.
 
     Every caller states ``source_account`` (the account whose resources may make the service use the
@@ -68,6 +72,6 @@ def assume_role_policy(service: str, *, source_account: str | None,
     if source_arn is not None:
         conditions["ArnLike"] = {"aws:SourceArn": source_arn if isinstance(source_arn, str) else list(source_arn)}
     return policy_document(Statement(
-        sid="TrustService", actions=["sts:AssumeRole"], resources=(), principals={"Service": service},
+        sid=sid, actions=["sts:AssumeRole"], resources=(), principals={"Service": service},
         conditions=conditions,
     ))

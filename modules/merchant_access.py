@@ -39,7 +39,6 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 
 from modules.iam import Statement, policy_document
-from modules.settings import Settings
 
 MERCHANT_TAG = "merchant_id"
 # Terraform renders "$${" as a literal "${": IAM then substitutes the session's merchant tag.
@@ -66,7 +65,6 @@ def merchant_trust_policy(caller_role_arns: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class MerchantRoleProps:
-    settings: Settings
     name: str                       # physical role name
     caller_role_arns: Sequence[str]
     statements: Sequence[Statement]

@@ -116,10 +116,10 @@ class PaymentObservability(Construct):
         self.dashboard_url: str | None = None
         if s.dashboard_enabled:
             self.dashboard = CloudwatchDashboard(
-                self, "dashboard", dashboard_name=f"payment-dashboard-{s.environment}",
+                self, "dashboard", dashboard_name=s.name("dashboard"),
                 dashboard_body=dashboard_body(graphs, s.region))
             self.dashboard_url = (f"https://{s.region}.console.aws.amazon.com/cloudwatch/home?region={s.region}"
-                                  f"#dashboards:name=payment-dashboard-{s.environment}")
+                                  f"#dashboards:name={s.name('dashboard')}")
 
         period = s.alarm_period_seconds
         self.alarms: dict[str, CloudwatchMetricAlarm] = {}

@@ -87,6 +87,13 @@ def state_bucket_name(settings: Settings, env: Mapping[str, str] | None = None) 
     return _fill(str(read_backend_defaults()["bucket"]), settings, state_region(env))
 
 
+def state_bucket_name_in(settings: Settings, account_id: str, region: str) -> str:
+    """The state bucket's name inside a stack: the literal when known, else the backend.tf.json
+    default filled with the account the stack is applied in (a token)."""
+    return state_bucket_name(settings) or str(read_backend_defaults()["bucket"]).format(
+        account_id=account_id, region=region)
+
+
 def state_kms_key_id(settings: Settings, env: Mapping[str, str] | None = None) -> str:
     """The state key as the backend names it: the alias ARN (fully qualified, so it resolves in the
     state account, not the caller's); the bare alias when the account id is not set."""

@@ -16,8 +16,8 @@ from cdktf_cdktf_provider_aws.kms_key import KmsKey
 
 from modules.iam import Statement, policy_document
 from modules.payment_stack import AUDIT_BUCKET_PREFIX
-from modules.platform import (STATE_KEY_ALIAS, aws_provider, configure_backend, read_backend_defaults,
-                              state_bucket_name, state_region)
+from modules.platform import (STATE_KEY_ALIAS, aws_provider, configure_backend,
+                              state_bucket_name_in, state_region)
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.settings import Settings
 from modules.storage import SecureBucket, SecureBucketProps
@@ -82,8 +82,7 @@ class StateBucketStack(TerraformStack):
         )
         alias = KmsAlias(self, "alias", name=STATE_KEY_ALIAS, target_key_id=key.key_id)
         # Without PAYMENTS_ACCOUNT_ID the name comes from the caller's account at apply time.
-        name = bucket or state_bucket_name(settings) or str(read_backend_defaults()["bucket"]).format(
-            account_id=account_id, region=region)
+        name = bucket or state_bucket_name_in(settings, account_id, region)
         root = f"arn:{partition}:iam::{account_id}:root"
         self.bucket = SecureBucket(self, "state", SecureBucketProps(
             name=name, kms_key_arn=key.arn, force_destroy=False,

@@ -24,13 +24,13 @@ from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 
 from modules.iam import Statement, policy_document
+from modules.security import ENCRYPT_ACTIONS
 from modules.storage import SecureBucket, SecureBucketProps
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 LOG_GLACIER_AFTER_DAYS = 90
 # The searchable copy; the log bucket keeps every file for good.
 LOG_GROUP_RETENTION_DAYS = 365
-LOGS_ENCRYPT_ACTIONS = ("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*")
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def trail_key_policy(p: DataEventTrailProps) -> str:
                       f"arn:{p.partition}:cloudtrail:*:{p.account_id}:trail/*"}}),
         Statement(sid="CloudTrailDescribesKey", actions=["kms:DescribeKey"],
                   principals={"Service": CLOUDTRAIL}, conditions=this_trail),
-        Statement(sid="CloudWatchLogsEncryptsTrailLogGroup", actions=list(LOGS_ENCRYPT_ACTIONS),
+        Statement(sid="CloudWatchLogsEncryptsTrailLogGroup", actions=list(ENCRYPT_ACTIONS),
                   principals={"Service": f"logs.{p.region}.amazonaws.com"},
                   conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group_arn}}),
     )

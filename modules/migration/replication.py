@@ -24,7 +24,7 @@ from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
-from modules.iam import Statement, policy_document
+from modules.iam import Statement, assume_role_policy, policy_document
 from modules.logs import encrypted_log_group
 from modules.settings import PROJECT_ROOT, Settings
 
@@ -167,10 +167,8 @@ class Replication(Construct):
         s = props.settings
         role = IamRole(
             self, "secrets-role", name=s.name("dms-secrets"),
-            assume_role_policy=policy_document(Statement(
-                sid="TrustDmsInThisAccount", actions=["sts:AssumeRole"], resources=(),
-                principals={"Service": f"dms.{s.region}.amazonaws.com"},
-                conditions={"StringEquals": {"aws:SourceAccount": props.account_id}})),
+            assume_role_policy=assume_role_policy(f"dms.{s.region}.amazonaws.com",
+                                                  source_account=props.account_id, sid="TrustDmsInThisAccount"),
         )
         IamRolePolicy(
             self, "secrets-policy", role=role.id, name="read-endpoint-secrets",

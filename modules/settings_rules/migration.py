@@ -18,7 +18,6 @@ DMS_INSTANCE_CLASS_PATTERN = re.compile(r"^dms\.[a-z0-9]+\.[a-z0-9]+$")
 HOSTED_ZONE_PATTERN = re.compile(r"^[A-Z0-9]{1,32}$")
 DB_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 SSL_MODES = ("verify-full", "require")  # DMS also accepts none/verify-ca: never for card data
-PRIVATE_ASNS = ((64512, 65534), (4_200_000_000, 4_294_967_294))
 RESERVED_ASNS = (0, 23456, 65535, 4_294_967_295)  # AS_TRANS and the reserved ends of each range
 
 

@@ -17,9 +17,9 @@ ACTIVITY = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/payment-customer-activit
 
 
 @pytest.fixture(scope="module")
-def role(dev) -> Scoped:
+def role() -> Scoped:
     return scoped(lambda scope: MerchantDataRole(scope, "merchant-read", MerchantRoleProps(
-        dev, "payment-merchant-read-dev", [CALLER],
+        "payment-merchant-read-dev", [CALLER],
         [Statement(sid="ReadOwnCustomerActivity", actions=["dynamodb:GetItem"], resources=[ACTIVITY],
                    conditions=own_merchant_keys_only())])))
 
