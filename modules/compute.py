@@ -53,13 +53,21 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class FunctionNetwork:
+    """Where a function attaches to the VPC: its (private) subnets and its security group."""
+
+    subnet_ids: Sequence[str]
+    security_group_id: str
+
+
+@dataclass(frozen=True)
 class FunctionProps:
     settings: Settings
     spec: FunctionSpec
     kms_key_arn: str
     layer_arn: str
-    subnet_ids: Sequence[str]
-    security_group_id: str
+    # None: outside the VPC (settings.functions_in_vpc off), on the Lambda service's own network.
+    network: FunctionNetwork | None
     partition: str
     account_id: str
 
@@ -67,14 +75,16 @@ class FunctionProps:
 def vpc_access_statements(props: FunctionProps) -> list[Statement]:
     """What Lambda does with the execution role to attach the function to its subnets (AWS: "Giving
     Lambda functions access to resources in an Amazon VPC"), instead of AWSLambdaVPCAccessExecutionRole,
-    which allows the same on every resource and logs:* writes to every log group."""
+    which allows the same on every resource and logs:* writes to every log group. None outside the VPC."""
+    if props.network is None:
+        return []
     ec2 = f"arn:{props.partition}:ec2:{props.settings.region}:{props.account_id}"
     # Lambda creates (and names) the ENIs itself, so they can only be matched by type.
     enis = f"{ec2}:network-interface/*"
     return [
         Statement(sid="CreateEnisInOwnSubnets", actions=["ec2:CreateNetworkInterface"],
-                  resources=[enis, *(f"{ec2}:subnet/{subnet}" for subnet in props.subnet_ids),
-                             f"{ec2}:security-group/{props.security_group_id}"]),
+                  resources=[enis, *(f"{ec2}:subnet/{subnet}" for subnet in props.network.subnet_ids),
+                             f"{ec2}:security-group/{props.network.security_group_id}"]),
         Statement(sid="ManageOwnEnis", resources=[enis], actions=[
             "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]),
         # EC2 Describe* actions have no resource-level permissions: "*" is the only valid resource.
@@ -122,8 +132,9 @@ class PaymentFunction(Construct):
             environment=LambdaFunctionEnvironment(variables={
                 "ENVIRONMENT": s.environment, "LOG_LEVEL": "INFO",
                 **payment_limits_env(s.payment_limits), **spec.environment}),
-            vpc_config=LambdaFunctionVpcConfig(subnet_ids=list(props.subnet_ids),
-                                               security_group_ids=[props.security_group_id]),
+            vpc_config=LambdaFunctionVpcConfig(
+                subnet_ids=list(props.network.subnet_ids), security_group_ids=[props.network.security_group_id],
+            ) if props.network else None,
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),
             # Creating a VPC function makes Lambda call ec2:CreateNetworkInterface as this role.
             depends_on=[self.log_group, policy],
@@ -149,8 +160,7 @@ class ComputeProps:
     fingerprint_key_arn: str
     audit_bucket_arn: str
     audit_bucket_name: str
-    subnet_ids: Sequence[str]
-    security_group_id: str
+    network: FunctionNetwork | None    # None: the functions run outside the VPC
     partition: str
     account_id: str
 
@@ -236,8 +246,8 @@ class PaymentFunctions(Construct):
         ]
         self.functions = {
             spec.key: PaymentFunction(self, spec.key, FunctionProps(
-                s, spec, props.kms_key_arn, self.layer.arn, props.subnet_ids,
-                props.security_group_id, props.partition, props.account_id))
+                s, spec, props.kms_key_arn, self.layer.arn, props.network, props.partition,
+                props.account_id))
             for spec in specs
         }
         # What each merchant session may do: its own merchant's keys only (modules/merchant_access.py).

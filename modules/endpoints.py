@@ -1,5 +1,7 @@
 """Interface VPC endpoints: the private route from the payment functions to the AWS APIs that have
-no gateway endpoint, so the functions work without a NAT gateway (dev and previews have none).
+no gateway endpoint, so functions in the VPC work without a NAT gateway. Only built when the functions
+run in the VPC (``functions_in_vpc``: staging, prod); outside it (dev, previews) they use the public
+endpoints and these would cost $14.60 a month for nothing.
 
 S3 and DynamoDB use the free gateway endpoints of modules/network.py. Each interface endpoint costs
 per AZ-hour (scripts/cost.py), so there is one only for an API a function calls

@@ -139,21 +139,25 @@ class Network(Construct):
                              tags={"Name": s.name("default-deny-all")})
         # The descriptions below predate dropping the 5432 rules; changing a description replaces the
         # group (and with it Aurora's), so they stay until a function uses Aurora again.
-        self.lambda_sg = SecurityGroup(
-            self, "lambda-sg", name=s.name("lambda"), vpc_id=self.vpc.id,
-            description="Payment Lambda functions: egress to AWS APIs and Aurora only",
-            tags={"Name": s.name("lambda")},
-        )
+        # The functions' group, only when they run in the VPC (settings.functions_in_vpc).
+        self.lambda_sg: SecurityGroup | None = None
+        if s.functions_in_vpc:
+            self.lambda_sg = SecurityGroup(
+                self, "lambda-sg", name=s.name("lambda"), vpc_id=self.vpc.id,
+                description="Payment Lambda functions: egress to AWS APIs and Aurora only",
+                tags={"Name": s.name("lambda")},
+            )
         self.aurora_sg = SecurityGroup(
             self, "aurora-sg", name=s.name("aurora"), vpc_id=self.vpc.id,
             description="Aurora PostgreSQL: 5432 from the Lambda security group only",
             tags={"Name": s.name("aurora")},
         )
-        VpcSecurityGroupEgressRule(
-            self, "lambda-https-out", security_group_id=self.lambda_sg.id, ip_protocol="tcp",
-            from_port=443, to_port=443, cidr_ipv4="0.0.0.0/0",
-            description="HTTPS to AWS APIs (via NAT and the gateway endpoints)",
-        )
+        if self.lambda_sg is not None:
+            VpcSecurityGroupEgressRule(
+                self, "lambda-https-out", security_group_id=self.lambda_sg.id, ip_protocol="tcp",
+                from_port=443, to_port=443, cidr_ipv4="0.0.0.0/0",
+                description="HTTPS to AWS APIs (via NAT and the gateway endpoints)",
+            )
         # No function talks to Aurora yet, so no rule opens 5432 between the two groups: the function
         # that first does adds the Lambda egress and Aurora ingress rules with it (README "Network").
 

@@ -11,7 +11,7 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 
 from modules.api import ApiProps, MerchantAuth, PaymentApi
 from modules.backup import BackupProps, DatabaseBackup
-from modules.compute import ComputeProps, PaymentFunctions
+from modules.compute import ComputeProps, FunctionNetwork, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
 from modules.identity import IdentityProps, MerchantIdentity
@@ -53,8 +53,14 @@ class PaymentStack(TerraformStack):
 
         self.key = PlatformKey(self, "kms", KeyProps(s, account_id, partition))
         self.network = Network(self, "network", NetworkProps(s, self.key.arn, account_id, partition))
-        self.endpoints = InterfaceEndpoints(self, "endpoints", InterfaceEndpointsProps(
-            s, self.network.vpc.id, self.network.subnet_ids["private"], self.network.lambda_sg.id))
+        # In the VPC the functions need a route to each AWS API they call; outside it (dev, previews)
+        # they use the public endpoints and the interface endpoints would cost $14.60/month for nothing.
+        function_network = None
+        self.endpoints: InterfaceEndpoints | None = None
+        if self.network.lambda_sg is not None:
+            function_network = FunctionNetwork(self.network.subnet_ids["private"], self.network.lambda_sg.id)
+            self.endpoints = InterfaceEndpoints(self, "endpoints", InterfaceEndpointsProps(
+                s, self.network.vpc.id, function_network.subnet_ids, function_network.security_group_id))
         self.database = CustomerDatabase(self, "aurora", DatabaseProps(
             s, self.key.arn, self.network.subnet_ids["isolated"], self.network.aurora_sg.id,
             account_id=account_id, partition=partition))
@@ -69,7 +75,7 @@ class PaymentStack(TerraformStack):
                                                              event_rules_publish=s.migration_enabled))
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
             s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,
-            self.network.subnet_ids["private"], self.network.lambda_sg.id, partition, account_id=account_id))
+            function_network, partition, account_id=account_id))
         GatewayEndpointPolicies(self, "endpoint-policies", EndpointPoliciesProps(
             endpoint_ids={svc: ep.id for svc, ep in self.network.endpoints.items()},
             table_arns=[self.tables.transactions.arn, self.tables.idempotency.arn, self.tables.activity.arn],

@@ -85,6 +85,15 @@ def staging_stack(synth_all: Path) -> Synthesized:
     return Synthesized(synth_all / "staging" / "stacks" / "payments-staging" / "cdk.tf.json")
 
 
+@pytest.fixture(scope="session")
+def dev_in_vpc() -> Synthesized:
+    """dev with PAYMENTS_FUNCTIONS_IN_VPC=true (functions in the private subnets, still no NAT),
+    synthesized in this worker with ``Testing.synth``."""
+    from modules.payment_stack import PaymentStack
+    from tests.constructs.conftest import settings_for, synth_stack
+    return Synthesized.of(synth_stack(lambda app: PaymentStack(app, settings_for("dev", functions_in_vpc=True))))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Longest first: the rehearsal (minutes, mostly waiting on the endpoint) goes to a worker before
     anything else, so the rest of the suite runs beside it instead of before it."""

@@ -24,13 +24,23 @@ def _allowed_actions(policy):
 
 
 @pytest.mark.parametrize("key", FUNCTIONS)
-def test_function_runs_python_312_in_private_subnets_with_lambda_sg(stack, key):
-    fn = _function(stack, key)
+def test_function_runs_python_312_in_private_subnets_with_lambda_sg_in_staging(staging_stack, key):
+    stack = staging_stack
+    fn = stack.one("aws_lambda_function", function_name=f"payment-{key}-staging")
     assert fn["runtime"] == "python3.12"
     private = {f"${{aws_subnet.{n}.id}}" for n, s in stack.resources("aws_subnet").items()
                if s["tags"]["Tier"] == "private"}
     assert set(fn["vpc_config"]["subnet_ids"]) == private
-    assert fn["vpc_config"]["security_group_ids"] == [stack.ref("aws_security_group", "id", name="payment-lambda-dev")]
+    assert fn["vpc_config"]["security_group_ids"] == [
+        stack.ref("aws_security_group", "id", name="payment-lambda-staging")]
+
+
+@pytest.mark.parametrize("key", FUNCTIONS)
+def test_dev_function_runs_outside_the_vpc_without_eni_rights(stack, key):
+    """functions_in_vpc is off in dev and previews (README "Idle cost"): no subnets, no ENI actions."""
+    fn = _function(stack, key)
+    assert fn["runtime"] == "python3.12" and "vpc_config" not in fn
+    assert not {a for a in _allowed_actions(_role_policy(stack, key)) if a.startswith("ec2:")}
 
 
 @pytest.mark.parametrize("key", FUNCTIONS)
@@ -63,16 +73,18 @@ def test_function_writes_only_its_own_log_group(stack, key):
 
 
 @pytest.mark.parametrize("key", FUNCTIONS)
-def test_function_creates_enis_only_in_its_subnets_with_its_security_group(stack, key):
+def test_function_creates_enis_only_in_its_subnets_with_its_security_group(staging_stack, key):
+    stack = staging_stack
     ec2 = "arn:${data.aws_partition.partition.partition}:ec2:us-east-1:${data.aws_caller_identity.caller.account_id}"
     private = sorted(f"{ec2}:subnet/${{aws_subnet.{n}.id}}" for n, s in stack.resources("aws_subnet").items()
                      if s["tags"]["Tier"] == "private")
-    lambda_sg = stack.ref("aws_security_group", "id", name="payment-lambda-dev")
-    create = statement(_role_policy(stack, key), "CreateEnisInOwnSubnets")
+    lambda_sg = stack.ref("aws_security_group", "id", name="payment-lambda-staging")
+    policy = stack.policy(stack.one("aws_iam_role_policy", name=f"payment-{key}-staging-least-privilege"))
+    create = statement(policy, "CreateEnisInOwnSubnets")
     assert create["Action"] == ["ec2:CreateNetworkInterface"]
     assert sorted(create["Resource"]) == sorted([f"{ec2}:network-interface/*", *private,
                                                  f"{ec2}:security-group/{lambda_sg}"])
-    manage = statement(_role_policy(stack, key), "ManageOwnEnis")
+    manage = statement(policy, "ManageOwnEnis")
     assert manage["Resource"] == [f"{ec2}:network-interface/*"]
 
 
@@ -85,12 +97,15 @@ def test_only_xray_and_ec2_describe_use_a_wildcard_resource(stack, key):
                                          {"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"})
 
 
-def test_validate_needs_nothing_beyond_logs_traces_and_its_enis(stack):
-    assert _allowed_actions(_role_policy(stack, "validate")) == {
-        "logs:CreateLogStream", "logs:PutLogEvents",
+def test_validate_needs_nothing_beyond_logs_traces_and_in_the_vpc_its_enis(stack, staging_stack):
+    outside = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+               "kms:Decrypt"}
+    assert _allowed_actions(_role_policy(stack, "validate")) == outside
+    in_vpc = staging_stack.policy(staging_stack.one("aws_iam_role_policy",
+                                                    name="payment-validate-staging-least-privilege"))
+    assert _allowed_actions(in_vpc) == outside | {
         "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-        "xray:PutTraceSegments", "xray:PutTelemetryRecords", "kms:Decrypt"}
+        "ec2:UnassignPrivateIpAddresses", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"}
 
 
 @pytest.mark.parametrize("key", FUNCTIONS)

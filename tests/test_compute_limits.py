@@ -6,7 +6,7 @@ import pytest
 import cdktf
 from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
 
-from modules.compute import FunctionProps, FunctionSpec, PaymentFunction
+from modules.compute import FunctionNetwork, FunctionProps, FunctionSpec, PaymentFunction
 from modules.settings import build_settings
 
 FUNCTIONS = ("validate", "fraud-check", "process", "audit-writer")
@@ -17,7 +17,7 @@ def _synth_function(settings):
     stack = cdktf.TerraformStack(cdktf.Testing.app(), "limits")
     PaymentFunction(stack, "fn", FunctionProps(
         settings=settings, spec=spec, kms_key_arn="arn:aws:kms:us-east-1:111122223333:key/k",
-        layer_arn="arn:layer", subnet_ids=["subnet-1"], security_group_id="sg-1", partition="aws",
+        layer_arn="arn:layer", network=FunctionNetwork(["subnet-1"], "sg-1"), partition="aws",
         account_id="111122223333"))
     synthesized = cdktf.Testing.synth(stack)
     [fn] = json.loads(synthesized)["resource"][LambdaFunction.TF_RESOURCE_TYPE].values()

@@ -16,9 +16,7 @@ from scripts import cost
 from tests.support import PROJECT_ROOT, Synthesized, clean_env
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-# Issue 14's goal for dev and every preview. The STS interface endpoint (merchant-scoped credentials
-# through sts:AssumeRole, required by the issue-14 brief) came after the issue's estimate and costs
-# one interface endpoint-AZ on top; without it dev is well under the goal (see the test below).
+# Issue 14's goal for dev and every preview.
 ISSUE_IDLE_TARGET = Decimal("15.00")
 
 
@@ -54,13 +52,18 @@ def test_every_resource_type_is_priced_or_known_free(bills, environment):
     assert cost.unpriced(bills[environment]) == []
 
 
-def test_dev_idle_cost_meets_the_target_plus_the_sts_endpoint(bills, prices):
+def test_dev_idle_cost_meets_the_target(bills):
     dev = bills["dev"]
-    sts, _ = _line(dev, "aws_vpc_endpoint", "interface endpoint, per AZ (sts)")
-    assert sts == prices.monthly("interface_endpoint_az_hour")  # one AZ
     print(f"\ndev idle: {cost.usd(cost.total(dev))}/month")
-    assert cost.total(dev) - sts <= ISSUE_IDLE_TARGET
-    assert cost.total(dev) <= ISSUE_IDLE_TARGET + sts
+    assert cost.total(dev) <= ISSUE_IDLE_TARGET
+    # Its functions run outside the VPC: no interface endpoint to pay for (README "Idle cost").
+    assert _line(dev, "aws_vpc_endpoint") == (0, 0)
+
+
+def test_functions_in_the_vpc_cost_dev_two_interface_endpoints_in_one_az(dev_in_vpc, prices):
+    """The price of opting dev back into the VPC (PAYMENTS_FUNCTIONS_IN_VPC=true): KMS and STS."""
+    bill = cost.price(cost.stack_resources(dev_in_vpc.json), prices)
+    assert _line(bill, "aws_vpc_endpoint") == (2 * prices.monthly("interface_endpoint_az_hour"), 2)
 
 
 def test_dev_pays_nothing_for_aurora_nat_waf_or_dashboards_at_idle(bills):
@@ -148,7 +151,7 @@ def test_cost_command_prints_lines_and_enforces_a_budget(synth_all):
     assert cost.main([str(path)], out=out) == cost.EXIT_OK
     text = out.getvalue()
     assert text.startswith("Idle monthly cost of payments-dev: $")
-    assert "aws_vpc_endpoint" in text and "interface endpoint, per AZ (kms)" in text and "Unpriced: none" in text
+    assert "aws_kms_key" in text and "aws_cloudwatch_metric_alarm" in text and "Unpriced: none" in text
     over = subprocess.run([sys.executable, "-m", "scripts.cost", str(path), "--budget", "1"], cwd=PROJECT_ROOT,
                           capture_output=True, text=True, env=clean_env())
     assert over.returncode == cost.EXIT_OVER_BUDGET and "OVER BUDGET" in over.stdout

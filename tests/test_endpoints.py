@@ -6,7 +6,9 @@ function and the ``payments_core`` modules it imports (transitively) are parsed,
 client factory (a function that hands its parameter to ``.client(...)``, like ``aws.client``). A route is a gateway
 endpoint on the route table of each of the function's subnets, an interface endpoint with private
 DNS whose security group admits HTTPS from the function's security group, or a default route through
-a NAT gateway on that route table; the function's security group must allow HTTPS out.
+a NAT gateway on that route table; the function's security group must allow HTTPS out. A function
+outside the VPC (``functions_in_vpc`` off: dev and previews) runs on the Lambda service's network and
+reaches every AWS API on its public endpoint.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ PACKAGE = "payments_core"
 # boto3 client name -> the endpoint service suffix (com.amazonaws.<region>.<suffix>) where they differ.
 ENDPOINT_SERVICE = {"dynamodbstreams": "streams.dynamodb", "rds-data": "rds-data"}
 ENVIRONMENTS = ("dev", "staging", "prod")
+PUBLIC = "public endpoint (function outside the VPC)"
 
 
 def _module_path(name: str) -> Path | None:
@@ -144,6 +147,8 @@ def _name(ref: str) -> str:
 
 def routes(stack: Synthesized, function: dict, service: str) -> list[str]:
     """How ``function`` reaches ``service`` from each of its subnets (empty: it cannot)."""
+    if "vpc_config" not in function:
+        return [PUBLIC]
     region_service = f"com.amazonaws.us-east-1.{ENDPOINT_SERVICE.get(service, service)}"
     lambda_sgs = {_name(sg) for sg in function["vpc_config"]["security_group_ids"]}
     subnets = {_name(s) for s in function["vpc_config"]["subnet_ids"]}
@@ -177,8 +182,9 @@ def routes(stack: Synthesized, function: dict, service: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def stacks(synth_all: Path) -> dict[str, Synthesized]:
-    return {env: Synthesized(synth_all / env / "stacks" / f"payments-{env}" / "cdk.tf.json") for env in ENVIRONMENTS}
+def stacks(synth_all: Path, dev_in_vpc: Synthesized) -> dict[str, Synthesized]:
+    found = {env: Synthesized(synth_all / env / "stacks" / f"payments-{env}" / "cdk.tf.json") for env in ENVIRONMENTS}
+    return {**found, "dev-in-vpc": dev_in_vpc}
 
 
 def test_the_code_scan_finds_the_apis_the_functions_are_known_to_call(stack):
@@ -196,7 +202,7 @@ def test_every_client_names_its_service_literally():
     assert called_services(files)[1] == []
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize("environment", [*ENVIRONMENTS, "dev-in-vpc"])
 def test_every_aws_api_a_function_calls_has_a_route(stacks, environment):
     stack = stacks[environment]
     functions = stack.resources("aws_lambda_function").values()
@@ -209,11 +215,20 @@ def test_every_aws_api_a_function_calls_has_a_route(stacks, environment):
     assert missing == [], f"{environment}: no endpoint or NAT route for {missing}"
 
 
-def test_dev_reaches_kms_through_its_interface_endpoint_not_a_nat(stack):
-    process = stack.one("aws_lambda_function", function_name="payment-process-dev")
-    assert routes(stack, process, "kms") == ["interface endpoint in 1 AZ(s)"]
-    assert routes(stack, process, "dynamodb") == ["gateway endpoint"]
-    assert routes(stack, process, "sts") == ["interface endpoint in 1 AZ(s)"]  # merchant-scoped credentials
+def test_dev_functions_run_outside_the_vpc_so_dev_pays_for_no_interface_endpoint(stack):
+    for function in stack.resources("aws_lambda_function").values():
+        assert "vpc_config" not in function
+        assert routes(stack, function, "kms") == [PUBLIC]
+    assert [e["service_name"] for e in stack.resources("aws_vpc_endpoint").values()
+            if e["vpc_endpoint_type"] == "Interface"] == []
+    assert not stack.resources("aws_nat_gateway")
+
+
+def test_dev_in_the_vpc_reaches_kms_and_sts_through_interface_endpoints_not_a_nat(dev_in_vpc):
+    process = dev_in_vpc.one("aws_lambda_function", function_name="payment-process-dev")
+    assert routes(dev_in_vpc, process, "kms") == ["interface endpoint in 1 AZ(s)"]
+    assert routes(dev_in_vpc, process, "dynamodb") == ["gateway endpoint"]
+    assert routes(dev_in_vpc, process, "sts") == ["interface endpoint in 1 AZ(s)"]  # merchant-scoped credentials
 
 
 def test_prod_has_a_nat_route_and_interface_endpoints_in_every_az(prod_stack):
@@ -221,13 +236,14 @@ def test_prod_has_a_nat_route_and_interface_endpoints_in_every_az(prod_stack):
     assert routes(prod_stack, process, "kms") == ["interface endpoint in 3 AZ(s)", "NAT gateway"]
 
 
-def test_a_service_without_endpoint_or_nat_has_no_route(stack):
-    """The route check itself can fail: dev has no NAT, so an API without an endpoint is unreachable."""
-    process = stack.one("aws_lambda_function", function_name="payment-process-dev")
-    assert routes(stack, process, "secretsmanager") == []
+def test_a_service_without_endpoint_or_nat_has_no_route(dev_in_vpc):
+    """The route check itself can fail: with no NAT, an API without an endpoint is unreachable."""
+    process = dev_in_vpc.one("aws_lambda_function", function_name="payment-process-dev")
+    assert routes(dev_in_vpc, process, "secretsmanager") == []
 
 
-def test_interface_endpoints_admit_https_from_the_lambda_security_group_only(stack):
+def test_interface_endpoints_admit_https_from_the_lambda_security_group_only(dev_in_vpc):
+    stack = dev_in_vpc
     sg = stack.ref("aws_security_group", "id", name="payment-endpoints-dev")
     rules = [r for r in stack.resources("aws_vpc_security_group_ingress_rule").values()
              if r["security_group_id"] == sg]
@@ -239,9 +255,11 @@ def test_interface_endpoints_admit_https_from_the_lambda_security_group_only(sta
         assert endpoint["private_dns_enabled"] is True and endpoint["security_group_ids"] == [sg]
 
 
-def test_interface_endpoints_sit_in_the_functions_private_subnets(stack, prod_stack):
-    for s, azs in ((stack, 1), (prod_stack, 3)):
+def test_interface_endpoints_sit_in_the_functions_private_subnets(dev_in_vpc, staging_stack, prod_stack):
+    for s, azs in ((dev_in_vpc, 1), (staging_stack, 1), (prod_stack, 3)):
         private = {f"${{aws_subnet.{n}.id}}" for n, sub in s.resources("aws_subnet").items()
                    if sub["tags"]["Tier"] == "private"}
-        for endpoint in (e for e in s.resources("aws_vpc_endpoint").values() if e["vpc_endpoint_type"] == "Interface"):
+        interface = [e for e in s.resources("aws_vpc_endpoint").values() if e["vpc_endpoint_type"] == "Interface"]
+        assert len(interface) == 2  # kms, sts
+        for endpoint in interface:
             assert len(endpoint["subnet_ids"]) == azs and set(endpoint["subnet_ids"]) <= private

@@ -90,8 +90,9 @@ def test_aurora_security_group_has_no_egress(stack):
                 if r["security_group_id"] == aurora_sg]
 
 
-def test_lambda_egress_is_https_only(stack):
-    lambda_sg = stack.ref("aws_security_group", "id", name="payment-lambda-dev")
+def test_lambda_egress_is_https_only(staging_stack):
+    stack = staging_stack
+    lambda_sg = stack.ref("aws_security_group", "id", name="payment-lambda-staging")
     ports = sorted(r["from_port"] for r in stack.resources("aws_vpc_security_group_egress_rule").values()
                    if r["security_group_id"] == lambda_sg)
     assert ports == [443]

@@ -104,6 +104,8 @@ def test_tags_default_to_unknown_and_carry_no_timestamp():
     ({"ENVIRONMENT_SUFFIX": "prod", "PAYMENTS_AURORA_MIN_CAPACITY": "0"}, "aurora_min_capacity"),
     ({"ENVIRONMENT_SUFFIX": "prod", "PAYMENTS_AURORA_READERS": "0"}, "aurora_readers"),
     ({"ENVIRONMENT_SUFFIX": "prod", "PAYMENTS_WAF_ENABLED": "false"}, "waf_enabled"),
+    ({"ENVIRONMENT_SUFFIX": "prod", "PAYMENTS_FUNCTIONS_IN_VPC": "false"}, "functions_in_vpc"),
+    ({"PAYMENTS_FUNCTIONS_IN_VPC": "maybe"}, "functions_in_vpc"),
 ])
 def test_bad_value_fails_with_message_naming_the_setting(env, setting):
     with pytest.raises(SettingsError) as err:

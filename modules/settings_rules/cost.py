@@ -52,6 +52,8 @@ def check_capacity(s: Settings) -> None:
             raise SettingsError("aurora_min_capacity", "production never pauses: must be at least 0.5 ACU")
         if s.aurora_readers < 1:
             raise SettingsError("aurora_readers", "production needs at least one reader to fail over to")
+        if not s.functions_in_vpc:
+            raise SettingsError("functions_in_vpc", "production functions always run in the private subnets")
         if not s.waf_enabled:
             raise SettingsError("waf_enabled", "production always has the WAF in front of the API")
     if not 1 <= s.aurora_max_capacity <= 256:

@@ -12,24 +12,33 @@ from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
 from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 
-from modules.compute import (RUNTIME, ComputeProps, FunctionProps, FunctionSpec, PaymentFunction,
-                             PaymentFunctions)
+from modules.compute import (RUNTIME, ComputeProps, FunctionNetwork, FunctionProps, FunctionSpec,
+                             PaymentFunction, PaymentFunctions)
 from modules.data import TablesProps, TransactionTables
 from modules.iam import Statement
 from tests.constructs.conftest import ACCOUNT, KEY_ARN, Scoped, scoped
 
 LAYER_ARN = "arn:aws:lambda:us-east-1:123456789012:layer:payment-core-dev:1"
 FINGERPRINT_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/fingerprint"
+IN_VPC = FunctionNetwork(subnet_ids=["subnet-private-a"], security_group_id="sg-lambda")
+SPEC = FunctionSpec("validate", "validate", "validate_handler.handler", "Validates a payment request",
+                    statements=[Statement(sid="ReadThing", actions=["s3:GetObject"],
+                                          resources=["arn:aws:s3:::thing/*"])],
+                    environment={"EXTRA": "1"})
 
 
 @pytest.fixture(scope="module")
 def function(dev) -> Scoped:
-    spec = FunctionSpec("validate", "validate", "validate_handler.handler", "Validates a payment request",
-                        statements=[Statement(sid="ReadThing", actions=["s3:GetObject"],
-                                              resources=["arn:aws:s3:::thing/*"])],
-                        environment={"EXTRA": "1"})
+    """A function attached to the VPC (staging and prod attach theirs)."""
     return scoped(lambda scope: PaymentFunction(scope, "validate", FunctionProps(
-        dev, spec, KEY_ARN, LAYER_ARN, ["subnet-private-a"], "sg-lambda", "aws", ACCOUNT)))
+        dev, SPEC, KEY_ARN, LAYER_ARN, IN_VPC, "aws", ACCOUNT)))
+
+
+@pytest.fixture(scope="module")
+def public_function(dev) -> Scoped:
+    """network=None: outside the VPC (dev and previews), on the Lambda service's network."""
+    return scoped(lambda scope: PaymentFunction(scope, "validate", FunctionProps(
+        dev, SPEC, KEY_ARN, LAYER_ARN, None, "aws", ACCOUNT)))
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +47,7 @@ def functions(dev) -> Scoped:
         tables = TransactionTables(scope, "dynamodb", TablesProps(dev, KEY_ARN))
         return PaymentFunctions(scope, "lambda", ComputeProps(
             dev, KEY_ARN, tables, FINGERPRINT_KEY_ARN, "arn:aws:s3:::audit", "audit",
-            ["subnet-private-a"], "sg-lambda", "aws", ACCOUNT))
+            IN_VPC, "aws", ACCOUNT))
     return scoped(build)
 
 
@@ -69,6 +78,14 @@ def test_role_gets_inline_vpc_access_and_exactly_its_own_statements(function):
     assert sorted(statements["CreateEnisInOwnSubnets"]["Resource"]) == sorted([
         f"{ec2}:network-interface/*", f"{ec2}:subnet/subnet-private-a", f"{ec2}:security-group/sg-lambda"])
     assert statements["WriteOwnLogs"]["Resource"] == [f"{function.ref(function.construct.log_group.arn)}:*"]
+
+
+def test_a_function_outside_the_vpc_has_no_vpc_config_and_no_eni_rights(public_function):
+    (function,) = public_function.resources(LambdaFunction.TF_RESOURCE_TYPE).values()
+    assert "vpc_config" not in function
+    (policy,) = public_function.resources(IamRolePolicy.TF_RESOURCE_TYPE).values()
+    assert [s["Sid"] for s in json.loads(policy["policy"])["Statement"]] == [
+        "WriteOwnLogs", "WriteTraces", "DecryptEnvironment", "ReadThing"]
 
 
 def test_four_functions_share_one_layer(functions):

@@ -1,5 +1,5 @@
 """Network: VPC over three AZs, three subnet tiers, NAT (none in dev), gateway endpoints and their
-policies (GatewayEndpointPolicies), flow logs, two groups."""
+policies (GatewayEndpointPolicies), flow logs, Aurora's group and (functions in the VPC) the functions'."""
 
 import json
 
@@ -75,10 +75,17 @@ def test_flow_logs_go_to_an_encrypted_log_group(network):
         f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-flow-log/*"
 
 
-def test_default_group_denies_all_and_lambdas_only_reach_https(network):
+def test_default_group_denies_all_and_no_function_group_while_functions_run_outside(network):
     assert Testing.to_have_resource(network.synthesized, DefaultSecurityGroup.TF_RESOURCE_TYPE)
     (default_sg,) = network.resources(DefaultSecurityGroup.TF_RESOURCE_TYPE).values()
     assert "ingress" not in default_sg and "egress" not in default_sg
+    assert network.construct.lambda_sg is None  # dev: functions_in_vpc off
+    assert not Testing.to_have_resource(network.synthesized, VpcSecurityGroupEgressRule.TF_RESOURCE_TYPE)
+
+
+def test_functions_in_the_vpc_get_a_group_that_only_reaches_https():
+    network = scoped(lambda scope: Network(scope, "network", NetworkProps(
+        settings_for("dev", functions_in_vpc=True), KEY_ARN, ACCOUNT)))
     assert Testing.to_have_resource_with_properties(
         network.synthesized, VpcSecurityGroupEgressRule.TF_RESOURCE_TYPE, {
             "from_port": 443, "to_port": 443, "ip_protocol": "tcp", "cidr_ipv4": "0.0.0.0/0",
