@@ -4,10 +4,12 @@
 
 1. starts its own ``moto_server`` on a free loopback port (stopped again whatever happens);
 2. synthesizes the app with ``PAYMENTS_AWS_ENDPOINT`` pointing at it and a rehearsal state bucket;
-3. applies the ``payments-state`` bootstrap stack (local state, through a ``backend_override.tf.json``)
-   in the background: the stack's S3 backend needs only the bucket, which exists within seconds,
-   while the provider waits a minute on the bucket's lifecycle configuration; the rehearsal joins it
-   before the no-change diff;
+3. bootstraps the ``payments-state`` stack in the background as ``make bootstrap`` does
+   (scripts/bootstrap.py: apply with local state, then ``-migrate-state`` into the bucket it made),
+   and runs it a second time, which must converge through the S3 backend: the deploy's S3 backend
+   needs only the bucket, which exists within seconds, while the provider waits a minute on the
+   bucket's lifecycle configuration; the rehearsal joins it before the no-change diff and checks
+   that the state object is SSE-KMS under the state key's alias and no local copy is left;
 4. ``cdktf diff payments-<env>`` (the plan the plan-review gate reads: all creates), then
    ``cdktf deploy payments-<env> --auto-approve`` (S3 backend with lock file on the endpoint), whose
    state must hold exactly the reviewed creates; then ``cdktf diff`` must report no changes;
@@ -17,7 +19,8 @@
 6. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``), each call
    with the authorizer context API Gateway builds from that merchant's access token;
 7. offboards the merchant, destroys the environment (Terraform: the gate reads the saved destroy plan
-   that is then applied) and the state stack;
+   that is then applied) and the state stack (its state first moved back to a local file, beside
+   the environment's destroy: a bucket cannot be destroyed by a Terraform whose state it holds);
 
 and prints a short report: resource count, seconds per phase, the exclusion list of
 ``modules/rehearsal.py``. Exits non-zero on any failure. Nothing is cached between runs: the app is
@@ -26,8 +29,8 @@ from ``scripts/terraform.py`` (PAYMENTS_PROVIDER_MIRROR for an offline provider 
 CLI from ``node_modules/.bin`` on the project's Node 22.
 
 This file owns the orchestration and the CLI; the parts are in ``scripts/rehearsal/``: ``endpoint``
-(moto_server, environments), ``runners`` (synth, terraform, cdktf, plans), ``smoke`` (smoke test,
-migration checks), ``report``.
+(moto_server, environments), ``runners`` (synth, terraform, cdktf, plans), ``state`` (the bootstrap
+check), ``smoke`` (smoke test, migration checks), ``report``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from scripts import plan_summary  # noqa: E402
+from scripts import bootstrap, plan_summary  # noqa: E402
 from scripts.rehearsal.common import (  # noqa: E402,F401  (re-exported: tests read them from here)
     EXCLUSIONS, STATE_STACK, Exclusion, RehearsalError, _rehearsal, exclusion_for, log,
 )
@@ -56,6 +59,7 @@ from scripts.rehearsal.runners import (  # noqa: E402,F401
     no_changes, plan_diff, plugin_cache, read_plan, saved_plan, state_addresses, synth_app, synthesize,
     wait_for_bucket,
 )
+from scripts.rehearsal.state import check_bootstrap  # noqa: E402
 from scripts.rehearsal.smoke import (  # noqa: E402,F401
     MIGRATION_SETTINGS, SmokeContext, migration_settings, migration_smoke, smoke_test,
 )
@@ -71,7 +75,7 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
     logs = workdir / "logs"
     state_bucket = f"payments-rehearsal-state-{environment}"
     server = MotoServer(logs / "moto.log", port)
-    state_apply: Background | None = None
+    state_apply = state_to_local = None
     try:
         with report.phase("endpoint") as note:
             server.start()
@@ -93,19 +97,19 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
         state_tf = Terraform(state_dir, env, logs / "state")
         tf = Terraform(stack_dir, env, logs / "stack")
 
-        # The state stack keeps local state here: the rehearsal destroys its bucket at the end
-        # (make bootstrap's migration into the bucket is rehearsed by tests/test_bootstrap.py).
-        (state_dir / "backend_override.tf.json").write_text(json.dumps(
-            {"terraform": {"backend": {"local": {"path": str(workdir / "payments-state.tfstate")}}}}))
+        local_state = workdir / "payments-state.tfstate"
         cdktf = Cdktf(stacks.parent, cdktf_env(env), logs / "stack")
         stack_name = f"payments-{environment}"
         s3 = SmokeContext(environment, region, server.url, {}, {}).boto("s3")
 
-        def apply_state_stack() -> None:
-            state_tf("init", "init", "-input=false")
-            state_tf("apply", "apply", "-auto-approve", "-input=false", PARALLELISM)
+        bootstrapped: list[str] = []
 
-        state_apply = Background(apply_state_stack)
+        def bootstrap_state_stack() -> None:
+            # make bootstrap, then make bootstrap again: "bootstrapped", then "converged".
+            for _run in range(2):
+                bootstrapped.append(bootstrap.bootstrap(state_dir, env, local_state, log=lambda _: None))
+
+        state_apply = Background(bootstrap_state_stack)
         with report.phase("state-apply") as note:
             state_apply.start()
             wait_for_bucket(s3, state_bucket, state_apply)
@@ -130,7 +134,8 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
                                      f"missing {sorted(reviewed - deployed)[:10]}")
             note.append(f"plan gate passed ({created} creates), cdktf deploy created exactly those")
         with report.phase("state-join") as note:
-            note.append(f"state stack applied in {state_apply.join_result():.1f}s, beside the deploy")
+            note.append(f"state stack bootstrapped in {state_apply.join_result():.1f}s, beside the deploy")
+            note.append(check_bootstrap(s3, state_dir, local_state, bootstrapped))
         with report.phase("plan") as note:
             cdktf("diff", "diff", stack_name)
             changed = no_changes(json.loads(tf("show-diff", "show", "-json", "plan").stdout))
@@ -151,6 +156,14 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             note.append(f"ok ({len(ctx.results)} checks)")
         with report.phase("offboard") as note:
             note.append(offboard_merchant(ctx, endpoint_env(server.url, region), ctx.merchant))
+        # The state stack's state moves back to a local file beside the destroy (see docstring, 7.).
+        def state_back_to_local() -> None:
+            (state_dir / bootstrap.OVERRIDE).write_text(json.dumps(
+                {"terraform": {"backend": {"local": {"path": str(local_state)}}}}))
+            state_tf("init-local", "init", "-input=false", "-migrate-state", "-force-copy")
+
+        state_to_local = Background(state_back_to_local)
+        state_to_local.start()
         with report.phase("destroy") as note:
             forget = [a for a in state_addresses(tf) if exclusion_for(a, "keep_on_destroy")]
             if forget:  # one command: each terraform run loads the provider's schema again
@@ -167,11 +180,13 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             tf("destroy", "apply", "-input=false", PARALLELISM, "destroy.tfplan")
             note.append(f"plan gate blocked {len(blocked)} stateful deletions until allowed")
         with report.phase("state-destroy"):
+            state_to_local.join_result()
             empty_bucket(s3, state_bucket)
             state_tf("destroy", "destroy", "-auto-approve", "-input=false", PARALLELISM)
     finally:
-        if state_apply is not None and state_apply.is_alive():
-            state_apply.join(timeout=300)  # let its terraform finish before the endpoint goes
+        for background in (state_apply, state_to_local):
+            if background is not None and background.is_alive():
+                background.join(timeout=300)  # let its terraform finish before the endpoint goes
         server.stop()
 
 

@@ -96,8 +96,26 @@ def dev_in_vpc() -> Synthesized:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Longest first: the rehearsal (minutes, mostly waiting on the endpoint) goes to a worker before
-    anything else, so the rest of the suite runs beside it instead of before it."""
+    anything else, so the rest of the suite runs beside it instead of before it. (``--dist worksteal``
+    in pytest.ini: the tests queued behind it move to the other worker once that one is idle.)"""
     items.sort(key=lambda item: item.get_closest_marker("rehearsal") is None)  # stable sort
+
+
+# How much lower the CPU priority of everything but the rehearsal is, on a worker (os.nice increment).
+BESIDE_THE_REHEARSAL_NICENESS = 10
+_lowered = False  # this worker's priority is lowered already
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The rehearsal is the suite's critical path and its Terraform runs compete for the same cores as
+    the rest: a worker lowers its own priority (and its children's) before its first other test, so
+    the rehearsal's bursts come first and the other tests fill the gaps. Only ever lowered, so no
+    privilege is needed; the worker that runs the rehearsal does it after the rehearsal."""
+    global _lowered
+    if _lowered or item.get_closest_marker("rehearsal") or not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    os.nice(BESIDE_THE_REHEARSAL_NICENESS)
+    _lowered = True
 
 
 def _terraform_settings_for_the_jsii_kernel() -> None:

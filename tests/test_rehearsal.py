@@ -191,6 +191,10 @@ def test_full_rehearsal(tmp_path: Path) -> None:
                   "offboard", "destroy", "state-destroy"):
         assert phase in phases and "FAILED" not in phases[phase], report
     assert phases["plan"].endswith("no changes"), report  # `cdktf diff` after `cdktf deploy`
+    # make bootstrap, twice, beside the deploy: local state moved into its own bucket, SSE-KMS under
+    # the key the backend names (scripts/rehearsal/state.py), nothing left on disk, then a no-op.
+    assert "make bootstrap: state in s3://payments-rehearsal-state-dev/payments/state/terraform.tfstate " \
+           "(SSE-KMS, alias/payment-terraform-state), no local copy; run again: converged" in phases["state-join"], report
     # `cdktf diff` wrote the plan the gate passed; `cdktf deploy` created exactly its resources.
     assert "plan gate passed (" in phases["apply"] and "cdktf deploy created exactly those" in phases["apply"], report
     assert "plan gate blocked" in phases["destroy"], report  # the real destroy plan was refused first
