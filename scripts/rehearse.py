@@ -182,7 +182,9 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
         with report.phase("state-destroy"):
             state_to_local.join_result()
             empty_bucket(s3, state_bucket)
-            state_tf("destroy", "destroy", "-auto-approve", "-input=false", PARALLELISM)
+            # No refresh, as for the environment: its state was read back from S3 just now and
+            # nothing but the bootstrap's own second run has touched these resources.
+            state_tf("destroy", "destroy", "-auto-approve", "-input=false", "-refresh=false", PARALLELISM)
     finally:
         for background in (state_apply, state_to_local):
             if background is not None and background.is_alive():

@@ -110,11 +110,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """The rehearsal is the suite's critical path and its Terraform runs compete for the same cores as
     the rest: a worker lowers its own priority (and its children's) before its first other test, so
     the rehearsal's bursts come first and the other tests fill the gaps. Only ever lowered, so no
-    privilege is needed; the worker that runs the rehearsal does it after the rehearsal."""
+    privilege is needed; the worker that runs the rehearsal does it after the rehearsal. Children
+    started before (the jsii kernel, at collection) are lowered with it."""
     global _lowered
     if _lowered or item.get_closest_marker("rehearsal") or not os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    os.nice(BESIDE_THE_REHEARSAL_NICENESS)
+    niceness = os.nice(BESIDE_THE_REHEARSAL_NICENESS)
+    for children in Path("/proc/self/task").glob("*/children"):  # Linux; elsewhere nothing to find
+        for pid in children.read_text().split():
+            try:
+                os.setpriority(os.PRIO_PROCESS, int(pid), niceness)
+            except OSError:  # already gone
+                pass
     _lowered = True
 
 

@@ -73,9 +73,11 @@ class Terraform:
     def __call__(self, name: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
         if args[0] in NO_COLOR:
             args = (args[0], "-no-color", *args[1:])
+        started = time.perf_counter()
         proc = terraform.run(self.workdir, args, env=self.env, check=False)
         self.logs.mkdir(parents=True, exist_ok=True)
         (self.logs / f"{name}.log").write_text(proc.stdout or "")
+        record_step(self.logs, f"terraform {args[0]} ({name})", started)
         if proc.returncode not in ok:
             raise RehearsalError(f"terraform {' '.join(args)} exited {proc.returncode} "
                                  f"(log: {self.logs / (name + '.log')}):\n{errors_of(proc.stdout)}")
@@ -94,14 +96,22 @@ class Cdktf:
     def __call__(self, name: str, command: str, stack: str, *args: str) -> subprocess.CompletedProcess[str]:
         cmd = [str(CDKTF), command, stack, "--skip-synth", "--output", str(self.outdir), "--no-color",
                "--terraform-parallelism", PARALLELISM.split("=")[1], *args]
+        started = time.perf_counter()
         proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=self.env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.logs.mkdir(parents=True, exist_ok=True)
         (self.logs / f"{name}.log").write_text(proc.stdout or "")
+        record_step(self.logs, f"cdktf {command} ({name})", started)
         if proc.returncode != 0:
             raise RehearsalError(f"cdktf {command} {stack} exited {proc.returncode} "
                                  f"(log: {self.logs / (name + '.log')}):\n{errors_of(proc.stdout)}")
         return proc
+
+
+def record_step(logs: Path, what: str, started: float) -> None:
+    """One line per command in ``<work dir>/logs/steps.tsv``: seconds, what (where a phase's time goes)."""
+    with open(logs.parent / "steps.tsv", "a") as steps:
+        steps.write(f"{time.perf_counter() - started:.1f}\t{what}\n")
 
 
 def cdktf_env(env: Mapping[str, str]) -> dict[str, str]:
