@@ -97,8 +97,11 @@ def main() -> None:
             rows.append(series("rehearsal (all phases)", 1, lambda _: (
                 [sys.executable, "-m", "scripts.rehearse", "--report-json", str(report)], dict(os.environ))))
             if report.exists():
-                for phase, seconds in json.loads(report.read_text()).get("phases", {}).items():
+                result = json.loads(report.read_text())
+                for phase, seconds in result.get("phases", {}).items():
                     print(f"  rehearsal phase {phase:<24} {seconds:6.1f}s")
+                for what, seconds in result.get("steps", []):  # the commands inside those phases
+                    print(f"    command {what:<32} {seconds:6.1f}s")
         if args.full_suite_runs:
             rows.append(series("test suite (whole, as make test)", args.full_suite_runs, lambda i: (
                 [sys.executable, "-m", "pytest", "-q"], dict(os.environ))))

@@ -56,7 +56,7 @@ from scripts.rehearsal.endpoint import (  # noqa: E402,F401
 from scripts.rehearsal.report import Report, exclusions_in  # noqa: E402
 from scripts.rehearsal.runners import (  # noqa: E402,F401
     PARALLELISM, Background, Cdktf, Terraform, cdktf_env, count_resources, empty_bucket, errors_of,
-    no_changes, plan_diff, plugin_cache, read_plan, saved_plan, state_addresses, synth_app, synthesize,
+    no_changes, plan_diff, plugin_cache, read_plan, read_steps, saved_plan, state_addresses, synth_app, synthesize,
     wait_for_bucket,
 )
 from scripts.rehearsal.state import check_bootstrap  # noqa: E402
@@ -190,6 +190,7 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             if background is not None and background.is_alive():
                 background.join(timeout=300)  # let its terraform finish before the endpoint goes
         server.stop()
+        report.steps = read_steps(logs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,6 +173,20 @@ def test_state_lock_refuses_a_second_terraform(rehearsal_synth: Path, tmp_path: 
 # --------------------------------------------------------------------------- the full rehearsal
 
 
+def test_each_command_of_a_phase_is_timed_in_order_for_the_report(tmp_path: Path) -> None:
+    from scripts.rehearsal.report import Report
+    from scripts.rehearsal.runners import Terraform, read_steps
+    logs = tmp_path / "logs"
+    tf = Terraform(tmp_path, clean_env(), logs / "stack")
+    tf("version", "version")
+    tf("version-json", "version", "-json")
+    steps = read_steps(logs)
+    assert [what for what, _ in steps] == ["terraform version (version)", "terraform version (version-json)"]
+    assert all(seconds >= 0 for _, seconds in steps)
+    report = Report("dev", steps=steps)
+    assert report.to_json()["steps"] == [[what, seconds] for what, seconds in steps]
+
+
 @pytest.mark.rehearsal
 def test_full_rehearsal(tmp_path: Path) -> None:
     env = clean_env()

@@ -20,6 +20,8 @@ class Report:
     types: int = 0
     phases: list[tuple[str, float, str]] = field(default_factory=list)
     excluded_here: list[str] = field(default_factory=list)
+    # Seconds per terraform/cdktf command of the main line, in order (logs/steps.tsv): where a phase goes.
+    steps: list[tuple[str, float]] = field(default_factory=list)
     failure: str = ""
 
     @contextlib.contextmanager
@@ -40,6 +42,7 @@ class Report:
         return {"environment": self.environment, "ok": not self.failure, "failure": self.failure,
                 "resources": self.resources, "state_resources": self.state_resources,
                 "phases": {name: round(seconds, 2) for name, seconds, _ in self.phases},
+                "steps": [[what, seconds] for what, seconds in self.steps],
                 "exclusions": [e.target for e in EXCLUSIONS], "excluded_here": self.excluded_here}
 
     def text(self) -> str:

@@ -114,6 +114,13 @@ def record_step(logs: Path, what: str, started: float) -> None:
         steps.write(f"{time.perf_counter() - started:.1f}\t{what}\n")
 
 
+def read_steps(logs: Path) -> list[tuple[str, float]]:
+    """What ``record_step`` wrote, in order."""
+    path = logs / "steps.tsv"
+    rows = [line.split("\t", 1) for line in path.read_text().splitlines()] if path.exists() else []
+    return [(what, float(seconds)) for seconds, what in rows]
+
+
 def cdktf_env(env: Mapping[str, str]) -> dict[str, str]:
     """The cdktf CLI's environment: Terraform's (the project's CLI config with the mirror, the
     project's plugin cache instead of the CLI's own) and the project's Node 22 first on PATH."""
