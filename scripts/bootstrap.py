@@ -35,6 +35,12 @@ LOCAL_STATE_DIR = PROJECT_ROOT / ".bootstrap"
 MISSING_BUCKET = ("NoSuchBucket", "does not exist")
 
 
+def use_local_state(stack_dir: Path, local_state: Path) -> None:
+    """Swap the stack's S3 backend for a local state file (a Terraform override file)."""
+    (stack_dir / OVERRIDE).write_text(json.dumps(
+        {"terraform": {"backend": {"local": {"path": str(local_state.resolve())}}}}, indent=2))
+
+
 class BootstrapError(RuntimeError):
     """A step failed; the message says which and what to do."""
 
@@ -71,8 +77,7 @@ def bootstrap(stack_dir: Path, env: Mapping[str, str] | None = None,
             raise BootstrapError(f"terraform init failed:\n{probe.stdout}")
     # A local state file left by an interrupted run is picked up again rather than re-created.
     local_state.parent.mkdir(parents=True, exist_ok=True)
-    override.write_text(json.dumps(
-        {"terraform": {"backend": {"local": {"path": str(local_state.resolve())}}}}, indent=2))
+    use_local_state(stack_dir, local_state)
     try:
         log(f"creating {backend['bucket']} with local state in {local_state}")
         tf("init", "-input=false", "-no-color", "-reconfigure")

@@ -158,8 +158,7 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             note.append(offboard_merchant(ctx, endpoint_env(server.url, region), ctx.merchant))
         # The state stack's state moves back to a local file beside the destroy (see docstring, 7.).
         def state_back_to_local() -> None:
-            (state_dir / bootstrap.OVERRIDE).write_text(json.dumps(
-                {"terraform": {"backend": {"local": {"path": str(local_state)}}}}))
+            bootstrap.use_local_state(state_dir, local_state)
             state_tf("init-local", "init", "-input=false", "-migrate-state", "-force-copy")
 
         state_to_local = Background(state_back_to_local)
