@@ -86,12 +86,11 @@ def staging_stack(synth_all: Path) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
-def dev_in_vpc() -> Synthesized:
-    """dev with PAYMENTS_FUNCTIONS_IN_VPC=true (functions in the private subnets, still no NAT),
-    synthesized in this worker with ``Testing.synth``."""
-    from modules.payment_stack import PaymentStack
-    from tests.constructs.conftest import settings_for, synth_stack
-    return Synthesized.of(synth_stack(lambda app: PaymentStack(app, settings_for("dev", functions_in_vpc=True))))
+def dev_in_vpc(run_dir: Path) -> Synthesized:
+    """dev with PAYMENTS_FUNCTIONS_IN_VPC=true (functions in the private subnets, still no NAT)."""
+    out = once_per_run(run_dir, "synth-dev-in-vpc",
+                       lambda o: synth_environments(o, ["dev"], PAYMENTS_FUNCTIONS_IN_VPC="true"))
+    return Synthesized(out / "dev" / "stacks" / "payments-dev" / "cdk.tf.json")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -44,15 +44,10 @@ def synth_environments(outdir: Path, environments: Iterable[str], **env: str) ->
 class Synthesized:
     """One synthesized stack (cdk.tf.json) with lookups by resource type."""
 
-    def __init__(self, path: Path | None, text: str | None = None):
+    def __init__(self, path: Path):
         self.path = path
-        self.text = path.read_text() if text is None else text
+        self.text = path.read_text()
         self.json: dict[str, Any] = json.loads(self.text)
-
-    @classmethod
-    def of(cls, text: str) -> "Synthesized":
-        """A stack synthesized in this process (``Testing.synth``), not read from a file."""
-        return cls(None, text)
 
     def resources(self, rtype: str) -> dict[str, dict[str, Any]]:
         return self.json.get("resource", {}).get(rtype, {})

@@ -15,8 +15,8 @@ def _function(stack, key):
     return stack.one("aws_lambda_function", function_name=f"payment-{key}-dev")
 
 
-def _role_policy(stack, key):
-    return stack.policy(stack.one("aws_iam_role_policy", name=f"payment-{key}-dev-least-privilege"))
+def _role_policy(stack, key, environment="dev"):
+    return stack.policy(stack.one("aws_iam_role_policy", name=f"payment-{key}-{environment}-least-privilege"))
 
 
 def _allowed_actions(policy):
@@ -79,7 +79,7 @@ def test_function_creates_enis_only_in_its_subnets_with_its_security_group(stagi
     private = sorted(f"{ec2}:subnet/${{aws_subnet.{n}.id}}" for n, s in stack.resources("aws_subnet").items()
                      if s["tags"]["Tier"] == "private")
     lambda_sg = stack.ref("aws_security_group", "id", name="payment-lambda-staging")
-    policy = stack.policy(stack.one("aws_iam_role_policy", name=f"payment-{key}-staging-least-privilege"))
+    policy = _role_policy(stack, key, "staging")
     create = statement(policy, "CreateEnisInOwnSubnets")
     assert create["Action"] == ["ec2:CreateNetworkInterface"]
     assert sorted(create["Resource"]) == sorted([f"{ec2}:network-interface/*", *private,
@@ -101,9 +101,7 @@ def test_validate_needs_nothing_beyond_logs_traces_and_in_the_vpc_its_enis(stack
     outside = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
                "kms:Decrypt"}
     assert _allowed_actions(_role_policy(stack, "validate")) == outside
-    in_vpc = staging_stack.policy(staging_stack.one("aws_iam_role_policy",
-                                                    name="payment-validate-staging-least-privilege"))
-    assert _allowed_actions(in_vpc) == outside | {
+    assert _allowed_actions(_role_policy(staging_stack, "validate", "staging")) == outside | {
         "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
         "ec2:UnassignPrivateIpAddresses", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"}
 

@@ -232,6 +232,26 @@ def serialized_dynamodb(monkeypatch):
         monkeypatch.setattr(DynamoDBBackend, name, locked)
 
 
+def _in_threads(call, n, timeout):
+    """``call(i)`` for i in 0..n-1, each in its own thread; their results in order. Fails on any
+    exception a call raised."""
+    results, errors = [None] * n, []
+
+    def worker(i):
+        try:
+            results[i] = call(i)
+        except Exception as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not errors
+    return results
+
+
 def test_concurrent_duplicates_yield_one_transaction_and_one_audit_object(
         aws, serialized_dynamodb, capsys):
     import audit_writer_handler
@@ -241,23 +261,14 @@ def test_concurrent_duplicates_yield_one_transaction_and_one_audit_object(
 
     threads_n = 8
     barrier = threading.Barrier(threads_n)
-    results, errors = [None] * threads_n, []
 
-    def worker(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = process_handler.handler(api_event(
-                valid_payload(card_number=AMEX, amount="250.00", currency="EUR"),
-                headers={"Idempotency-Key": "concurrent-key"}, path="/process"), None)
-        except Exception as exc:  # pragma: no cover - surfaced below
-            errors.append(exc)
+    def pay(_i):
+        barrier.wait(timeout=10)
+        return process_handler.handler(api_event(
+            valid_payload(card_number=AMEX, amount="250.00", currency="EUR"),
+            headers={"Idempotency-Key": "concurrent-key"}, path="/process"), None)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not errors
+    results = _in_threads(pay, threads_n, timeout=30)
     assert all(r is not None and r["statusCode"] == 200 for r in results), results
     assert len({r["body"] for r in results}) == 1
     assert sum("Idempotent-Replay" not in r["headers"] for r in results) == 1
@@ -298,23 +309,9 @@ def _parallel_payments_after_one_shared_read(monkeypatch, n):
         return activity
 
     monkeypatch.setattr(repository, "get_activity", read_then_wait_for_everyone)
-    results, errors = [None] * n, []
-
-    def worker(i):
-        try:
-            results[i] = process_handler.handler(api_event(
-                valid_payload(amount="10.00"), headers={"Idempotency-Key": f"velocity-{i}"},
-                path="/process"), None)
-        except Exception as exc:  # pragma: no cover - surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors
-    return results
+    return _in_threads(lambda i: process_handler.handler(api_event(
+        valid_payload(amount="10.00"), headers={"Idempotency-Key": f"velocity-{i}"},
+        path="/process"), None), n, timeout=60)
 
 
 def test_parallel_payments_cannot_beat_the_velocity_rule(aws, serialized_dynamodb, monkeypatch,
