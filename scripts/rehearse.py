@@ -50,14 +50,11 @@ from scripts import bootstrap, plan_summary  # noqa: E402
 from scripts.rehearsal.common import (  # noqa: E402,F401  (re-exported: tests read them from here)
     EXCLUSIONS, STATE_STACK, Exclusion, RehearsalError, _rehearsal, exclusion_for, log,
 )
-from scripts.rehearsal.endpoint import (  # noqa: E402,F401
-    REHEARSAL_KEY, MotoServer, clean_env, endpoint_env, free_port, tail,
-)
+from scripts.rehearsal.endpoint import MotoServer, endpoint_env  # noqa: E402,F401
 from scripts.rehearsal.report import Report, exclusions_in  # noqa: E402
 from scripts.rehearsal.runners import (  # noqa: E402,F401
-    PARALLELISM, Background, Cdktf, Terraform, cdktf_env, count_resources, empty_bucket, errors_of,
-    no_changes, plan_diff, plugin_cache, read_plan, read_steps, saved_plan, state_addresses, synth_app, synthesize,
-    wait_for_bucket,
+    PARALLELISM, Background, Cdktf, Terraform, cdktf_env, count_resources, empty_bucket, no_changes,
+    plugin_cache, read_plan, read_steps, saved_plan, state_addresses, synth_app, synthesize, wait_for_bucket,
 )
 from scripts.rehearsal.state import check_bootstrap  # noqa: E402
 from scripts.rehearsal.smoke import (  # noqa: E402,F401

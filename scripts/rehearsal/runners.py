@@ -70,18 +70,11 @@ class Terraform:
     env: dict[str, str]
     logs: Path
 
-    def __call__(self, name: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    def __call__(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
         if args[0] in NO_COLOR:
             args = (args[0], "-no-color", *args[1:])
-        started = time.perf_counter()
-        proc = terraform.run(self.workdir, args, env=self.env, check=False)
-        self.logs.mkdir(parents=True, exist_ok=True)
-        (self.logs / f"{name}.log").write_text(proc.stdout or "")
-        record_step(self.logs, f"terraform {args[0]} ({name})", started)
-        if proc.returncode not in ok:
-            raise RehearsalError(f"terraform {' '.join(args)} exited {proc.returncode} "
-                                 f"(log: {self.logs / (name + '.log')}):\n{errors_of(proc.stdout)}")
-        return proc
+        return logged_run(self.logs, name, f"terraform {args[0]}", f"terraform {' '.join(args)}",
+                          lambda: terraform.run(self.workdir, args, env=self.env, check=False))
 
 
 @dataclass
@@ -96,16 +89,24 @@ class Cdktf:
     def __call__(self, name: str, command: str, stack: str, *args: str) -> subprocess.CompletedProcess[str]:
         cmd = [str(CDKTF), command, stack, "--skip-synth", "--output", str(self.outdir), "--no-color",
                "--terraform-parallelism", PARALLELISM.split("=")[1], *args]
-        started = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=self.env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.logs.mkdir(parents=True, exist_ok=True)
-        (self.logs / f"{name}.log").write_text(proc.stdout or "")
-        record_step(self.logs, f"cdktf {command} ({name})", started)
-        if proc.returncode != 0:
-            raise RehearsalError(f"cdktf {command} {stack} exited {proc.returncode} "
-                                 f"(log: {self.logs / (name + '.log')}):\n{errors_of(proc.stdout)}")
-        return proc
+        return logged_run(self.logs, name, f"cdktf {command}", f"cdktf {command} {stack}",
+                          lambda: subprocess.run(cmd, cwd=PROJECT_ROOT, env=self.env, text=True,
+                                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+
+
+def logged_run(logs: Path, name: str, step: str, command: str,
+               run: Callable[[], subprocess.CompletedProcess[str]]) -> subprocess.CompletedProcess[str]:
+    """Run one command: its output to ``logs/<name>.log``, its seconds to the steps (``record_step``
+    as ``<step> (<name>)``); a non-zero exit raises with the error blocks of its output."""
+    started = time.perf_counter()
+    proc = run()
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / f"{name}.log").write_text(proc.stdout or "")
+    record_step(logs, f"{step} ({name})", started)
+    if proc.returncode != 0:
+        raise RehearsalError(f"{command} exited {proc.returncode} "
+                             f"(log: {logs / (name + '.log')}):\n{errors_of(proc.stdout)}")
+    return proc
 
 
 def record_step(logs: Path, what: str, started: float) -> None:
@@ -209,13 +210,6 @@ def read_plan(tf: Terraform, name: str, plan_file: str) -> list[plan_summary.Cha
     changes = plan_summary.parse_changes(json.loads(plan_json))
     (plans / f"{name}-summary.txt").write_text(plan_summary.render(changes))
     return changes
-
-
-def plan_diff(output: str) -> str:
-    """The resource diff part of a plan (from the first '#' change line)."""
-    lines = output.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("# ")), 0)
-    return "\n".join(lines[start:])
 
 
 def state_addresses(tf: Terraform) -> list[str]:
