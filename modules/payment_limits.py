@@ -21,12 +21,7 @@ def layer_module(name: str) -> ModuleType:
     return importlib.import_module(f"payments_core.{name}")
 
 
-def limits_module() -> ModuleType:
-    """``payments_core.limits`` from the layer's source tree."""
-    return layer_module("limits")
-
-
 def payment_limits_env(text: str) -> dict[str, str]:
     """The functions' ``PAYMENT_LIMITS`` variable in canonical form; none when nothing is overridden."""
-    canonical = limits_module().build_limits(text).overrides
+    canonical = layer_module("limits").build_limits(text).overrides
     return {"PAYMENT_LIMITS": canonical} if canonical else {}

@@ -19,15 +19,19 @@ from typing import Mapping
 from modules.settings_rules import validate
 from modules.settings_rules.cost import AURORA_ENGINE_VERSION, auto_pause_supported
 from modules.settings_rules.errors import SettingsError
-from modules.settings_rules.network import VPC_MAX_PREFIX, VPC_MIN_PREFIX, vpc_cidr_problem
-from modules.settings_rules.state import bucket_name_problem
+from modules.settings_rules.network import VPC_MAX_PREFIX
 
 # The rule helpers and constants below are re-exported: modules/data.py and tests import them from here.
 __all__ = ["AURORA_ENGINE_VERSION", "ENV_VARS", "ENVIRONMENT_VAR", "PROFILES", "PROJECT_ROOT", "RETIRED",
-           "TOOLING_VARS", "VPC_MAX_PREFIX", "VPC_MIN_PREFIX", "Settings", "SettingsError", "auto_pause_supported",
-           "bucket_name_problem", "build_settings", "known_variables", "load_cdktf_context", "vpc_cidr_problem"]
+           "TOOLING_VARS", "VPC_MAX_PREFIX", "Settings", "SettingsError", "auto_pause_supported", "build_settings",
+           "known_variables", "load_cdktf_context"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """The non-empty items of a comma-separated setting, stripped."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 @dataclass(frozen=True)
@@ -151,11 +155,11 @@ class Settings:
 
     @property
     def https_alert_endpoints(self) -> tuple[str, ...]:
-        return tuple(u.strip() for u in self.alert_https_endpoints.split(",") if u.strip())
+        return comma_list(self.alert_https_endpoints)
 
     @property
     def state_readers(self) -> tuple[str, ...]:
-        return tuple(a.strip() for a in self.state_reader_arns.split(",") if a.strip())
+        return comma_list(self.state_reader_arns)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -171,7 +175,7 @@ class Settings:
 
     @property
     def onprem_networks(self) -> tuple[str, ...]:
-        return tuple(c.strip() for c in self.onprem_cidrs.split(",") if c.strip())
+        return comma_list(self.onprem_cidrs)
 
     def name(self, component: str) -> str:
         """Physical name of a component in this environment: ``payment-<component>-<env>``."""

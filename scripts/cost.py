@@ -38,7 +38,6 @@ class PriceTable:
     as_of: str
     hours: Decimal
     prices: Mapping[str, Decimal]
-    units: Mapping[str, str]
     free: Mapping[str, str]     # resource type -> why it costs nothing at idle
 
     def monthly(self, key: str) -> Decimal:
@@ -53,7 +52,6 @@ def load_prices(path: Path = PRICES_PATH) -> PriceTable:
         source=data["source"], region=data["region"], as_of=data["as_of"],
         hours=Decimal(data["hours_per_month"]),
         prices={k: Decimal(v["usd"]) for k, v in data["prices"].items()},
-        units={k: v["unit"] for k, v in data["prices"].items()},
         free=dict(data["free_at_idle"]),
     )
 

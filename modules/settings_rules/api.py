@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from modules.payment_limits import limits_module
+from modules.payment_limits import layer_module
 from modules.settings_rules.errors import SettingsError
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def check_edge(s: Settings) -> None:
     _check_api_domain(s)
     if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < 10:
         raise SettingsError("waf_rate_limit_per_5min", "AWS WAF needs at least 10")
-    limits = limits_module()
+    limits = layer_module("limits")
     try:
         limits.build_limits(s.payment_limits)
     except limits.LimitsError as error:
