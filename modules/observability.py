@@ -164,14 +164,21 @@ class PaymentObservability(Construct):
         if self.dashboard is not None:  # environments without a dashboard (dashboard_enabled) skip it
             self.dashboard.dashboard_body = dashboard_body(self._graphs, self._s.region)
 
-    def _alarm(self, key: str, description: str, metric: Metric, *, threshold: float, periods: int,
-               period: int, missing: str, extended_statistic: str | None = None,
-               comparison: str = "GreaterThanThreshold") -> None:
-        self.alarms[key] = CloudwatchMetricAlarm(
-            self, key, alarm_name=self._s.name(f"{key}-alarm"), alarm_description=description,
-            namespace=metric.namespace, metric_name=metric.name, dimensions=dict(metric.dimensions),
-            statistic=None if extended_statistic else metric.stat, extended_statistic=extended_statistic,
-            period=period, evaluation_periods=periods, datapoints_to_alarm=periods,
-            threshold=threshold, comparison_operator=comparison, treat_missing_data=missing,
-            alarm_actions=[self._topic], ok_actions=[self._topic], actions_enabled=True,
-        )
+    def _alarm(self, key: str, description: str, metric: Metric, **kwargs: object) -> None:
+        self.alarms[key] = metric_alarm(self, key, self._s, self._topic, description, metric, **kwargs)
+
+
+def metric_alarm(scope: Construct, key: str, settings: Settings, topic_arn: str, description: str,
+                 metric: Metric, *, threshold: float, periods: int, period: int, missing: str,
+                 extended_statistic: str | None = None,
+                 comparison: str = "GreaterThanThreshold") -> CloudwatchMetricAlarm:
+    """Alarm ``<key>-alarm`` on one metric, ``periods`` of ``period`` seconds all breaching, to and from
+    ALARM notified on the alert topic: the shape of every metric alarm of the platform."""
+    return CloudwatchMetricAlarm(
+        scope, key, alarm_name=settings.name(f"{key}-alarm"), alarm_description=description,
+        namespace=metric.namespace, metric_name=metric.name, dimensions=dict(metric.dimensions),
+        statistic=None if extended_statistic else metric.stat, extended_statistic=extended_statistic,
+        period=period, evaluation_periods=periods, datapoints_to_alarm=periods,
+        threshold=threshold, comparison_operator=comparison, treat_missing_data=missing,
+        alarm_actions=[topic_arn], ok_actions=[topic_arn], actions_enabled=True,
+    )

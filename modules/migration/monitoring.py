@@ -16,7 +16,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 
-from modules.observability import Graph, Metric
+from modules.observability import Graph, Metric, metric_alarm
 from modules.settings import Settings
 
 DMS = "AWS/DMS"
@@ -70,10 +70,6 @@ class MigrationMonitoring(Construct):
 
     def _alarm(self, props: MigrationMonitoringProps, key: str, description: str, metric: str,
                dims: dict[str, str], stat: str, threshold: float, periods: int) -> None:
-        self.alarms[key] = CloudwatchMetricAlarm(
-            self, key, alarm_name=props.settings.name(f"{key}-alarm"), alarm_description=description,
-            namespace=DMS, metric_name=metric, dimensions=dims, statistic=stat, period=60,
-            evaluation_periods=periods, datapoints_to_alarm=periods, threshold=threshold,
-            comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
-            alarm_actions=[props.alert_topic_arn], ok_actions=[props.alert_topic_arn], actions_enabled=True,
-        )
+        self.alarms[key] = metric_alarm(self, key, props.settings, props.alert_topic_arn, description,
+                                        Metric(DMS, metric, dims, stat), threshold=threshold, periods=periods,
+                                        period=60, missing="notBreaching")
