@@ -125,31 +125,25 @@ class Parts:
             ("usage plan", self.usage_plans), ("secret", self.secret_arn)) if present]
 
 
-def _pages(call: Callable[..., dict[str, Any]], items: str, token_in: str, token_out: str,
-           **kwargs: Any) -> Iterator[dict[str, Any]]:
-    token = None
-    while True:
-        page = call(**kwargs, **({token_in: token} if token else {}))
+def _all(client: Any, operation: str, items: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a listing, through botocore's paginator for ``operation``."""
+    for page in client.get_paginator(operation).paginate(**kwargs):
         yield from page.get(items, [])
-        token = page.get(token_out)
-        if not token:
-            return
 
 
 def app_clients(aws: Aws, env: Environment) -> list[dict[str, Any]]:
-    return list(_pages(aws.cognito.list_user_pool_clients, "UserPoolClients", "NextToken", "NextToken",
-                       UserPoolId=env.user_pool_id, MaxResults=60))
+    return list(_all(aws.cognito, "list_user_pool_clients", "UserPoolClients",
+                     UserPoolId=env.user_pool_id, MaxResults=60))
 
 
 def find(aws: Aws, env: Environment, merchant: str) -> Parts:
     name = resource_name(merchant, env.name)
     parts = Parts()
     parts.client_ids = [c["ClientId"] for c in app_clients(aws, env) if c.get("ClientName") == name]
-    parts.api_key_ids = [k["id"] for k in _pages(aws.apigw.get_api_keys, "items", "position", "position",
-                                                 nameQuery=name, includeValues=False)
+    parts.api_key_ids = [k["id"] for k in _all(aws.apigw, "get_api_keys", "items", nameQuery=name,
+                                               includeValues=False)
                          if k.get("name") == name]
-    parts.usage_plans = [p for p in _pages(aws.apigw.get_usage_plans, "items", "position", "position")
-                         if p.get("name") == name]
+    parts.usage_plans = [p for p in _all(aws.apigw, "get_usage_plans", "items") if p.get("name") == name]
     try:
         parts.secret_arn = aws.secrets.describe_secret(SecretId=secret_name(merchant, env.name))["ARN"]
     except aws.secrets.exceptions.ResourceNotFoundException:
@@ -288,7 +282,7 @@ def remove(aws: Aws, env: Environment, merchant: str) -> list[str]:
 
 def list_merchants(aws: Aws, env: Environment) -> list[dict[str, Any]]:
     prefix, suffix = PREFIX, f"-{env.name}"
-    plans = {p["name"]: p for p in _pages(aws.apigw.get_usage_plans, "items", "position", "position")}
+    plans = {p["name"]: p for p in _all(aws.apigw, "get_usage_plans", "items")}
     rows = []
     for client in app_clients(aws, env):
         name = client.get("ClientName") or ""
