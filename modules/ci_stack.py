@@ -62,7 +62,10 @@ class CiRolesProps:
     state_key_arns: str  # arn:<partition>:kms:<region>:<account>:key/* (narrowed by alias condition)
     state_region: str
     partition: str
-    other_environments: tuple[str, ...]
+
+    @property
+    def other_environments(self) -> tuple[str, ...]:
+        return tuple(e for e in ENVIRONMENTS if e != self.environment)
 
 
 class CiRoles(Construct):
@@ -137,7 +140,6 @@ class CiStack(TerraformStack):
                 repository=settings.github_repository, environment=env, provider_arn=provider.arn,
                 state_bucket_arn=f"arn:{partition}:s3:::{bucket}",
                 state_key_arns=f"arn:{partition}:kms:{region}:{account_id}:key/*",
-                state_region=region, partition=partition,
-                other_environments=tuple(e for e in ENVIRONMENTS if e != env)))
+                state_region=region, partition=partition))
             TerraformOutput(self, f"plan-role-{env}", value=self.roles[env].plan_role.arn)
             TerraformOutput(self, f"deploy-role-{env}", value=self.roles[env].deploy_role.arn)

@@ -24,7 +24,7 @@ def staging_roles() -> Scoped:
     return scoped(lambda scope: CiRoles(scope, "staging", CiRolesProps(
         repository=REPOSITORY, environment="staging", provider_arn=PROVIDER_ARN,
         state_bucket_arn=STATE_BUCKET_ARN, state_key_arns=f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*",
-        state_region="us-east-1", partition="aws", other_environments=("dev", "prod"))))
+        state_region="us-east-1", partition="aws")))
 
 
 def trust_of(roles: Scoped, name: str) -> dict:
