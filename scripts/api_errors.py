@@ -138,7 +138,7 @@ both: branch on the HTTP status first, then on `error.code` when there is one. E
 | 400, 401, 403, 422 | **never unchanged**: fix the request or the credentials |
 | 409 `CONCURRENT_PAYMENTS` | yes, after a short pause, with the **same** Idempotency-Key |
 | 429 | yes, with exponential backoff and jitter (the daily quota: the next UTC day) |
-| 500, 502, 503, 504, timeouts, dropped connections | yes, with backoff; `/process` with the **same** Idempotency-Key |
+| 500, 502, 504 (any 5xx), timeouts, dropped connections | yes, with backoff; `/process` with the **same** Idempotency-Key |
 
 The [reference client](client.md) implements exactly this table.
 
