@@ -8,7 +8,6 @@ import ast
 import copy
 import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate

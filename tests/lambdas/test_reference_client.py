@@ -31,7 +31,7 @@ from payments_client import PaymentsApiError, PaymentsClient  # noqa: E402
 
 SECRET, API_KEY = "s3cret", "key-for-merchant-a"
 # The client's timeout; short where a test makes the gateway hold an answer back (until the retry comes).
-TIMEOUT, SHORT_TIMEOUT = 10.0, 1.0
+TIMEOUT, SHORT_TIMEOUT = 10.0, 2.0
 DOCUMENT = json.loads((ROOT / "docs" / "api" / "openapi.json").read_text())
 
 
@@ -46,7 +46,7 @@ class FakeGateway(ThreadingHTTPServer):
         self.seen: list[tuple[str, str | None]] = []  # (path, Idempotency-Key) per API request
         self.answers: list[tuple[str, int, dict, dict]] = []  # (path, status, headers, body) from handlers
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
-        self.request_arrived = threading.Event()
+        self.request_arrived = threading.Condition()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -68,8 +68,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path == "/oauth2/token":
             return self._token(body)
-        self.server.seen.append((self.path, self.headers.get("Idempotency-Key")))
-        self.server.request_arrived.set()
+        with self.server.request_arrived:
+            self.server.seen.append((self.path, self.headers.get("Idempotency-Key")))
+            number = len(self.server.seen)
+            self.server.request_arrived.notify_all()
         fault = self.server.faults.pop(0) if self.server.faults else None
         if fault in ("503", "429"):
             return self._answer(int(fault), {"message": "Service Unavailable" if fault == "503" else "Too Many Requests"})
@@ -80,8 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(401, {"message": "Unauthorized"})
         result = self._invoke(body.decode())
         if fault == "timeout":  # the handler ran; its answer comes after the client gave up and retried
-            self.server.request_arrived.clear()
-            self.server.request_arrived.wait(TIMEOUT)
+            with self.server.request_arrived:
+                self.server.request_arrived.wait_for(lambda: len(self.server.seen) > number, TIMEOUT)
         if fault == "drop":     # the handler ran; the connection closes without an answer
             self.close_connection = True
             return None
@@ -165,14 +167,17 @@ def test_a_payment_goes_through(client, gateway, shared_aws):
 @pytest.mark.parametrize("fault", ["timeout", "drop", "502"])
 def test_a_retry_after_a_lost_answer_replays_the_same_transaction(gateway, shared_aws, sleeps, fault):
     client = PaymentsClient(gateway.url, gateway.url + "/oauth2/token", MERCHANT_A, SECRET, API_KEY,
-                            timeout=SHORT_TIMEOUT, sleep=sleeps.append)
+                            timeout=SHORT_TIMEOUT if fault == "timeout" else TIMEOUT, sleep=sleeps.append)
     gateway.faults = [fault]
     result = client.process(valid_payload(), idempotency_key="order-2")
     stored = shared_aws.helpers.transactions()
     assert [t["transaction_id"] for t in stored] == [result["transaction_id"]]  # charged once
-    assert [key for _, key in gateway.seen] == ["order-2", "order-2"]  # retried with the same key
-    assert sorted(str(a[2].get("Idempotent-Replay")) for a in gateway.answers) == ["None", "true"]
-    assert len(sleeps) == 1 and 0 <= sleeps[0] <= client.backoff
+    keys = [key for _, key in gateway.seen]
+    assert len(keys) >= 2 and set(keys) == {"order-2"}  # retried, with the same key
+    # One answer made the payment; every other is its replay. (A loaded machine may need a third
+    # attempt when the handler outlasts the short timeout; the rule holds all the same.)
+    assert [a[2].get("Idempotent-Replay") for a in gateway.answers].count(None) == 1
+    assert len(sleeps) == len(keys) - 1 and 0 <= sleeps[0] <= client.backoff
 
 
 @pytest.mark.parametrize("fault", ["503", "429"])
