@@ -21,8 +21,6 @@ CORE = LAMBDAS / "shared" / "python" / "payments_core"
 API_HANDLERS = {"validate": LAMBDAS / "validate" / "validate_handler.py",
                 "fraud-check": LAMBDAS / "fraud_check" / "fraud_check_handler.py",
                 "process": LAMBDAS / "process" / "process_handler.py"}
-# Callables whose first argument (or ``code=``) is an error code a merchant receives.
-ERROR_CALLS = {"ValidationError", "PaymentError", "MerchantUnauthenticated", "IdempotencyKeyReusedError"}
 
 
 @pytest.fixture(scope="module")
@@ -56,56 +54,65 @@ def test_the_validator_rejects_a_broken_document(document):
 
 # ----------------------------------------------------------------------------------- error codes
 
-def _class_status(tree: ast.Module) -> dict[str, int]:
-    """``class X(...): status_code = N`` for every error class of a module."""
-    found = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef):
-            for item in node.body:
-                if isinstance(item, ast.Assign) and [getattr(t, "id", None) for t in item.targets] == ["status_code"]:
-                    found[node.name] = item.value.value
-    return found
+def _error_classes(trees: list[ast.Module]) -> dict[str, int]:
+    """Every error class of the sources -> its HTTP status (its own ``status_code`` or its base's)."""
+    classes = {n.name: n for tree in trees for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+    status: dict[str, int] = {}
+
+    def resolve(name: str | None) -> int | None:
+        node = classes.get(name)
+        if node is None or name in status:
+            return status.get(name)
+        own = next((item.value.value for item in node.body if isinstance(item, ast.Assign)
+                    and [getattr(t, "id", None) for t in item.targets] == ["status_code"]), None)
+        inherited = next((s for base in node.bases if (s := resolve(getattr(base, "id", None))) is not None), None)
+        if own is not None or inherited is not None:
+            status[name] = own if own is not None else inherited
+        return status.get(name)
+
+    for name in classes:
+        resolve(name)
+    return status
 
 
-def _const_code(node: ast.AST | None) -> str | None:
+def _code(node: ast.AST | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isupper():
         return node.value
     return None
 
 
+def _call_code(call: ast.Call) -> str | None:
+    """The code a call passes: its first argument or ``code=``."""
+    return (_code(call.args[0]) if call.args else None) or next(
+        (k.value.value for k in call.keywords if k.arg == "code" and _code(k.value)), None)
+
+
 def handler_error_codes() -> set[tuple[str, int]]:
     """(code, HTTP status) of every error the API functions and their shared package can answer with,
-    read from the source: error constructors and their ``code`` defaults, and ``error_body`` calls
+    read from their source: calls of any error class (``status_code=`` wins over the class's), codes an
+    error class passes to ``super().__init__`` or takes as a ``code`` default, and ``error_body`` calls
     inside ``response(<status>, ...)``."""
-    sources = [*API_HANDLERS.values(), *sorted(CORE.glob("*.py"))]
-    trees = {path: ast.parse(path.read_text()) for path in sources}
-    status = {"ValidationError": 400, "PaymentError": 400}
-    for tree in trees.values():
-        status.update(_class_status(tree))
+    trees = [ast.parse(path.read_text()) for path in [*API_HANDLERS.values(), *sorted(CORE.glob("*.py"))]]
+    status = _error_classes(trees)
     codes: set[tuple[str, int]] = set()
-    for tree in trees.values():
-        for cls in [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)] + [tree]:
+    for tree in trees:
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name in status):
             for node in ast.walk(cls):
-                if isinstance(node, ast.FunctionDef) and isinstance(cls, ast.ClassDef) and cls.name in status:
-                    args = node.args.args[-len(node.args.defaults):] if node.args.defaults else []
-                    for arg, default in zip(args, node.args.defaults):
-                        if arg.arg == "code" and _const_code(default):
-                            codes.add((default.value, status[cls.name]))
-                if not isinstance(node, ast.Call):
-                    continue
-                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-                code = _const_code(node.args[0]) if node.args else None
-                code = code or next((k.value.value for k in node.keywords if k.arg == "code" and _const_code(k.value)), None)
-                if name in ERROR_CALLS and code:
-                    explicit = next((k.value.value for k in node.keywords if k.arg == "status_code"), None)
-                    codes.add((code, explicit or status[name]))
-                elif name == "__init__" and code and isinstance(cls, ast.ClassDef) and cls.name in status:
-                    codes.add((code, status[cls.name]))
-                elif name == "response" and isinstance(node.args[0], ast.Constant):
-                    for inner in ast.walk(node):
-                        if isinstance(inner, ast.Call) and getattr(inner.func, "id", None) == "error_body" \
-                                and _const_code(inner.args[0]):
-                            codes.add((inner.args[0].value, node.args[0].value))
+                if isinstance(node, ast.FunctionDef):
+                    named = node.args.args[len(node.args.args) - len(node.args.defaults):]
+                    codes |= {(d.value, status[cls.name]) for a, d in zip(named, node.args.defaults)
+                              if a.arg == "code" and _code(d)}
+                elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "__init__" and _call_code(node):
+                    codes.add((_call_code(node), status[cls.name]))
+        for node in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in status and _call_code(node):
+                explicit = next((k.value.value for k in node.keywords if k.arg == "status_code"), None)
+                codes.add((_call_code(node), explicit or status[name]))
+            elif name == "response" and node.args and isinstance(node.args[0], ast.Constant):
+                codes |= {(inner.args[0].value, node.args[0].value) for inner in ast.walk(node)
+                          if isinstance(inner, ast.Call) and getattr(inner.func, "id", None) == "error_body"
+                          and _code(inner.args[0])}
     return codes
 
 
