@@ -121,7 +121,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def gateway(shared_aws):
+def gateway(shared_aws, monkeypatch):
+    for name in ("no_proxy", "NO_PROXY"):  # a proxy configured on the machine must not carry 127.0.0.1
+        monkeypatch.setenv(name, "127.0.0.1")
     server = FakeGateway()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
