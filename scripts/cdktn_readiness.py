@@ -43,6 +43,7 @@ STRING_RENAMES = {"cdktf_cdktf_provider_aws": PROVIDER_MODULE}
 # What `python -m scripts.synth` needs (migration/ holds the DMS table mappings).
 APP_PATHS = ("main.py", "modules", "lambdas", "scripts", "migration",
              "cdktf.json", "backend.tf.json", ".terraform.lock.hcl")
+NOT_COPIED = ("scripts/cdktn_readiness.py", "scripts/cdktn_report.py")  # the check, not the app
 ACCOUNT = "123456789012"  # a placeholder account, as in the tests: synthesis never calls AWS
 # label -> (environment, extra settings). The defaults as `make synth` sees them, plus the two
 # optional parts of the app: the account's S3 backend and CI stack, and the migration (issue 15).
@@ -168,7 +169,7 @@ def copy_app(target: Path, renames: Mapping[str, str] | None = None) -> list[str
     listed = subprocess.run(["git", "ls-files", "-z", "--", *APP_PATHS], cwd=PROJECT_ROOT, check=True,
                             capture_output=True, text=True).stdout.split("\0")
     renamed = []
-    for name in filter(None, listed):
+    for name in (n for n in listed if n and n not in NOT_COPIED):
         source, copy = PROJECT_ROOT / name, target / name
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, copy)
