@@ -11,6 +11,8 @@ VENV         := .venv
 PY           := $(VENV)/bin/python
 # checkov lives in its own venv: its exact pins (boto3, packaging) conflict with requirements.txt.
 CHECKOV_VENV := .tools/checkov
+# CDK Terrain for `make cdktn-readiness` only (requirements-cdktn.txt): constructs <10.8, not .venv's.
+CDKTN_VENV   := .tools/cdktn
 NODE_BIN     := $(CURDIR)/node_modules/.bin
 # jsii and the cdktf CLI run on the project's Node 22 (the system Node 20 is end-of-life for jsii).
 export JSII_NODE := $(NODE_BIN)/node
@@ -19,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
-.PHONY: deps synth synth-cli test bench rehearse release plan diff deploy cost clean bootstrap merchant-add merchant-remove merchant-list
+.PHONY: deps synth synth-cli test bench rehearse release plan diff deploy cost clean bootstrap merchant-add merchant-remove merchant-list cdktn-readiness
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +31,11 @@ $(VENV)/.installed: requirements.txt
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+$(CDKTN_VENV)/.installed: requirements-cdktn.txt
+	test -x $(CDKTN_VENV)/bin/python || $(PYTHON) -m venv $(CDKTN_VENV)
+	$(CDKTN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-cdktn.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -64,6 +71,12 @@ bench: deps
 
 rehearse: deps
 	$(WITH_MIRROR) $(PY) -m scripts.rehearse
+
+# make cdktn-readiness: synthesize every environment with CDK Terrain (cdktn + cdktn-provider-aws,
+# imports renamed in a temporary copy) and compare with cdktf 0.21; report in build/cdktn-readiness/
+# (docs/maintainers/framework-continuity.md). A maintainer's check, not part of `make test`.
+cdktn-readiness: $(VENV)/.installed node_modules/.installed $(CDKTN_VENV)/.installed
+	$(PY) -m scripts.cdktn_readiness --venv $(CDKTN_VENV)
 
 clean:
 	rm -rf cdktf.out build .pytest_cache
