@@ -40,8 +40,14 @@ HTML_ANCHOR = re.compile(r"""<a\s+(?:name|id)=["']([^"']+)["']""")
 def slug(heading: str) -> str:
     """GitHub's anchor for a heading's text: inline markup reduced to its text, lower case, every
     character but letters, digits, spaces, '-' and '_' dropped, each space a '-'."""
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)   # [text](url) -> text
-    text = re.sub(r"<[^>]+>", "", text)                          # inline HTML tags
+    parts = re.split(r"(`+)(.+?)\1", heading)  # [text, ticks, code, text, ticks, code, ..., text]
+    text = ""
+    for index, part in enumerate(parts):
+        if index % 3 == 2:                                           # a code span: its text as is
+            text += part
+        elif index % 3 == 0:
+            part = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", part)  # [text](url) -> text
+            text += re.sub(r"<[^>]+>", "", part)                     # inline HTML tags
     text = text.strip().lower()
     text = "".join(ch for ch in text if ch.isalnum() or ch in " -_")
     return text.replace(" ", "-")
@@ -92,6 +98,12 @@ def cell(value: object) -> str:
     return f"`{text}`".replace("|", "\\|")
 
 
+def prose(text: str) -> str:
+    """Free text for a table cell: pipes escaped, and ``<name>`` placeholders kept visible (GitHub
+    would take them for HTML tags and drop them)."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
     header = list(header)
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
@@ -114,6 +126,33 @@ def settings_by_environment() -> dict[str, object]:
     return {env: build_settings(context, {"ENVIRONMENT_SUFFIX": env}) for env in (*ENVIRONMENTS, PREVIEW)}
 
 
+def field_comments(source: Path = PROJECT_ROOT / "modules" / "settings.py") -> dict[str, str]:
+    """Setting -> the comment that documents it in ``Settings``: the comment on its line, else the
+    comment lines right above it (a group's comment belongs to the group's first field)."""
+    import ast
+    import io
+    import tokenize
+
+    text = source.read_text()
+    comments = {tok.start[0]: tok.string.lstrip("#").strip().lstrip("-").strip()
+                for tok in tokenize.generate_tokens(io.StringIO(text).readline) if tok.type == tokenize.COMMENT}
+    lines = text.splitlines()
+    [cls] = [n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == "Settings"]
+    found = {}
+    for node in cls.body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        if node.lineno in comments and not lines[node.lineno - 1].lstrip().startswith("#"):
+            found[node.target.id] = comments[node.lineno]
+            continue
+        above, row = [], node.lineno - 1
+        while row in comments and lines[row - 1].lstrip().startswith("#"):
+            above.insert(0, comments[row])
+            row -= 1
+        found[node.target.id] = " ".join(above)
+    return found
+
+
 def render_settings() -> str:
     """docs/maintainers/settings.md: one row per field of ``Settings``."""
     from modules.settings import ENV_VARS, ENVIRONMENT_VAR, RETIRED, TOOLING_VARS, Settings
@@ -124,12 +163,13 @@ def render_settings() -> str:
     preview_differs = [f.name for f in fields if f.name != "environment"
                        and getattr(resolved[PREVIEW], f.name) != getattr(resolved["dev"], f.name)]
     columns = [*ENVIRONMENTS, *([PREVIEW] if preview_differs else [])]
+    about = field_comments()
     rows = []
     for f in fields:
         variable = ENV_VARS.get(f.name, ENVIRONMENT_VAR if f.name == "environment" else "")
         rows.append([f"`{f.name}`", f"`{variable}`", f.type,
                      *(cell(getattr(resolved[env], f.name)) for env in columns),
-                     RULES[f.name].replace("|", "\\|")])
+                     prose(RULES[f.name]), prose(about[f.name])])
     preview = (f"Any other environment name (a pull request preview such as `{PREVIEW}`) gets dev's defaults: "
                "its column would repeat dev's." if not preview_differs else
                f"A preview (`{PREVIEW}`) differs from dev in {', '.join(preview_differs)}: see its column.")
@@ -142,7 +182,8 @@ def render_settings() -> str:
         "Everything that varies per environment is one frozen dataclass, `Settings` in",
         "[modules/settings.py](../../modules/settings.py), built and validated once per synth. The rules live",
         "by concern in [modules/settings_rules/](../../modules/settings_rules/), each module's `RULES` next to",
-        "the check that enforces it; the *rule* column below is that text.",
+        "the check that enforces it; the *rule* column below is that text, and *about* is the comment on the",
+        "field in `Settings`.",
         "",
         "## Sources and precedence",
         "",
@@ -166,7 +207,7 @@ def render_settings() -> str:
         "",
         "Defaults per environment are what `build_settings` resolves with no variable set.",
         "",
-        *table(["setting", "variable", "type", *columns, "rule"], rows),
+        *table(["setting", "variable", "type", *columns, "rule", "about (the field's comment)"], rows),
         "",
     ]
     return "\n".join(lines)
@@ -206,10 +247,10 @@ def _stack_rows(stacks: dict[str, dict]) -> tuple[list[list[str]], list[list[str
             match = SSM_NAME.match(body["name"])
             key = f"/payment/{match['name']}-<env>" if match and match["env"] == env else body["name"]
             params.setdefault(key, (body, []))[1].append(env)
-    out_rows = [[f"`{name}`", body.get("description", "(no description)"), _refers_to(body.get("value")),
+    out_rows = [[f"`{name}`", prose(body.get("description", "(no description)")), _refers_to(body.get("value")),
                  "yes" if body.get("sensitive") else "no", ", ".join(envs)]
                 for name, (body, envs) in sorted(outputs.items())]
-    ssm_rows = [[f"`{name}`", body.get("description", "(no description)"), body.get("type", ""), ", ".join(envs)]
+    ssm_rows = [[f"`{name}`", prose(body.get("description", "(no description)")), body.get("type", ""), ", ".join(envs)]
                 for name, (body, envs) in sorted(params.items())]
     return out_rows, ssm_rows
 
@@ -225,11 +266,11 @@ def render_outputs(synth_root: Path | None = None, account_stacks: Path | None =
         return json.loads(path.read_text())
 
     groups: list[tuple[str, str, dict[str, dict]]] = [
-        ("payments-<env>", "The environment's stack: one per environment (`make deploy ENVIRONMENT_SUFFIX=<env>`).",
+        ("`payments-<env>`", "The environment's stack: one per environment (`make deploy ENVIRONMENT_SUFFIX=<env>`).",
          {env: load(synth_root / env / "stacks" / f"payments-{env}" / "cdk.tf.json") for env in ENVIRONMENTS}),
-        ("payments-state", "The state bucket and its key (`make bootstrap`); synthesized with every environment.",
+        ("`payments-state`", "The state bucket and its key (`make bootstrap`); synthesized with every environment.",
          {env: load(synth_root / env / "stacks" / "payments-state" / "cdk.tf.json") for env in ENVIRONMENTS}),
-        ("payments-ci", "The account's CI roles (GitHub OIDC); synthesized when `PAYMENTS_GITHUB_REPOSITORY` is "
+        ("`payments-ci`", "The account's CI roles (GitHub OIDC); synthesized when `PAYMENTS_GITHUB_REPOSITORY` is "
                         "set, the same whichever environment synthesizes it.",
          {"account": load(account_stacks / "payments-ci" / "cdk.tf.json")}),
     ]

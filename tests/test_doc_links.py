@@ -50,8 +50,9 @@ def test_every_link_inside_the_repository_resolves(page: Path) -> None:
 
 
 def test_duplicate_headings_get_numbered_anchors_like_github() -> None:
-    text = "# Setup\n## Setup\n```\n# not a heading\n```\n### Setup\n## `make docs`: Pages & Links!\n"
-    assert heading_anchors(text) == ["setup", "setup-1", "setup-2", "make-docs-pages--links"]
+    text = ("# Setup\n## Setup\n```\n# not a heading\n```\n### Setup\n## `make docs`: Pages & Links!\n"
+            "## `payments-<env>` and <b>[the CI](ci.md)</b>\n")
+    assert heading_anchors(text) == ["setup", "setup-1", "setup-2", "make-docs-pages--links", "payments-env-and-the-ci"]
 
 
 def test_the_checker_finds_a_missing_file_and_a_missing_anchor(tmp_path: Path) -> None:
