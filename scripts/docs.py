@@ -219,15 +219,31 @@ REFERENCE = re.compile(r"\$\{([a-z0-9_]+)\.[A-Za-z0-9_-]+\.([a-z0-9_]+)\}")
 SSM_NAME = re.compile(r"^/payment/(?P<name>.+)-(?P<env>[a-z][a-z0-9]*)$")
 
 
-def synthesize(outdir: Path) -> tuple[Path, Path]:
-    """Synthesize dev, staging and prod with the defaults and, beside it, dev with an account's
-    settings (the payments-ci stack exists only then); returns (environments root, account stacks)."""
+# The parts of the environment's stack that settings turn on (each adds outputs), switched on together
+# in one extra synth of dev; example values, which the page never prints.
+OPTIONAL_PARTS = {
+    "api_domain_name": {"PAYMENTS_API_DOMAIN_NAME": "api.payments.example.com",
+                        "PAYMENTS_API_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/"
+                                                        "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"},
+    "migration_enabled": {"PAYMENTS_CUTOVER_HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"},  # + MIGRATION_SETTINGS
+}
+OPTIONAL = "optional"  # the environments-column label of what only the optional parts add
+
+
+def synthesize(outdir: Path) -> tuple[Path, Path, list[Path]]:
+    """Synthesize dev, staging and prod with the defaults and, beside it, dev with an account's settings
+    (the payments-ci stack exists only then) and every optional part on; returns the arguments of
+    ``render_outputs``."""
+    from scripts.rehearsal.smoke import MIGRATION_SETTINGS
     from tests.support import ACCOUNT_SETTINGS, synth_environments
 
+    everything = {**ACCOUNT_SETTINGS, **MIGRATION_SETTINGS,
+                  **{k: v for part in OPTIONAL_PARTS.values() for k, v in part.items()}}
     with ThreadPoolExecutor(max_workers=2) as pool:
         envs = pool.submit(synth_environments, outdir / "synth", ENVIRONMENTS)
-        account = pool.submit(synth_environments, outdir / "synth-account", ["dev"], **ACCOUNT_SETTINGS)
-        return envs.result(), account.result() / "dev" / "stacks"
+        optional = pool.submit(synth_environments, outdir / "synth-optional", ["dev"], **everything)
+        stacks = optional.result() / "dev" / "stacks"
+        return envs.result(), stacks, [stacks]
 
 
 def _refers_to(value: object) -> str:
@@ -236,43 +252,55 @@ def _refers_to(value: object) -> str:
     return ", ".join(f"`{rtype}` `{attribute}`" for rtype, attribute in refs) or "a text built at synth"
 
 
-def _stack_rows(stacks: dict[str, dict]) -> tuple[list[list[str]], list[list[str]]]:
-    """(outputs rows, SSM rows) of one stack seen in several environments ({env: cdk.tf.json})."""
+def _stack_rows(stacks: dict[str, list[dict]]) -> tuple[list[list[str]], list[list[str]]]:
+    """(outputs rows, SSM rows) of one stack seen in several environments ({env: [cdk.tf.json, ...]});
+    what an environment has already is described as that environment has it."""
     outputs: dict[str, tuple[dict, list[str]]] = {}
     params: dict[str, tuple[dict, list[str]]] = {}
-    for env, doc in stacks.items():
-        for name, body in doc.get("output", {}).items():
-            outputs.setdefault(name, (body, []))[1].append(env)
-        for body in doc.get("resource", {}).get("aws_ssm_parameter", {}).values():
-            match = SSM_NAME.match(body["name"])
-            key = f"/payment/{match['name']}-<env>" if match and match["env"] == env else body["name"]
-            params.setdefault(key, (body, []))[1].append(env)
+    for env, docs in stacks.items():
+        for doc in docs:
+            for name, body in doc.get("output", {}).items():
+                found = outputs.setdefault(name, (body, []))[1]
+                found += [env] if env not in found and (env != OPTIONAL or not found) else []
+            for body in doc.get("resource", {}).get("aws_ssm_parameter", {}).values():
+                match = SSM_NAME.match(body["name"])
+                key = f"/payment/{match['name']}-<env>" if match else body["name"]
+                found = params.setdefault(key, (body, []))[1]
+                found += [env] if env not in found and (env != OPTIONAL or not found) else []
     out_rows = [[f"`{name}`", prose(body.get("description", "(no description)")), _refers_to(body.get("value")),
                  "yes" if body.get("sensitive") else "no", ", ".join(envs)]
                 for name, (body, envs) in sorted(outputs.items())]
-    ssm_rows = [[f"`{name}`", prose(body.get("description", "(no description)")), body.get("type", ""), ", ".join(envs)]
-                for name, (body, envs) in sorted(params.items())]
+    ssm_rows = [[f"`{name}`", prose(body.get("description", "(no description)")), body.get("type", ""),
+                 ", ".join(envs)] for name, (body, envs) in sorted(params.items())]
     return out_rows, ssm_rows
 
 
-def render_outputs(synth_root: Path | None = None, account_stacks: Path | None = None) -> str:
-    """docs/operators/outputs.md from ``synth_root/<env>/stacks`` (dev, staging, prod) and the account
-    synth's stacks (payments-ci); synthesizes both when not given (the tests pass theirs)."""
-    if synth_root is None or account_stacks is None:
+def render_outputs(synth_root: Path | None = None, ci_stacks: Path | None = None,
+                   optional_stacks: Iterable[Path] = ()) -> str:
+    """docs/operators/outputs.md from ``synth_root/<env>/stacks`` (dev, staging, prod), the stacks of
+    a synth with an account's settings (payments-ci) and those of dev with the optional parts on (one
+    synth or several); synthesizes them when not given (the tests pass the suite's)."""
+    if synth_root is None or ci_stacks is None:
         with tempfile.TemporaryDirectory(prefix="docs-synth-") as tmp:
             return render_outputs(*synthesize(Path(tmp)))
 
     def load(path: Path) -> dict:
         return json.loads(path.read_text())
 
-    groups: list[tuple[str, str, dict[str, dict]]] = [
+    def per_environment(stack: str) -> dict[str, list[dict]]:
+        return {env: [load(synth_root / env / "stacks" / stack.replace("<env>", env) / "cdk.tf.json")]
+                for env in ENVIRONMENTS}
+
+    environment_stack = per_environment("payments-<env>")
+    environment_stack[OPTIONAL] = [load(path / "payments-dev" / "cdk.tf.json") for path in optional_stacks]
+    groups: list[tuple[str, str, dict[str, list[dict]]]] = [
         ("`payments-<env>`", "The environment's stack: one per environment (`make deploy ENVIRONMENT_SUFFIX=<env>`).",
-         {env: load(synth_root / env / "stacks" / f"payments-{env}" / "cdk.tf.json") for env in ENVIRONMENTS}),
+         environment_stack),
         ("`payments-state`", "The state bucket and its key (`make bootstrap`); synthesized with every environment.",
-         {env: load(synth_root / env / "stacks" / "payments-state" / "cdk.tf.json") for env in ENVIRONMENTS}),
+         per_environment("payments-state")),
         ("`payments-ci`", "The account's CI roles (GitHub OIDC); synthesized when `PAYMENTS_GITHUB_REPOSITORY` is "
-                        "set, the same whichever environment synthesizes it.",
-         {"account": load(account_stacks / "payments-ci" / "cdk.tf.json")}),
+                          "set, the same whichever environment synthesizes it.",
+         {"account": [load(ci_stacks / "payments-ci" / "cdk.tf.json")]}),
     ]
     lines = [
         "# Stack outputs and SSM parameters",
@@ -284,7 +312,8 @@ def render_outputs(synth_root: Path | None = None, account_stacks: Path | None =
         "settings). Values are never printed here: read them from the deployed stack with",
         "`terraform output` in `cdktf.out/stacks/<stack>` (or `cdktf output <stack>`), and the parameters",
         "with `aws ssm get-parameter --name /payment/<name>-<env>`. *Refers to* names the resource type and",
-        "attribute an output is made of.",
+        "attribute an output is made of. *optional* in the environments column: only where a setting turns",
+        f"an optional part on ({', '.join(f'`{name}`' for name in OPTIONAL_PARTS)}).",
         "",
     ]
     for stack, about, docs in groups:

@@ -16,6 +16,7 @@ from modules.settings_rules import RULES
 from scripts import docs
 from tests.conftest import ENVIRONMENTS, once_per_run
 from tests.support import ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized, synth_environments
+from tests.test_api import CERTIFICATE, DOMAIN
 from tests.test_migration import ENV as MIGRATION_SETTINGS
 
 RUNBOOK = PROJECT_ROOT / "docs" / "operators" / "alarms.md"
@@ -23,9 +24,24 @@ RUNBOOK_LINK = re.compile(r"Runbook: (?P<base>\S+?)#(?P<anchor>[a-z0-9_-]+)$")
 MAX_PAGE_LINES = 400
 
 
+@pytest.fixture(scope="module")
+def optional_synths(run_dir: Path) -> list[Path]:
+    """The stacks of dev with each optional part on: the suite's once-per-run synths of
+    tests/test_migration.py and tests/test_api.py (the same names and settings, so built once)."""
+    migration = once_per_run(run_dir, "synth-migration", lambda o: synth_environments(o, ["dev"], **MIGRATION_SETTINGS))
+    domain = once_per_run(run_dir, "synth-api-domain", lambda o: synth_environments(
+        o, ["dev"], PAYMENTS_API_DOMAIN_NAME=DOMAIN, PAYMENTS_API_CERTIFICATE_ARN=CERTIFICATE))
+    return [migration / "dev" / "stacks", domain / "dev" / "stacks"]
+
+
+def test_the_suite_synthesizes_every_optional_part_the_generator_does() -> None:
+    assert sorted(docs.OPTIONAL_PARTS) == ["api_domain_name", "migration_enabled"]  # optional_synths above
+
+
 def _rendered(path: str, request: pytest.FixtureRequest) -> str:
-    if path == docs.OUTPUTS_PAGE:  # from the suite's synths rather than a third one
-        return docs.render_outputs(request.getfixturevalue("synth_all"), request.getfixturevalue("account_synth"))
+    if path == docs.OUTPUTS_PAGE:  # from the suite's synths rather than new ones
+        return docs.render_outputs(request.getfixturevalue("synth_all"), request.getfixturevalue("account_synth"),
+                                   request.getfixturevalue("optional_synths"))
     return docs.GENERATED[path]()
 
 
@@ -76,14 +92,17 @@ def test_documented_rule_is_the_text_the_check_refuses_with(setting: str, variab
     assert refused.value.setting == setting and RULES[setting] in str(refused.value)
 
 
-def test_outputs_page_prints_names_never_values(synth_all: Path, account_synth: Path) -> None:
-    page = docs.render_outputs(synth_all, account_synth)
+def test_outputs_page_prints_names_never_values(synth_all: Path, account_synth: Path,
+                                                optional_synths: list[Path]) -> None:
+    page = docs.render_outputs(synth_all, account_synth, optional_synths)
     assert "${" not in page and ACCOUNT_SETTINGS["PAYMENTS_ACCOUNT_ID"] not in page and "arn:aws" not in page
     stack = Synthesized(synth_all / "prod" / "stacks" / "payments-prod" / "cdk.tf.json")
     for name in stack.json["output"]:
         assert f"| `{name}` |" in page
     for parameter in stack.resources("aws_ssm_parameter").values():
         assert f"| `{parameter['name'].removesuffix('-prod')}-<env>` |" in page
+    for name in ("migration-task-id", "api-domain-target", "api-domain-zone-id"):  # optional parts only
+        assert re.search(rf"^\| `{name}` \|.*\| {docs.OPTIONAL} \|$", page, re.MULTILINE), name
 
 
 @pytest.mark.parametrize("page", [*sorted(docs.GENERATED), "docs/operators/alarms.md"])
@@ -94,10 +113,9 @@ def test_page_is_short_enough_to_read(page: str) -> None:
 # --------------------------------------------------------------------------- the alarm runbook
 
 @pytest.fixture(scope="module")
-def migration_stack(run_dir: Path) -> Synthesized:
+def migration_stack(optional_synths: list[Path]) -> Synthesized:
     """dev with the migration on: the same once-per-run synth as tests/test_migration.py."""
-    out = once_per_run(run_dir, "synth-migration", lambda o: synth_environments(o, ["dev"], **MIGRATION_SETTINGS))
-    return Synthesized(out / "dev" / "stacks" / "payments-dev" / "cdk.tf.json")
+    return Synthesized(optional_synths[0] / "payments-dev" / "cdk.tf.json")
 
 
 def _paging_descriptions(stack: Synthesized) -> dict[str, str]:
@@ -139,7 +157,8 @@ def test_every_alarm_description_links_to_its_runbook_section(all_alarms: dict[s
 
 
 def test_runbook_links_point_at_github_when_the_repository_is_known(all_alarms: dict[str, tuple[str, str]]) -> None:
-    on_github = f"https://github.com/{ACCOUNT_SETTINGS['PAYMENTS_GITHUB_REPOSITORY']}/blob/main/docs/operators/alarms.md"
+    on_github = (f"https://github.com/{ACCOUNT_SETTINGS['PAYMENTS_GITHUB_REPOSITORY']}"
+                 "/blob/main/docs/operators/alarms.md")
     bases = {key.split(":")[0]: RUNBOOK_LINK.search(d)["base"] for key, (d, _env) in all_alarms.items()}
     assert bases["account"] == on_github and bases["dev"] == bases["prod"] == "docs/operators/alarms.md"
 
