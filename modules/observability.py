@@ -20,7 +20,7 @@ from modules.settings import Settings
 GRAPH_WIDTH, GRAPH_HEIGHT, COLUMNS = 8, 6, 3
 # The operator's runbook: one section per alarm, headed by the alarm's name without the environment.
 RUNBOOK_PATH = "docs/operators/alarms.md"
-# CloudWatch refuses a longer alarm_description (EventBridge rules: 512, checked by their own API).
+# CloudWatch refuses a longer alarm_description (an EventBridge rule's: 512, see migration/monitoring.py).
 ALARM_DESCRIPTION_LIMIT = 1024
 
 
