@@ -1,6 +1,7 @@
 # payments-cdktf: every target bootstraps what it needs and is a no-op when that is done.
 #   make synth     synthesize the `dev` stack to cdktf.out/ (no AWS account needed)
 #   make test      the whole test suite (unit, synth, terraform validate, checkov, rehearsal)
+#   make docs      regenerate the generated documentation pages (scripts/docs.py)
 # Settings: ENVIRONMENT_SUFFIX, PAYMENTS_* (README "Settings"); PAYMENTS_PROVIDER_MIRROR names an
 # offline Terraform provider mirror. Unset, the targets that run Terraform look for a mirror already
 # on the machine (scripts/find-provider-mirror) and otherwise use the public registry.
@@ -21,7 +22,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
-.PHONY: deps synth synth-cli test bench rehearse release plan diff deploy cost clean bootstrap merchant-add merchant-remove merchant-list cdktn-readiness
+.PHONY: deps synth synth-cli test bench rehearse release plan diff deploy cost clean bootstrap merchant-add merchant-remove merchant-list cdktn-readiness docs
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -77,6 +78,11 @@ rehearse: deps
 # (docs/maintainers/framework-continuity.md). A maintainer's check, not part of `make test`.
 cdktn-readiness: $(VENV)/.installed node_modules/.installed $(CDKTN_VENV)/.installed
 	$(PY) -m scripts.cdktn_readiness --venv $(CDKTN_VENV)
+
+# make docs: rewrite the generated reference pages (settings, stack outputs, the API contract) from the
+# code and the synthesized stacks (scripts/docs.py); tests/test_docs.py fails while one is stale.
+docs: deps
+	$(PY) -m scripts.docs
 
 clean:
 	rm -rf cdktf.out build .pytest_cache

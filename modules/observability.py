@@ -18,6 +18,10 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAla
 from modules.settings import Settings
 
 GRAPH_WIDTH, GRAPH_HEIGHT, COLUMNS = 8, 6, 3
+# The operator's runbook: one section per alarm, headed by the alarm's name without the environment.
+RUNBOOK_PATH = "docs/operators/alarms.md"
+# CloudWatch refuses a longer alarm_description (an EventBridge rule's: 512, see migration/monitoring.py).
+ALARM_DESCRIPTION_LIMIT = 1024
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,9 @@ class PaymentObservability(Construct):
         critical = ["api-5xx", "api-p99-latency", "process-errors", "aurora-cpu"]
         self.degraded = CloudwatchCompositeAlarm(
             self, "degraded", alarm_name=s.name("payments-degraded"),
-            alarm_description="Payments degraded: any critical alarm (API 5xx or latency, process errors, Aurora CPU)",
+            alarm_description=with_runbook(
+                s, "payments-degraded",
+                "Payments degraded: any critical alarm (API 5xx or latency, process errors, Aurora CPU)"),
             alarm_rule=" OR ".join(f'ALARM("{self.alarms[k].alarm_name}")' for k in critical),
             alarm_actions=[self._topic], ok_actions=[self._topic], actions_enabled=True,
         )
@@ -175,10 +181,33 @@ def metric_alarm(scope: Construct, key: str, settings: Settings, topic_arn: str,
     """Alarm ``<key>-alarm`` on one metric, ``periods`` of ``period`` seconds all breaching, to and from
     ALARM notified on the alert topic: the shape of every metric alarm of the platform."""
     return CloudwatchMetricAlarm(
-        scope, key, alarm_name=settings.name(f"{key}-alarm"), alarm_description=description,
+        scope, key, alarm_name=settings.name(f"{key}-alarm"),
+        alarm_description=with_runbook(settings, f"{key}-alarm", description),
         namespace=metric.namespace, metric_name=metric.name, dimensions=dict(metric.dimensions),
         statistic=None if extended_statistic else metric.stat, extended_statistic=extended_statistic,
         period=period, evaluation_periods=periods, datapoints_to_alarm=periods,
         threshold=threshold, comparison_operator=comparison, treat_missing_data=missing,
         alarm_actions=[topic_arn], ok_actions=[topic_arn], actions_enabled=True,
     )
+
+
+def runbook_url(settings: Settings, component: str) -> str:
+    """Link to the runbook section of the alarm ``settings.name(component)``. Its anchor is the name
+    without the environment (GitHub's heading slug of ``### payment-<component>``, which these
+    lower-case hyphenated names equal). On GitHub when ``github_repository`` is set (an operator
+    reading a notification has no checkout), else the repository-relative path."""
+    anchor = settings.name(component).removesuffix(f"-{settings.environment}")
+    base = (f"https://github.com/{settings.github_repository}/blob/main/{RUNBOOK_PATH}"
+            if settings.github_repository else RUNBOOK_PATH)
+    return f"{base}#{anchor}"
+
+
+def with_runbook(settings: Settings, component: str, description: str,
+                 limit: int = ALARM_DESCRIPTION_LIMIT) -> str:
+    """``description`` followed by ``Runbook: <url>``: every page an operator receives says where
+    its section is."""
+    stop = "" if description.endswith((".", "?", "!")) else "."
+    text = f"{description}{stop} Runbook: {runbook_url(settings, component)}"
+    if len(text) > limit:
+        raise ValueError(f"alarm description of {settings.name(component)} is {len(text)} characters (limit {limit})")
+    return text

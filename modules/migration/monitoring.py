@@ -16,12 +16,14 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 
-from modules.observability import Graph, Metric, metric_alarm
+from modules.observability import Graph, Metric, metric_alarm, with_runbook
 from modules.settings import Settings
 
 DMS = "AWS/DMS"
 # DMS task events (EventBridge detail-type "DMS Replication Task State Change") that need a person.
 TASK_EVENTS = ("REPLICATION_TASK_FAILED", "REPLICATION_TASK_STOPPED")
+# EventBridge refuses a longer rule description.
+EVENT_RULE_DESCRIPTION_LIMIT = 512
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class MigrationMonitoring(Construct):
                     "ValidationFailedOverallCount", dims, "Maximum", 0, periods=1)
         self.task_rule = CloudwatchEventRule(
             self, "task-stopped", name=s.name("dms-task-stopped"),
-            description="The DMS migration task stopped or failed: replication is no longer running",
+            description=with_runbook(s, "dms-task-stopped", "The DMS migration task stopped or failed: "
+                                     "replication is no longer running", limit=EVENT_RULE_DESCRIPTION_LIMIT),
             event_pattern=json.dumps({
                 "source": ["aws.dms"], "detail-type": ["DMS Replication Task State Change"],
                 "resources": [props.task_arn], "detail": {"eventType": list(TASK_EVENTS)},

@@ -5,8 +5,9 @@ The order is the order of the checks before the split: with several bad values, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
+from modules.settings_rules import api, cost, environment, identity, migration, network, operations, retention, state
 from modules.settings_rules.api import check_edge, check_throttles
 from modules.settings_rules.cost import check_capacity
 from modules.settings_rules.environment import check_environment
@@ -22,6 +23,22 @@ if TYPE_CHECKING:
 
 CHECKS = (check_environment, check_capacity, check_retention, check_throttles, check_merchant_defaults,
           check_operations, check_edge, check_network, check_state, check_migration)
+
+# Settings no check above constrains beyond their type: what a value means instead of a rule.
+UNCHECKED = {
+    "dashboard_enabled": "any (a dashboard costs $3/month beyond the account's three free ones)",
+    "deletion_protection": "any",
+    "onprem_static_routes": "any (false = BGP)",
+    "repository": "any text (a tag)", "author": "any text (a tag)", "pr_number": "any text (a tag)",
+    "team": "any text (a tag)",
+}
+# Setting -> the rule in words, next to the check that enforces it (each module's RULES); the settings
+# reference page (scripts/docs.py) prints it, and a test requires one for every setting.
+RULES: Mapping[str, str] = {
+    **UNCHECKED,
+    **{name: rule for module in (environment, cost, retention, api, identity, operations, network, state, migration)
+       for name, rule in module.RULES.items()},
+}
 
 
 def validate(s: Settings) -> None:

@@ -16,23 +16,34 @@ STAGE_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 ACM_CERTIFICATE_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:acm:(?P<region>[a-z]{2}(-gov)?-[a-z]+-\d):\d{12}:certificate/[0-9a-f-]{36}$")
+NON_NEGATIVE = ("api_rate_limit", "api_burst_limit", "api_quota_per_day", "waf_rate_limit_per_5min",
+                "fraud_window_seconds", "lambda_reserved_concurrency")
+WAF_MIN_RATE_LIMIT = 10
+# What the checks below accept, in words: the settings reference (docs/maintainers/settings.md) prints it.
+RULES = {
+    "api_stage_name": f"must match `{STAGE_PATTERN.pattern}`",
+    **{name: "must not be negative" for name in NON_NEGATIVE},
+    "waf_rate_limit_per_5min": f"0 or at least {WAF_MIN_RATE_LIMIT} (AWS WAF's minimum)",
+    "api_domain_name": "a lower-case DNS name of two labels or more; set together with api_certificate_arn",
+    "api_certificate_arn": "an ACM certificate ARN in the stack's region; set together with api_domain_name",
+    "payment_limits": "`CUR:max=<n>:high=<n>,...` overrides the limits module accepts (major units)",
+}
 
 
 def check_throttles(s: Settings) -> None:
     """Stage name, and no negative throttle, quota or window."""
     if not STAGE_PATTERN.match(s.api_stage_name):
         raise SettingsError("api_stage_name", f"{s.api_stage_name!r} must match {STAGE_PATTERN.pattern}")
-    for name in ("api_rate_limit", "api_burst_limit", "api_quota_per_day", "waf_rate_limit_per_5min",
-                 "fraud_window_seconds", "lambda_reserved_concurrency"):
+    for name in NON_NEGATIVE:
         if getattr(s, name) < 0:
-            raise SettingsError(name, f"{getattr(s, name)} must not be negative")
+            raise SettingsError(name, f"{getattr(s, name)} {RULES[name]}")
 
 
 def check_edge(s: Settings) -> None:
     """Custom domain, WAF rate limit and the payment_limits overrides."""
     _check_api_domain(s)
-    if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < 10:
-        raise SettingsError("waf_rate_limit_per_5min", "AWS WAF needs at least 10")
+    if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < WAF_MIN_RATE_LIMIT:
+        raise SettingsError("waf_rate_limit_per_5min", f"AWS WAF needs at least {WAF_MIN_RATE_LIMIT}")
     limits = layer_module("limits")
     try:
         limits.build_limits(s.payment_limits)

@@ -22,12 +22,25 @@ MAX_AURORA_READERS = 15
 # "essential": only the alarms CodeDeploy rolls back on (function errors, API 5xx and p99 latency);
 # "full": those plus throttling, DynamoDB, Aurora CPU and the composite "payments degraded" alarm.
 ALARM_SETS = ("essential", "full")
+# What the checks below accept, in words: the settings reference (docs/maintainers/settings.md) prints it.
+RULES = {
+    "nat_gateways": "must be between 0 and 3 (one per AZ)",
+    "aurora_min_capacity": ("0 (auto-pause, if the engine supports it) or 0.5..256 ACU in 0.5 steps; at most "
+                            "aurora_max_capacity; production at least 0.5"),
+    "aurora_max_capacity": "1..256 ACU",
+    "aurora_seconds_until_auto_pause": "{}..{} seconds".format(*AUTO_PAUSE_SECONDS_RANGE),
+    "aurora_readers": f"0..{MAX_AURORA_READERS}; production at least 1",
+    "interface_endpoint_azs": "1..3",
+    "alarm_set": " or ".join(f"`{name}`" for name in ALARM_SETS),
+    "functions_in_vpc": "production: always true",
+    "waf_enabled": "production: always true",
+}
 
 
 def check_capacity(s: Settings) -> None:
     """Capacity levers, and the resilience production keeps whatever the overrides."""
     if not 0 <= s.nat_gateways <= 3:
-        raise SettingsError("nat_gateways", f"{s.nat_gateways} must be between 0 and 3 (one per AZ)")
+        raise SettingsError("nat_gateways", f"{s.nat_gateways} {RULES['nat_gateways']}")
     if not (s.aurora_min_capacity == 0 or 0.5 <= s.aurora_min_capacity <= 256) or (s.aurora_min_capacity * 2) % 1:
         raise SettingsError("aurora_min_capacity",
                             f"{s.aurora_min_capacity} must be 0 (auto-pause) or 0.5..256 ACU in 0.5 steps")

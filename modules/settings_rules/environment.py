@@ -13,6 +13,12 @@ if TYPE_CHECKING:
 ENVIRONMENT_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# What the checks below accept, in words: the settings reference (docs/maintainers/settings.md) prints it.
+RULES = {
+    "environment": f"must match `{ENVIRONMENT_PATTERN.pattern}`",
+    "region": f"an AWS region name (`{REGION_PATTERN.pattern}`)",
+    "alert_email": "an e-mail address",
+}
 
 
 def check_environment(s: Settings) -> None:

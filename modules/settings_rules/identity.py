@@ -14,6 +14,15 @@ if TYPE_CHECKING:
 AUTH_DOMAIN_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # Words Cognito refuses in a domain prefix.
 AUTH_DOMAIN_RESERVED = ("aws", "amazon", "cognito")
+TOKEN_MINUTES = (5, 1440)  # Cognito's range for an access token's validity
+# What the checks below accept, in words: the settings reference (docs/maintainers/settings.md) prints it.
+RULES = {
+    "merchant_rate_limit": "1..api_rate_limit",
+    "merchant_burst_limit": "1..api_burst_limit",
+    "merchant_token_validity_minutes": "must be {}..{} minutes (Cognito's range)".format(*TOKEN_MINUTES),
+    "auth_domain_prefix": (f"empty, or must match `{AUTH_DOMAIN_PATTERN.pattern}`; never containing "
+                           + "/".join(AUTH_DOMAIN_RESERVED)),
+}
 
 
 def check_merchant_defaults(s: Settings) -> None:
@@ -23,8 +32,8 @@ def check_merchant_defaults(s: Settings) -> None:
     for name, ceiling in (("merchant_rate_limit", "api_rate_limit"), ("merchant_burst_limit", "api_burst_limit")):
         if not 1 <= getattr(s, name) <= getattr(s, ceiling):
             raise SettingsError(name, f"{getattr(s, name)} must be 1..{ceiling} ({getattr(s, ceiling)})")
-    if not 5 <= s.merchant_token_validity_minutes <= 1440:
-        raise SettingsError("merchant_token_validity_minutes", "must be 5..1440 minutes (Cognito's range)")
+    if not TOKEN_MINUTES[0] <= s.merchant_token_validity_minutes <= TOKEN_MINUTES[1]:
+        raise SettingsError("merchant_token_validity_minutes", RULES["merchant_token_validity_minutes"])
     prefix = s.auth_domain_prefix
     if prefix and not AUTH_DOMAIN_PATTERN.match(prefix):
         raise SettingsError("auth_domain_prefix", f"{prefix!r} must match {AUTH_DOMAIN_PATTERN.pattern}")

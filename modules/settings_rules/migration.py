@@ -19,6 +19,36 @@ HOSTED_ZONE_PATTERN = re.compile(r"^[A-Z0-9]{1,32}$")
 DB_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 SSL_MODES = ("verify-full", "require")  # DMS also accepts none/verify-ca: never for card data
 RESERVED_ASNS = (0, 23456, 65535, 4_294_967_295)  # AS_TRANS and the reserved ends of each range
+# Settings the migration cannot be built without (their shapes are checked whenever they are set).
+REQUIRED = ("onprem_public_ip", "onprem_cidrs", "onprem_db_cidr", "onprem_db_name",
+            "onprem_db_secret_arn", "legacy_api_hostname", "cutover_hosted_zone_id", "cutover_record_name")
+DMS_STORAGE_GIB = (5, 6144)
+CDC_LATENCY_SECONDS = (1, 86_400)
+# What the checks below accept, in words: the settings reference (docs/maintainers/settings.md) prints it.
+RULES = {
+    "migration_enabled": "when true, every setting marked *required when migration_enabled* must be set",
+    "onprem_public_ip": "a public (globally routable) IPv4 address",
+    "onprem_bgp_asn": "1..4294967294, not 23456/65535",
+    "onprem_cidrs": "comma-separated IPv4 CIDRs, none overlapping vpc_cidr",
+    "onprem_db_cidr": "an IPv4 CIDR inside onprem_cidrs",
+    "onprem_db_port": "a TCP port (1..65535)",
+    "onprem_db_name": f"a PostgreSQL database name (`{DB_NAME_PATTERN.pattern}`)",
+    "onprem_db_secret_arn": "a Secrets Manager secret ARN",
+    "dms_target_secret_arn": "empty (the cluster's managed master secret) or a Secrets Manager secret ARN",
+    "onprem_db_ssl_mode": " or ".join(f"`{mode}`" for mode in SSL_MODES),
+    "onprem_db_certificate_arn": "a DMS certificate ARN; required for onprem_db_ssl_mode verify-full",
+    "legacy_api_hostname": "a lower-case DNS name",
+    "legacy_health_path": "a URL path starting with /",
+    "dms_instance_class": "a DMS class (dms.<family>.<size>)",
+    "dms_allocated_storage": "must be {}..{} GiB".format(*DMS_STORAGE_GIB),
+    "cutover_hosted_zone_id": "a Route 53 hosted zone id",
+    "cutover_record_name": "a lower-case DNS name",
+    "cutover_weight_legacy": "must be 0..255 (a Route 53 weight); not both weights 0",
+    "cutover_weight_new": "must be 0..255 (a Route 53 weight); not both weights 0",
+    "cdc_latency_threshold_seconds": "must be {}..{}".format(*CDC_LATENCY_SECONDS),
+}
+for _name in REQUIRED:
+    RULES[_name] += "; required when migration_enabled"
 
 
 def _network(name: str, cidr: str) -> ipaddress.IPv4Network:
@@ -69,8 +99,8 @@ def check_migration(s: Settings) -> None:
         raise SettingsError("legacy_health_path", f"{s.legacy_health_path!r} must be a URL path starting with /")
     if not DMS_INSTANCE_CLASS_PATTERN.match(s.dms_instance_class):
         raise SettingsError("dms_instance_class", f"{s.dms_instance_class!r} is not a DMS class (dms.<family>.<size>)")
-    if not 5 <= s.dms_allocated_storage <= 6144:
-        raise SettingsError("dms_allocated_storage", f"{s.dms_allocated_storage} must be 5..6144 GiB")
+    if not DMS_STORAGE_GIB[0] <= s.dms_allocated_storage <= DMS_STORAGE_GIB[1]:
+        raise SettingsError("dms_allocated_storage", f"{s.dms_allocated_storage} {RULES['dms_allocated_storage']}")
     if s.cutover_hosted_zone_id and not HOSTED_ZONE_PATTERN.match(s.cutover_hosted_zone_id):
         raise SettingsError("cutover_hosted_zone_id", f"{s.cutover_hosted_zone_id!r} is not a Route 53 hosted zone id")
     for name in ("cutover_weight_legacy", "cutover_weight_new"):
@@ -78,12 +108,12 @@ def check_migration(s: Settings) -> None:
             raise SettingsError(name, f"{getattr(s, name)} must be 0..255 (a Route 53 weight)")
     if s.cutover_weight_legacy == s.cutover_weight_new == 0:
         raise SettingsError("cutover_weight_legacy", "both weights are 0: Route 53 would split traffic evenly")
-    if not 1 <= s.cdc_latency_threshold_seconds <= 86_400:
-        raise SettingsError("cdc_latency_threshold_seconds", f"{s.cdc_latency_threshold_seconds} must be 1..86400")
+    if not CDC_LATENCY_SECONDS[0] <= s.cdc_latency_threshold_seconds <= CDC_LATENCY_SECONDS[1]:
+        raise SettingsError("cdc_latency_threshold_seconds",
+                            f"{s.cdc_latency_threshold_seconds} {RULES['cdc_latency_threshold_seconds']}")
     if not s.migration_enabled:
         return
-    for name in ("onprem_public_ip", "onprem_cidrs", "onprem_db_cidr", "onprem_db_name",
-                 "onprem_db_secret_arn", "legacy_api_hostname", "cutover_hosted_zone_id", "cutover_record_name"):
+    for name in REQUIRED:
         if not getattr(s, name):
             raise SettingsError(name, "is required when migration_enabled is true")
     if s.onprem_db_ssl_mode == "verify-full" and not s.onprem_db_certificate_arn:

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 # modules/network.py cuts the VPC into 9 /24 subnets (3 tiers x 3 AZs): a /20 holds 16, a /21 only 8.
 # AWS accepts VPC blocks from /16 to /28.
 VPC_MIN_PREFIX, VPC_MAX_PREFIX = 16, 20
+# What the checks below accept, in words: the settings reference (docs/maintainers/settings.md) prints it.
+RULES = {"vpc_cidr": f"an IPv4 CIDR block, no host bits set, /{VPC_MIN_PREFIX} to /{VPC_MAX_PREFIX}"}
 
 
 def check_network(s: Settings) -> None:

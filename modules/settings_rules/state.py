@@ -13,6 +13,14 @@ if TYPE_CHECKING:
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 GITHUB_REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+# What the checks below accept, in words: the settings reference (docs/maintainers/settings.md) prints it.
+RULES = {
+    "account_id": "empty or a 12-digit AWS account id",
+    "state_bucket": "empty (derived) or a name S3 accepts for a general purpose bucket",
+    "state_reader_arns": "comma-separated IAM role ARNs",
+    "github_repository": "empty or `owner/repo`",
+    "aws_endpoint": "empty (real AWS) or an http(s) URL",
+}
 
 
 def check_state(s: Settings) -> None:

@@ -1,0 +1,183 @@
+"""Generated documentation: every page in ``scripts.docs.GENERATED`` is exactly what its generator
+prints from the code and the synthesized stacks (the suite's once-per-run synths), and every alarm's
+description links to its own section of the alarm runbook, which has no section without an alarm."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from modules import settings as settings_module
+from modules.settings import Settings, SettingsError, build_settings
+from modules.settings_rules import RULES
+from scripts import docs
+from tests.conftest import ENVIRONMENTS, once_per_run
+from tests.support import ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized, synth_environments
+from tests.test_api import CERTIFICATE, DOMAIN
+from tests.test_migration import ENV as MIGRATION_SETTINGS
+
+RUNBOOK = PROJECT_ROOT / "docs" / "operators" / "alarms.md"
+RUNBOOK_LINK = re.compile(r"Runbook: (?P<base>\S+?)#(?P<anchor>[a-z0-9_-]+)$")
+MAX_PAGE_LINES = 400
+
+
+@pytest.fixture(scope="module")
+def optional_synths(run_dir: Path) -> list[Path]:
+    """The stacks of dev with each optional part on: the suite's once-per-run synths of
+    tests/test_migration.py and tests/test_api.py (the same names and settings, so built once)."""
+    migration = once_per_run(run_dir, "synth-migration", lambda o: synth_environments(o, ["dev"], **MIGRATION_SETTINGS))
+    domain = once_per_run(run_dir, "synth-api-domain", lambda o: synth_environments(
+        o, ["dev"], PAYMENTS_API_DOMAIN_NAME=DOMAIN, PAYMENTS_API_CERTIFICATE_ARN=CERTIFICATE))
+    return [migration / "dev" / "stacks", domain / "dev" / "stacks"]
+
+
+def test_the_suite_synthesizes_every_optional_part_the_generator_does() -> None:
+    assert sorted(docs.OPTIONAL_PARTS) == ["api_domain_name", "migration_enabled"]  # optional_synths above
+
+
+def _rendered(path: str, request: pytest.FixtureRequest) -> str:
+    if path == docs.OUTPUTS_PAGE:  # from the suite's synths rather than new ones
+        return docs.render_outputs(request.getfixturevalue("synth_all"), request.getfixturevalue("account_synth"),
+                                   request.getfixturevalue("optional_synths"))
+    return docs.GENERATED[path]()
+
+
+@pytest.mark.parametrize("path", sorted(docs.GENERATED))
+def test_generated_page_is_what_its_generator_prints(path: str, request: pytest.FixtureRequest) -> None:
+    committed = PROJECT_ROOT / path
+    assert committed.exists(), f"{path} is missing: run make docs"
+    assert committed.read_text() == _rendered(path, request), f"{path} is stale: run make docs"
+
+
+def _settings_rows(text: str) -> dict[str, list[str]]:
+    rows = [line.strip("|").split(" | ") for line in text.splitlines() if line.startswith("| `")]
+    return {row[0].strip(" `"): [c.strip() for c in row] for row in rows}
+
+
+def test_settings_page_has_a_row_for_every_setting() -> None:
+    rows = _settings_rows((PROJECT_ROOT / docs.SETTINGS_PAGE).read_text())
+    assert list(rows) == [f.name for f in dataclasses.fields(Settings)]
+
+
+def test_every_setting_has_its_rule_in_words() -> None:
+    assert sorted(RULES) == sorted(f.name for f in dataclasses.fields(Settings))
+    assert all(text.strip() for text in RULES.values())
+
+
+def test_settings_page_follows_a_changed_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page is derived from the profiles, not copied: a new prod default shows in its column."""
+    prod = {**settings_module.PROFILES["prod"], "log_retention_days": 400}
+    monkeypatch.setitem(settings_module.PROFILES, "prod", prod)
+    header = [c.strip() for c in docs.render_settings().split("| setting |")[1].splitlines()[0].strip("|").split("|")]
+    row = _settings_rows(docs.render_settings())["log_retention_days"]
+    assert row[header.index("prod") + 1] == "`400`"
+
+
+@pytest.mark.parametrize("setting, variable, value", [
+    ("nat_gateways", "PAYMENTS_NAT_GATEWAYS", "4"),
+    ("api_rate_limit", "PAYMENTS_API_RATE_LIMIT", "-1"),
+    ("merchant_token_validity_minutes", "PAYMENTS_MERCHANT_TOKEN_MINUTES", "2"),
+    ("alarm_period_seconds", "PAYMENTS_ALARM_PERIOD_SECONDS", "45"),
+    ("alarm_aurora_cpu_percent", "PAYMENTS_ALARM_AURORA_CPU_PERCENT", "0"),
+    ("aurora_backup_retention_days", "PAYMENTS_AURORA_BACKUP_RETENTION_DAYS", "36"),
+    ("dms_allocated_storage", "PAYMENTS_DMS_ALLOCATED_STORAGE", "1"),
+    ("cdc_latency_threshold_seconds", "PAYMENTS_CDC_LATENCY_THRESHOLD_SECONDS", "0"),
+])
+def test_documented_rule_is_the_text_the_check_refuses_with(setting: str, variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        build_settings({}, {variable: value})
+    assert refused.value.setting == setting and RULES[setting] in str(refused.value)
+
+
+def test_outputs_page_prints_names_never_values(synth_all: Path, account_synth: Path,
+                                                optional_synths: list[Path]) -> None:
+    page = docs.render_outputs(synth_all, account_synth, optional_synths)
+    assert "${" not in page and ACCOUNT_SETTINGS["PAYMENTS_ACCOUNT_ID"] not in page and "arn:aws" not in page
+    stack = Synthesized(synth_all / "prod" / "stacks" / "payments-prod" / "cdk.tf.json")
+    for name in stack.json["output"]:
+        assert f"| `{name}` |" in page
+    for parameter in stack.resources("aws_ssm_parameter").values():
+        assert f"| `{parameter['name'].removesuffix('-prod')}-<env>` |" in page
+    for name in ("migration-task-id", "api-domain-target", "api-domain-zone-id"):  # optional parts only
+        assert re.search(rf"^\| `{name}` \|.*\| {docs.OPTIONAL} \|$", page, re.MULTILINE), name
+
+
+@pytest.mark.parametrize("page", [*sorted(docs.GENERATED), "docs/operators/alarms.md"])
+def test_page_is_short_enough_to_read(page: str) -> None:
+    assert len((PROJECT_ROOT / page).read_text().splitlines()) <= MAX_PAGE_LINES
+
+
+# --------------------------------------------------------------------------- the alarm runbook
+
+@pytest.fixture(scope="module")
+def migration_stack(optional_synths: list[Path]) -> Synthesized:
+    """dev with the migration on: the same once-per-run synth as tests/test_migration.py."""
+    return Synthesized(optional_synths[0] / "payments-dev" / "cdk.tf.json")
+
+
+def _paging_descriptions(stack: Synthesized) -> dict[str, str]:
+    """Alarm (or paging rule) name -> description, for everything that notifies the alert topic."""
+    found = {a["alarm_name"]: a["alarm_description"] for rtype in ("aws_cloudwatch_metric_alarm",
+                                                                    "aws_cloudwatch_composite_alarm")
+             for a in stack.resources(rtype).values()}
+    found.update({r["name"]: r["description"] for r in stack.resources("aws_cloudwatch_event_rule").values()})
+    return found
+
+
+def _runbook_sections() -> list[str]:
+    """The anchors of the runbook's alarm sections (its ### headings)."""
+    return [docs.slug(line[4:]) for line in docs.markdown_lines(RUNBOOK.read_text()) if line.startswith("### ")]
+
+
+@pytest.fixture(scope="module")
+def all_alarms(synth_all: Path, account_synth: Path, migration_stack: Synthesized) -> dict[str, tuple[str, str]]:
+    """Alarm name -> (its description, environment), over dev, staging, prod, the migration and an account."""
+    stacks = {env: Synthesized(synth_all / env / "stacks" / f"payments-{env}" / "cdk.tf.json") for env in ENVIRONMENTS}
+    stacks["migration"] = migration_stack
+    stacks["account"] = Synthesized(account_synth / "payments-dev" / "cdk.tf.json")
+    alarms = {}
+    for label, stack in stacks.items():
+        environment = label if label in ENVIRONMENTS else "dev"
+        for name, description in _paging_descriptions(stack).items():
+            alarms[f"{label}:{name}"] = (description, environment)
+    return alarms
+
+
+def test_every_alarm_description_links_to_its_runbook_section(all_alarms: dict[str, tuple[str, str]]) -> None:
+    anchors = set(docs.heading_anchors(RUNBOOK.read_text()))
+    for key, (description, environment) in all_alarms.items():
+        link = RUNBOOK_LINK.search(description)
+        assert link, f"{key}: no runbook link in {description!r}"
+        assert link["anchor"] == key.split(":", 1)[1].removesuffix(f"-{environment}"), key
+        assert link["anchor"] in anchors, f"{key}: docs/operators/alarms.md has no section #{link['anchor']}"
+        assert len(description) <= 1024
+
+
+def test_runbook_links_point_at_github_when_the_repository_is_known(all_alarms: dict[str, tuple[str, str]]) -> None:
+    on_github = (f"https://github.com/{ACCOUNT_SETTINGS['PAYMENTS_GITHUB_REPOSITORY']}"
+                 "/blob/main/docs/operators/alarms.md")
+    bases = {key.split(":")[0]: RUNBOOK_LINK.search(d)["base"] for key, (d, _env) in all_alarms.items()}
+    assert bases["account"] == on_github and bases["dev"] == bases["prod"] == "docs/operators/alarms.md"
+
+
+def test_every_runbook_section_is_an_alarm_that_exists(all_alarms: dict[str, tuple[str, str]]) -> None:
+    linked = {RUNBOOK_LINK.search(d)["anchor"] for d, _env in all_alarms.values()}
+    sections = _runbook_sections()
+    assert len(sections) == len(set(sections))
+    assert sorted(set(sections) - linked) == [], "sections without an alarm (orphans)"
+
+
+def test_a_description_over_the_limit_stops_synth() -> None:
+    from modules.observability import with_runbook
+
+    with pytest.raises(ValueError, match="limit 1024"):
+        with_runbook(build_settings({}, {}), "api-5xx-alarm", "x" * 1000)
+
+
+def test_descriptions_keep_their_text_before_the_link(all_alarms: dict[str, tuple[str, str]]) -> None:
+    description, _env = all_alarms["prod:payment-api-5xx-alarm-prod"]
+    assert description == ("API 5xx responses: payments are failing server-side. "
+                           "Runbook: docs/operators/alarms.md#payment-api-5xx-alarm")
