@@ -329,11 +329,37 @@ def render_outputs(synth_root: Path | None = None, ci_stacks: Path | None = None
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- generated blocks in written pages
+
+REHEARSAL_PAGE = "docs/maintainers/rehearsal.md"
+
+
+def replace_block(page: str, name: str, lines: list[str]) -> str:
+    """``page`` as committed, with the text between its ``BEGIN GENERATED: <name>`` and ``END
+    GENERATED: <name>`` comments replaced by ``lines``: for a table inside a page that is otherwise
+    written by hand."""
+    text = (PROJECT_ROOT / page).read_text()
+    block = re.compile(rf"(<!-- BEGIN GENERATED: {re.escape(name)}\b[^\n]*-->\n)(.*?)(<!-- END GENERATED: {re.escape(name)} -->)",
+                       re.S)
+    if not block.search(text):
+        raise SystemExit(f"{page}: no generated block {name!r}")
+    return block.sub(lambda m: m.group(1) + "".join(line + "\n" for line in lines) + m.group(3), text)
+
+
+def render_exclusions() -> str:
+    """The rehearsal's exclusion list, one row per entry of ``modules.rehearsal.EXCLUSIONS``."""
+    from modules.rehearsal import EXCLUSIONS
+
+    rows = [[cell(e.target), e.kind, prose(e.reason), prose(e.error)] for e in EXCLUSIONS]
+    return replace_block(REHEARSAL_PAGE, "exclusions", table(["target", "kind", "why", "error seen"], rows))
+
+
 # --------------------------------------------------------------------------- registry
 
 GENERATED: dict[str, Callable[[], str]] = {
     SETTINGS_PAGE: render_settings,
     OUTPUTS_PAGE: render_outputs,
+    REHEARSAL_PAGE: render_exclusions,
 }
 # The OpenAPI document (scripts/openapi.py, when present) registers its own pages the same way.
 if importlib.util.find_spec("scripts.openapi") is not None:

@@ -13,6 +13,8 @@ from scripts.docs import heading_anchors, markdown_lines
 from tests.support import PROJECT_ROOT
 
 PAGES = sorted([PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").rglob("*.md")])
+README_MAX_LINES = 300  # the front door: what it is, the two commands, where each reader goes
+PAGE_MAX_LINES = 400    # a page in docs/ is read in one sitting; longer ones are split by topic
 CODE_SPAN = re.compile(r"(`+).*?\1")
 INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
 REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)")
@@ -61,3 +63,19 @@ def test_the_checker_finds_a_missing_file_and_a_missing_anchor(tmp_path: Path) -
     page.write_text("# Page\n[ok](other.md#known-section) [self](#page) `[code](nowhere.md)` "
                     "[gone](missing.md) [bad](other.md#unknown) [web](https://example.com/x#y)\n")
     assert broken_links(page) == ["missing.md: no such file", "other.md#unknown: no heading #unknown in other.md"]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(PROJECT_ROOT)))
+def test_page_is_short_enough_to_read(page: Path) -> None:
+    limit = README_MAX_LINES if page == PROJECT_ROOT / "README.md" else PAGE_MAX_LINES
+    assert len(page.read_text().splitlines()) <= limit
+
+
+def test_every_page_in_docs_is_one_click_from_the_readme() -> None:
+    """Each reader finds their page from the README: every page under docs/ is linked from it."""
+    readme = PROJECT_ROOT / "README.md"
+    linked = {(readme.parent / target.partition("#")[0]).resolve()
+              for target in links(readme.read_text()) if not SCHEME.match(target)}
+    unlinked = [str(page.relative_to(PROJECT_ROOT)) for page in PAGES
+                if page != readme and page.resolve() not in linked]
+    assert not unlinked, f"pages no README link reaches: {unlinked}"
