@@ -54,6 +54,9 @@ class Settings:
     aurora_seconds_until_auto_pause: int = 900
     aurora_readers: int = 0
     waf_enabled: bool = False
+    # Sampled requests of the web ACL (console, wafv2:GetSampledRequests) show every header verbatim,
+    # the redacted ones included; off in production, where the redacted WAF log is what to read.
+    waf_sampled_requests: bool = True
     dashboard_enabled: bool = False
     alarm_set: str = "essential"
     aurora_backup_retention_days: int = 1
@@ -204,6 +207,7 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "interface_endpoint_azs": 3,
         "aurora_readers": 1,
         "waf_enabled": True,
+        "waf_sampled_requests": False,
         "dashboard_enabled": True,
         "alarm_set": "full",
         "aurora_min_capacity": 1.0,
@@ -239,6 +243,7 @@ ENV_VARS: Mapping[str, str] = {
     "aurora_readers": "PAYMENTS_AURORA_READERS",
     "interface_endpoint_azs": "PAYMENTS_INTERFACE_ENDPOINT_AZS",
     "waf_enabled": "PAYMENTS_WAF_ENABLED",
+    "waf_sampled_requests": "PAYMENTS_WAF_SAMPLED_REQUESTS",
     "dashboard_enabled": "PAYMENTS_DASHBOARD_ENABLED",
     "alarm_set": "PAYMENTS_ALARM_SET",
     "aurora_backup_retention_days": "PAYMENTS_AURORA_BACKUP_RETENTION_DAYS",
