@@ -26,8 +26,13 @@ ACCOUNT_SETTINGS = {"PAYMENTS_ACCOUNT_ID": ACCOUNT, "PAYMENTS_STATE_READER_ARNS"
 API_DOMAIN = "api.payments.example.com"
 API_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 PROD_SETTINGS = {"PAYMENTS_API_DOMAIN_NAME": API_DOMAIN, "PAYMENTS_API_CERTIFICATE_ARN": API_CERTIFICATE}
+# The organisation's guardrails (payments-guardrails stack), synthesized beside prod in the tests.
+MANAGEMENT_ACCOUNT = "111122223333"
+GUARDRAIL_TARGETS = ("ou-ab12-cd34ef56", ACCOUNT)
+GUARDRAIL_SETTINGS = {"PAYMENTS_GUARDRAILS_TARGETS": ",".join(GUARDRAIL_TARGETS),
+                      "PAYMENTS_MANAGEMENT_ACCOUNT_ID": MANAGEMENT_ACCOUNT}
 # What each environment is synthesized with in every test synth unless the caller sets it.
-ENVIRONMENT_SETTINGS = {"prod": PROD_SETTINGS}
+ENVIRONMENT_SETTINGS = {"prod": {**PROD_SETTINGS, **GUARDRAIL_SETTINGS}}
 
 
 def environment_env(environment: str, **env: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from modules.settings_rules.api import check_edge, check_throttles
 from modules.settings_rules.cost import check_capacity
 from modules.settings_rules.environment import check_environment
+from modules.settings_rules.guardrails import check_guardrails
 from modules.settings_rules.identity import check_merchant_defaults
 from modules.settings_rules.migration import check_migration
 from modules.settings_rules.network import check_network
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from modules.settings import Settings
 
 CHECKS = (check_environment, check_capacity, check_retention, check_throttles, check_merchant_defaults,
-          check_operations, check_edge, check_network, check_state, check_migration)
+          check_operations, check_edge, check_network, check_state, check_migration,
+          check_guardrails)
 
 
 def validate(s: Settings) -> None:
