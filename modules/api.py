@@ -71,7 +71,8 @@ WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
 # Rules of AWS managed groups that count instead of block (see PaymentApi._waf).
 WAF_COUNT_ONLY_RULES = ("HostingProviderIPList",)
 # Request headers WAF logs must never contain: the merchant's API key, its bearer access token, and
-# the idempotency key (replayed with a stolen token, it returns the stored result of that payment).
+# the idempotency key, which the functions only ever store or log as a keyed digest (a client may put
+# a card number in it: payments_core/cardsec.py).
 WAF_REDACTED_HEADERS = ("x-api-key", "authorization", "idempotency-key")
 # Execution logging level of every method: at INFO, API Gateway's request-validation messages quote
 # the offending body value verbatim (a malformed card_number among them); ERROR logs the failure only.

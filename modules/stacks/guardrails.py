@@ -29,6 +29,8 @@ def platform_regions(settings: Settings) -> list[str]:
 
 
 class GuardrailsStack(TerraformStack):
+    """The two SCPs of modules/guardrails.py attached to PAYMENTS_GUARDRAILS_TARGETS."""
+
     def __init__(self, scope: Construct, settings: Settings):
         super().__init__(scope, STACK_NAME)
         # The organisation's stack, not an environment's: its tags and its state account say so
