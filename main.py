@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""cdktf app: the payment platform stack for one environment, the state-bucket bootstrap stack and,
-with PAYMENTS_GITHUB_REPOSITORY set, the CI identities stack.
+"""cdktf app: the payment platform stack for one environment, the state-bucket bootstrap stack,
+with PAYMENTS_GITHUB_REPOSITORY set the CI identities stack, and with PAYMENTS_GUARDRAILS_TARGETS set
+the organisation's guardrails (applied in the management account).
 
 Environment: ``environmentSuffix`` in cdktf.json context, overridden by ENVIRONMENT_SUFFIX.
 """
@@ -14,6 +15,7 @@ from modules.ci_stack import CiStack
 from modules.payment_stack import PaymentStack
 from modules.platform import place_lock_file
 from modules.settings import SettingsError, build_settings, load_cdktf_context
+from modules.stacks.guardrails import GuardrailsStack
 from modules.state_stack import StateBucketStack
 
 
@@ -30,6 +32,8 @@ def build_app(app: App | None = None) -> App:
     StateBucketStack(app, settings)
     if settings.github_repository:
         CiStack(app, settings)
+    if settings.guardrail_targets:
+        GuardrailsStack(app, settings)
     return app
 
 

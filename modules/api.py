@@ -70,8 +70,13 @@ DOMAIN_SECURITY_POLICY = "TLS_1_2"
 WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
 # Rules of AWS managed groups that count instead of block (see PaymentApi._waf).
 WAF_COUNT_ONLY_RULES = ("HostingProviderIPList",)
-# Request headers WAF logs must never contain: the merchant's API key and its bearer access token.
-WAF_REDACTED_HEADERS = ("x-api-key", "authorization")
+# Request headers WAF logs must never contain: the merchant's API key, its bearer access token, and
+# the idempotency key, which the functions only ever store or log as a keyed digest (a client may put
+# a card number in it: payments_core/cardsec.py).
+WAF_REDACTED_HEADERS = ("x-api-key", "authorization", "idempotency-key")
+# Execution logging level of every method: at INFO, API Gateway's request-validation messages quote
+# the offending body value verbatim (a malformed card_number among them); ERROR logs the failure only.
+EXECUTION_LOGGING_LEVEL = "ERROR"
 # The authorizer: Cognito access tokens in `Authorization: Bearer <token>`.
 AUTHORIZER = {"type": "COGNITO_USER_POOLS", "identity_source": "method.request.header.Authorization"}
 ACCESS_LOG_FORMAT = json.dumps({
@@ -195,7 +200,7 @@ class PaymentApi(Construct):
             self, "method-settings", rest_api_id=self.api.id, stage_name=self.stage.stage_name,
             method_path="*/*",
             settings=ApiGatewayMethodSettingsSettings(
-                metrics_enabled=True, logging_level="INFO",
+                metrics_enabled=True, logging_level=EXECUTION_LOGGING_LEVEL,
                 data_trace_enabled=False,  # full request bodies (card numbers) must never reach logs
                 throttling_rate_limit=s.api_rate_limit, throttling_burst_limit=s.api_burst_limit),
         )
@@ -226,7 +231,7 @@ class PaymentApi(Construct):
     def _waf(self, s: Settings, kms_key_arn: str) -> None:
         def visibility(metric: str) -> Wafv2WebAclRuleVisibilityConfig:
             return Wafv2WebAclRuleVisibilityConfig(cloudwatch_metrics_enabled=True, metric_name=metric,
-                                                   sampled_requests_enabled=True)
+                                                   sampled_requests_enabled=s.waf_sampled_requests)
 
         def aws_managed_rules(name: str, priority: int, group: str,
                               count_only: Sequence[str] = ()) -> Wafv2WebAclRule:
@@ -248,7 +253,8 @@ class PaymentApi(Construct):
             description="Per-IP rate limit and AWS common protections for the payment API",
             default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()),
             visibility_config=Wafv2WebAclVisibilityConfig(
-                cloudwatch_metrics_enabled=True, metric_name=s.name("api-waf"), sampled_requests_enabled=True),
+                cloudwatch_metrics_enabled=True, metric_name=s.name("api-waf"),
+                sampled_requests_enabled=s.waf_sampled_requests),
             rule=[
                 Wafv2WebAclRule(
                     name="per-ip-rate-limit", priority=0,

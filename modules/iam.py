@@ -19,13 +19,19 @@ class Statement:
     conditions: dict[str, dict[str, object]] = field(default_factory=dict)
     # Every resource except these (a Deny that carves out what a role may still read).
     not_resources: Sequence[str] = ()
+    # Every action except these (a Deny with exemptions, e.g. the global services of a region rule);
+    # replaces ``actions``.
+    not_actions: Sequence[str] = ()
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"Sid": self.sid, "Effect": self.effect}
         if self.principals:
             doc["Principal"] = {k: (list(v) if not isinstance(v, str) else v)
                                 for k, v in self.principals.items()}
-        doc["Action"] = list(self.actions)
+        if self.not_actions:
+            doc["NotAction"] = list(self.not_actions)
+        else:
+            doc["Action"] = list(self.actions)
         if self.resources:  # trust policies name no resource
             doc["Resource"] = list(self.resources)
         if self.not_resources:
@@ -35,9 +41,11 @@ class Statement:
         return doc
 
 
-def policy_document(*statements: Statement) -> str:
-    """A policy document as a JSON string; tokens inside stay tokens for cdktf to resolve."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [s.to_json() for s in statements]})
+def policy_document(*statements: Statement, compact: bool = False) -> str:
+    """A policy document as a JSON string; tokens inside stay tokens for cdktf to resolve.
+    ``compact``: no whitespace outside strings (a service control policy counts every character)."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [s.to_json() for s in statements]},
+                      separators=(",", ":") if compact else None)
 
 
 # Services that put no aws:SourceAccount / aws:SourceArn in the request context when they assume a

@@ -54,6 +54,9 @@ class Settings:
     aurora_seconds_until_auto_pause: int = 900
     aurora_readers: int = 0
     waf_enabled: bool = False
+    # Sampled requests of the web ACL (console, wafv2:GetSampledRequests) show every header verbatim,
+    # the redacted ones included; off in production, where the redacted WAF log is what to read.
+    waf_sampled_requests: bool = True
     dashboard_enabled: bool = False
     alarm_set: str = "essential"
     aurora_backup_retention_days: int = 1
@@ -114,6 +117,12 @@ class Settings:
     state_reader_arns: str = ""
     # owner/repo whose GitHub Actions OIDC tokens the CI roles trust (payments-ci stack when set).
     github_repository: str = ""
+    # --- Guardrails of the organisation (docs/operators/guardrails.md): the payments-guardrails stack,
+    # synthesized when guardrails_targets is set and applied in the management account by an operator.
+    guardrails_targets: str = ""          # comma-separated OU ids (ou-...) or account ids the SCPs attach to
+    management_account_id: str = ""       # the organisation's management account (the stack runs only there)
+    break_glass_role_arn: str = "arn:aws:iam::*:role/payments-break-glass"  # exempt from every SCP
+    guardrails_regions: str = ""          # comma-separated; empty = region and the state region
     # --- Migration from the data centre (issue 15; README "Migration runbook"). Off by default; when
     # on, every setting without a usable default below must be given (validation names the missing one).
     migration_enabled: bool = False
@@ -174,6 +183,14 @@ class Settings:
         }
 
     @property
+    def guardrail_targets(self) -> tuple[str, ...]:
+        return comma_list(self.guardrails_targets)
+
+    @property
+    def guardrail_regions(self) -> tuple[str, ...]:
+        return comma_list(self.guardrails_regions)
+
+    @property
     def onprem_networks(self) -> tuple[str, ...]:
         return comma_list(self.onprem_cidrs)
 
@@ -204,6 +221,7 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "interface_endpoint_azs": 3,
         "aurora_readers": 1,
         "waf_enabled": True,
+        "waf_sampled_requests": False,
         "dashboard_enabled": True,
         "alarm_set": "full",
         "aurora_min_capacity": 1.0,
@@ -239,6 +257,7 @@ ENV_VARS: Mapping[str, str] = {
     "aurora_readers": "PAYMENTS_AURORA_READERS",
     "interface_endpoint_azs": "PAYMENTS_INTERFACE_ENDPOINT_AZS",
     "waf_enabled": "PAYMENTS_WAF_ENABLED",
+    "waf_sampled_requests": "PAYMENTS_WAF_SAMPLED_REQUESTS",
     "dashboard_enabled": "PAYMENTS_DASHBOARD_ENABLED",
     "alarm_set": "PAYMENTS_ALARM_SET",
     "aurora_backup_retention_days": "PAYMENTS_AURORA_BACKUP_RETENTION_DAYS",
@@ -279,6 +298,10 @@ ENV_VARS: Mapping[str, str] = {
     "state_bucket": "PAYMENTS_STATE_BUCKET",
     "state_reader_arns": "PAYMENTS_STATE_READER_ARNS",
     "github_repository": "PAYMENTS_GITHUB_REPOSITORY",
+    "guardrails_targets": "PAYMENTS_GUARDRAILS_TARGETS",
+    "management_account_id": "PAYMENTS_MANAGEMENT_ACCOUNT_ID",
+    "break_glass_role_arn": "PAYMENTS_BREAK_GLASS_ROLE_ARN",
+    "guardrails_regions": "PAYMENTS_GUARDRAILS_REGIONS",
     "migration_enabled": "PAYMENTS_MIGRATION_ENABLED",
     "onprem_public_ip": "PAYMENTS_ONPREM_PUBLIC_IP",
     "onprem_bgp_asn": "PAYMENTS_ONPREM_BGP_ASN",

@@ -80,6 +80,12 @@ def prod_stack(synth_all: Path) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
+def guardrails_stack(synth_all: Path) -> Synthesized:
+    """The organisation's SCPs, synthesized beside prod (tests/support.py ENVIRONMENT_SETTINGS)."""
+    return Synthesized(synth_all / "prod" / "stacks" / "payments-guardrails" / "cdk.tf.json")
+
+
+@pytest.fixture(scope="session")
 def staging_stack(synth_all: Path) -> Synthesized:
     """Staging: scales to zero like dev, but has the WAF, the dashboard and the full alarm set."""
     return Synthesized(synth_all / "staging" / "stacks" / "payments-staging" / "cdk.tf.json")

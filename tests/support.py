@@ -22,6 +22,22 @@ READER = f"arn:aws:iam::{ACCOUNT}:role/payments-break-glass"
 REPOSITORY = "acme/payments-cdktf"
 ACCOUNT_SETTINGS = {"PAYMENTS_ACCOUNT_ID": ACCOUNT, "PAYMENTS_STATE_READER_ARNS": READER,
                     "PAYMENTS_GITHUB_REPOSITORY": REPOSITORY}
+# Production serves only on its custom domain (settings rule): the name and its ACM certificate.
+API_DOMAIN = "api.payments.example.com"
+API_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+PROD_SETTINGS = {"PAYMENTS_API_DOMAIN_NAME": API_DOMAIN, "PAYMENTS_API_CERTIFICATE_ARN": API_CERTIFICATE}
+# The organisation's guardrails (payments-guardrails stack), synthesized beside prod in the tests.
+MANAGEMENT_ACCOUNT = "111122223333"
+GUARDRAIL_TARGETS = ("ou-ab12-cd34ef56", ACCOUNT)
+GUARDRAIL_SETTINGS = {"PAYMENTS_GUARDRAILS_TARGETS": ",".join(GUARDRAIL_TARGETS),
+                      "PAYMENTS_MANAGEMENT_ACCOUNT_ID": MANAGEMENT_ACCOUNT}
+# What each environment is synthesized with in every test synth unless the caller sets it.
+ENVIRONMENT_SETTINGS = {"prod": {**PROD_SETTINGS, **GUARDRAIL_SETTINGS}}
+
+
+def environment_env(environment: str, **env: str) -> dict[str, str]:
+    """Variables that build ``environment``'s settings as the test synths do (``env`` on top)."""
+    return {"ENVIRONMENT_SUFFIX": environment, **ENVIRONMENT_SETTINGS.get(environment, {}), **env}
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
@@ -33,9 +49,13 @@ def clean_env(**overrides: str) -> dict[str, str]:
 
 
 def synth_environments(outdir: Path, environments: Iterable[str], **env: str) -> Path:
-    """Synthesize in a fresh process (as a user would), return ``outdir``."""
+    """Synthesize in a fresh process (as a user would), return ``outdir``. ``env`` goes to every
+    environment; ENVIRONMENT_SETTINGS to its own (``env`` wins)."""
+    environments = list(environments)
+    per_environment = [f"--set={name}:{var}={value}" for name in environments
+                       for var, value in ENVIRONMENT_SETTINGS.get(name, {}).items() if var not in env]
     subprocess.run(
-        [sys.executable, "-m", "scripts.synth", "--outdir", str(outdir), *environments],
+        [sys.executable, "-m", "scripts.synth", "--outdir", str(outdir), *per_environment, *environments],
         cwd=PROJECT_ROOT, env=clean_env(**env), check=True, capture_output=True, text=True,
     )
     return outdir

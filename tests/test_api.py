@@ -4,6 +4,9 @@ import json
 
 import pytest
 
+from modules.settings import SettingsError, build_settings
+from tests.support import API_CERTIFICATE, API_DOMAIN, PROD_SETTINGS
+
 ROUTES = ("validate", "fraud-check", "process")
 
 
@@ -67,8 +70,15 @@ def test_stage_has_xray_and_json_access_logs_to_an_encrypted_group(stack):
 
 def test_stage_never_traces_request_data(stack):
     settings = stack.one("aws_api_gateway_method_settings")["settings"]
-    assert settings["data_trace_enabled"] is False
-    assert settings["metrics_enabled"] is True and settings["logging_level"] == "INFO"
+    assert settings["data_trace_enabled"] is False and settings["metrics_enabled"] is True
+
+
+@pytest.mark.parametrize("env_stack", ["stack", "prod_stack"])
+def test_execution_logs_only_errors_so_no_validation_message_quotes_a_card_number(request, env_stack):
+    """At INFO, a request-validation failure is logged with the offending value verbatim (a malformed
+    card_number); ERROR records that a request failed, not what it carried."""
+    settings = request.getfixturevalue(env_stack).one("aws_api_gateway_method_settings")["settings"]
+    assert settings["logging_level"] == "ERROR"
 
 
 def test_stage_throttling_comes_from_settings(stack):
@@ -135,9 +145,23 @@ def test_access_log_records_the_merchant_client_id(stack):
     assert json.loads(stage["access_log_settings"]["format"])["clientId"] == "$context.authorizer.claims.client_id"
 
 
-def test_waf_logs_redact_the_api_key_and_the_bearer_token(staging_stack):
-    logging = staging_stack.one("aws_wafv2_web_acl_logging_configuration")
-    assert {f["single_header"]["name"] for f in logging["redacted_fields"]} == {"x-api-key", "authorization"}
+@pytest.mark.parametrize("env_stack", ["staging_stack", "prod_stack"])
+def test_waf_logs_redact_the_api_key_the_bearer_token_and_the_idempotency_key(request, env_stack):
+    logging = request.getfixturevalue(env_stack).one("aws_wafv2_web_acl_logging_configuration")
+    assert {f["single_header"]["name"] for f in logging["redacted_fields"]} == {
+        "x-api-key", "authorization", "idempotency-key"}
+
+
+def _sampled(acl):
+    return {acl["visibility_config"]["sampled_requests_enabled"],
+            *(rule["visibility_config"]["sampled_requests_enabled"] for rule in acl["rule"])}
+
+
+def test_prod_keeps_no_sampled_requests_the_waf_log_is_enough(prod_stack, staging_stack):
+    """Sampled requests show every header verbatim, the redacted ones included
+    (wafv2:GetSampledRequests): production has none, on the web ACL or any rule; staging keeps them."""
+    assert _sampled(prod_stack.one("aws_wafv2_web_acl")) == {False}
+    assert _sampled(staging_stack.one("aws_wafv2_web_acl")) == {True}
 
 
 def test_account_cloudwatch_role_is_set(stack):
@@ -196,18 +220,8 @@ def test_api_url_is_an_output_and_an_ssm_parameter(stack):
     assert stack.one("aws_ssm_parameter", name="/payment/api-url-dev")["value"].endswith(".invoke_url}")
 
 
-# Custom domain: a separate synth of dev with the two settings, once per test run.
-DOMAIN = "api.payments.example.com"
-CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
-
-
-@pytest.fixture(scope="module")
-def domain_stack(run_dir):
-    from tests.conftest import once_per_run
-    from tests.support import Synthesized, synth_environments
-    out = once_per_run(run_dir, "synth-api-domain", lambda out: synth_environments(
-        out, ["dev"], PAYMENTS_API_DOMAIN_NAME=DOMAIN, PAYMENTS_API_CERTIFICATE_ARN=CERTIFICATE))
-    return Synthesized(out / "dev" / "stacks" / "payments-dev" / "cdk.tf.json")
+# Custom domain: production has one (it must, see below); dev has none.
+DOMAIN, CERTIFICATE = API_DOMAIN, API_CERTIFICATE
 
 
 def test_without_a_domain_there_is_only_the_default_endpoint(stack):
@@ -217,27 +231,27 @@ def test_without_a_domain_there_is_only_the_default_endpoint(stack):
     assert "api-domain-target" not in stack.json["output"]
 
 
-def test_custom_domain_is_regional_with_tls_1_2_and_the_settings_certificate(domain_stack):
-    domain = domain_stack.one("aws_api_gateway_domain_name")
+def test_custom_domain_is_regional_with_tls_1_2_and_the_settings_certificate(prod_stack):
+    domain = prod_stack.one("aws_api_gateway_domain_name")
     assert domain["domain_name"] == DOMAIN and domain["regional_certificate_arn"] == CERTIFICATE
     assert domain["security_policy"] == "TLS_1_2"
     assert domain["endpoint_configuration"] == {"types": ["REGIONAL"]}
 
 
-def test_custom_domain_maps_the_stage_and_disables_the_execute_api_endpoint(domain_stack):
-    mapping = domain_stack.one("aws_api_gateway_base_path_mapping")
-    assert mapping["api_id"] == domain_stack.ref("aws_api_gateway_rest_api", "id")
-    assert mapping["stage_name"] == domain_stack.ref("aws_api_gateway_stage", "stage_name")
-    assert mapping["domain_name"] == domain_stack.ref("aws_api_gateway_domain_name", "domain_name")
+def test_custom_domain_maps_the_stage_and_disables_the_execute_api_endpoint(prod_stack):
+    mapping = prod_stack.one("aws_api_gateway_base_path_mapping")
+    assert mapping["api_id"] == prod_stack.ref("aws_api_gateway_rest_api", "id")
+    assert mapping["stage_name"] == prod_stack.ref("aws_api_gateway_stage", "stage_name")
+    assert mapping["domain_name"] == prod_stack.ref("aws_api_gateway_domain_name", "domain_name")
     assert "base_path" not in mapping  # the stage at the root: https://<domain>/process
-    assert domain_stack.one("aws_api_gateway_rest_api")["disable_execute_api_endpoint"] is True
+    assert prod_stack.one("aws_api_gateway_rest_api")["disable_execute_api_endpoint"] is True
 
 
-def test_custom_domain_outputs_its_dns_target_and_is_the_api_url(domain_stack):
-    outputs = domain_stack.json["output"]
-    assert outputs["api-domain-target"]["value"] == domain_stack.ref(
+def test_custom_domain_outputs_its_dns_target_and_is_the_api_url(prod_stack):
+    outputs = prod_stack.json["output"]
+    assert outputs["api-domain-target"]["value"] == prod_stack.ref(
         "aws_api_gateway_domain_name", "regional_domain_name")
-    assert outputs["api-domain-zone-id"]["value"] == domain_stack.ref(
+    assert outputs["api-domain-zone-id"]["value"] == prod_stack.ref(
         "aws_api_gateway_domain_name", "regional_zone_id")
     assert outputs["api-url"]["value"] == f"https://{DOMAIN}/"
 
@@ -252,15 +266,35 @@ def test_custom_domain_outputs_its_dns_target_and_is_the_api_url(domain_stack):
       "PAYMENTS_API_CERTIFICATE_ARN": CERTIFICATE.replace("us-east-1", "eu-west-1")}, "api_certificate_arn"),
 ])
 def test_custom_domain_settings_are_both_or_neither_and_valid(env, setting):
-    from modules.settings import SettingsError, build_settings
     with pytest.raises(SettingsError) as err:
         build_settings({}, env)
     assert err.value.setting == setting
 
 
-def test_stack_with_custom_domain_passes_terraform_validate(domain_stack):
+def test_production_refuses_to_serve_without_its_custom_domain():
+    """The default execute-api endpoint accepts TLS 1.0/1.1: production without a domain (TLS 1.2,
+    default endpoint disabled) is a settings error that says what to set."""
+    with pytest.raises(SettingsError) as err:
+        build_settings({}, {"ENVIRONMENT_SUFFIX": "prod"})
+    assert err.value.setting == "api_domain_name"
+    assert "TLS 1.2" in str(err) and "PAYMENTS_API_DOMAIN_NAME" in str(err) and "PAYMENTS_API_CERTIFICATE_ARN" in str(err)
+    prod = build_settings({}, {"ENVIRONMENT_SUFFIX": "prod", **PROD_SETTINGS})
+    assert (prod.api_domain_name, prod.api_certificate_arn) == (API_DOMAIN, API_CERTIFICATE)
+    for other in ("dev", "staging", "pr42"):  # they may serve on the stage URL
+        assert build_settings({}, {"ENVIRONMENT_SUFFIX": other}).api_domain_name == ""
+
+
+def test_production_refuses_sampled_requests():
+    with pytest.raises(SettingsError) as err:
+        build_settings({}, {"ENVIRONMENT_SUFFIX": "prod", **PROD_SETTINGS, "PAYMENTS_WAF_SAMPLED_REQUESTS": "true"})
+    assert err.value.setting == "waf_sampled_requests"
+    assert build_settings({}, {"ENVIRONMENT_SUFFIX": "staging",
+                               "PAYMENTS_WAF_SAMPLED_REQUESTS": "false"}).waf_sampled_requests is False
+
+
+def test_stack_with_custom_domain_passes_terraform_validate(prod_stack):
     from scripts import terraform
-    workdir = domain_stack.path.parent
+    workdir = prod_stack.path.parent
     terraform.run(workdir, ["init", "-backend=false", "-input=false", "-no-color"])
     result = json.loads(terraform.run(workdir, ["validate", "-no-color", "-json"]).stdout)
     assert result["valid"] is True, result["diagnostics"]

@@ -1,4 +1,5 @@
-"""Security gate: checkov finds nothing on the prod and state stacks; every skip has a written reason.
+"""Security gate: checkov finds nothing on the prod, state and guardrails stacks; every skip has a
+written reason.
 
 The policy (which checks are skipped, and why) lives in one file, ``.checkov.yaml``. dev relaxes
 deletion protection and log retention through settings on purpose, so the gate scans prod, the
@@ -20,7 +21,7 @@ from tests.support import CHECKOV, PROJECT_ROOT, Synthesized, clean_env
 
 CONFIG = PROJECT_ROOT / ".checkov.yaml"
 CHECKOV_VERSION = "3.3.30"
-GATED_STACKS = ("payments-prod", "payments-state")
+GATED_STACKS = ("payments-prod", "payments-state", "payments-guardrails")
 CHECK_ID = re.compile(r"^\s*-\s*(CKV2?_[A-Z0-9]+_\d+)\s*(?:#\s*(.*))?$")
 
 

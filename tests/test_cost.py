@@ -13,7 +13,7 @@ import pytest
 
 from modules.settings import build_settings
 from scripts import cost
-from tests.support import PROJECT_ROOT, Synthesized, clean_env
+from tests.support import PROJECT_ROOT, Synthesized, clean_env, environment_env
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 # Issue 14's goal for dev and every preview.
@@ -84,7 +84,7 @@ def test_a_preview_environment_costs_what_dev_costs():
 def test_prod_idle_cost_keeps_its_resilience_and_is_within_the_range_the_table_gives(bills, prices, synth_all):
     prod = bills["prod"]
     prod_path = synth_all / "prod" / "stacks" / "payments-prod" / "cdk.tf.json"
-    settings = build_settings({}, {"ENVIRONMENT_SUFFIX": "prod"})
+    settings = build_settings({}, environment_env("prod"))
     instances = 1 + settings.aurora_readers
     aurora = instances * Decimal(str(settings.aurora_min_capacity)) * prices.monthly("aurora_serverless_v2_acu_hour")
     nat = settings.nat_gateways * (prices.monthly("nat_gateway_hour") + prices.monthly("public_ipv4_hour"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modules.settings import SettingsError, build_settings
+from tests.support import environment_env
 
 SCOPES = {"validate", "fraud-check", "process"}
 
@@ -96,6 +97,6 @@ def test_bad_merchant_defaults_are_refused(env, setting):
 
 
 def test_merchant_defaults_per_environment():
-    dev, prod = build_settings({}, {}), build_settings({}, {"ENVIRONMENT_SUFFIX": "prod"})
+    dev, prod = build_settings({}, {}), build_settings({}, environment_env("prod"))
     assert (dev.merchant_rate_limit, dev.merchant_burst_limit, dev.merchant_token_validity_minutes) == (20, 40, 60)
     assert (prod.merchant_rate_limit, prod.merchant_burst_limit) == (100, 200)

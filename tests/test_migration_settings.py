@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from modules.settings import SettingsError, build_settings
+from tests.support import environment_env
 from tests.test_cutover import MIGRATION_ENV
 
 ON = {**MIGRATION_ENV, "PAYMENTS_CUTOVER_HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"}
@@ -13,7 +14,7 @@ ON = {**MIGRATION_ENV, "PAYMENTS_CUTOVER_HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ
 
 def test_migration_is_off_by_default_in_every_environment():
     for environment in ("dev", "staging", "prod", "pr7"):
-        s = build_settings({}, {"ENVIRONMENT_SUFFIX": environment})
+        s = build_settings({}, environment_env(environment))
         assert s.migration_enabled is False and s.onprem_networks == ()
 
 
@@ -26,7 +27,7 @@ def test_complete_migration_settings_are_typed():
 
 
 def test_prod_sizes_the_replication_instance_up():
-    s = build_settings({}, {**ON, "ENVIRONMENT_SUFFIX": "prod"})
+    s = build_settings({}, {**ON, **environment_env("prod")})
     assert (s.dms_instance_class, s.dms_allocated_storage) == ("dms.r5.large", 200)
 
 

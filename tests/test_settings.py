@@ -4,6 +4,7 @@ import pytest
 
 from modules.payment_limits import payment_limits_env
 from modules.settings import SettingsError, build_settings
+from tests.support import environment_env
 
 
 def test_default_environment_is_dev_and_cheap_at_idle():
@@ -14,7 +15,7 @@ def test_default_environment_is_dev_and_cheap_at_idle():
 
 
 def test_prod_keeps_its_resilience():
-    s = build_settings({}, {"ENVIRONMENT_SUFFIX": "prod"})
+    s = build_settings({}, environment_env("prod"))
     assert (s.nat_gateways, s.interface_endpoint_azs, s.aurora_readers, s.aurora_min_capacity) == (3, 3, 1, 1.0)
     assert (s.waf_enabled, s.dashboard_enabled, s.alarm_set) == (True, True, "full")
 
@@ -55,11 +56,11 @@ def test_context_environment_suffix_is_used():
 
 
 def test_environment_variable_overrides_context():
-    assert build_settings({"environmentSuffix": "staging"}, {"ENVIRONMENT_SUFFIX": "prod"}).environment == "prod"
+    assert build_settings({"environmentSuffix": "staging"}, environment_env("prod")).environment == "prod"
 
 
 def test_prod_turns_deletion_protection_on_and_dev_off():
-    assert build_settings({}, {"ENVIRONMENT_SUFFIX": "prod"}).deletion_protection is True
+    assert build_settings({}, environment_env("prod")).deletion_protection is True
     assert build_settings({}, {}).deletion_protection is False
 
 
@@ -307,7 +308,7 @@ def test_vpc_cidr_with_host_bits_fails_synth_with_one_error_line(tmp_path):
         "error: invalid setting vpc_cidr: '10.0.0.1/16' has host bits set (the block is 10.0.0.0/16)"]
 
 def test_audit_lock_is_compliance_only_in_prod_with_retention_per_environment():
-    dev, staging, prod = (build_settings({}, {"ENVIRONMENT_SUFFIX": e}) for e in ("dev", "staging", "prod"))
+    dev, staging, prod = (build_settings({}, environment_env(e)) for e in ("dev", "staging", "prod"))
     assert [s.audit_lock_mode for s in (dev, staging, prod)] == ["GOVERNANCE", "GOVERNANCE", "COMPLIANCE"]
     assert [s.audit_retention_days for s in (dev, staging, prod)] == [1, 30, 2557]
     assert [s.backup_retention_days for s in (dev, staging, prod)] == [7, 35, 365]

@@ -76,3 +76,12 @@ def test_cdktf_cli_synth_works(tmp_path):
     assert (tmp_path / "stacks" / "payments-dev" / "cdk.tf.json").exists()
     # what keeps `cdktf deploy` from running `terraform providers lock` (registry only) on a mirror
     assert (tmp_path / "stacks" / "payments-dev" / ".terraform.lock.hcl").exists()
+
+
+def test_a_setting_can_be_given_to_one_environment_only():
+    """``scripts.synth --set prod:NAME=VALUE``: how the tests give production its custom domain."""
+    from scripts.synth import parse_settings
+    assert parse_settings(["prod:PAYMENTS_API_DOMAIN_NAME=api.example.com", "prod:A=b=c", "dev:B="]) == {
+        "prod": {"PAYMENTS_API_DOMAIN_NAME": "api.example.com", "A": "b=c"}, "dev": {"B": ""}}
+    with pytest.raises(SystemExit, match="expected ENV:NAME=VALUE"):
+        parse_settings(["PAYMENTS_API_DOMAIN_NAME=api.example.com"])

@@ -11,6 +11,7 @@ from modules.settings_rules import api, cost, environment, identity, migration, 
 from modules.settings_rules.api import check_edge, check_throttles
 from modules.settings_rules.cost import check_capacity
 from modules.settings_rules.environment import check_environment
+from modules.settings_rules.guardrails import check_guardrails
 from modules.settings_rules.identity import check_merchant_defaults
 from modules.settings_rules.migration import check_migration
 from modules.settings_rules.network import check_network
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from modules.settings import Settings
 
 CHECKS = (check_environment, check_capacity, check_retention, check_throttles, check_merchant_defaults,
-          check_operations, check_edge, check_network, check_state, check_migration)
+          check_operations, check_edge, check_network, check_state, check_migration,
+          check_guardrails)
 
 # Settings no check above constrains beyond their type: what a value means instead of a rule.
 UNCHECKED = {

@@ -42,6 +42,9 @@ def check_throttles(s: Settings) -> None:
 def check_edge(s: Settings) -> None:
     """Custom domain, WAF rate limit and the payment_limits overrides."""
     _check_api_domain(s)
+    if s.is_production and s.waf_sampled_requests:
+        raise SettingsError("waf_sampled_requests", "production keeps sampled requests off: they show the "
+                                                    "Authorization and x-api-key headers the WAF log redacts")
     if s.waf_rate_limit_per_5min and s.waf_rate_limit_per_5min < WAF_MIN_RATE_LIMIT:
         raise SettingsError("waf_rate_limit_per_5min", f"AWS WAF needs at least {WAF_MIN_RATE_LIMIT}")
     limits = layer_module("limits")
@@ -52,6 +55,13 @@ def check_edge(s: Settings) -> None:
 
 
 def _check_api_domain(s: Settings) -> None:
+    if s.is_production and not s.api_domain_name:
+        # The default execute-api endpoint of a regional API accepts TLS 1.0 and 1.1, and a stage URL is
+        # no name a merchant should pin: production serves on its own domain, TLS 1.2 or newer, with the
+        # default endpoint disabled (modules/api.py).
+        raise SettingsError("api_domain_name", "production serves only on its custom domain (TLS 1.2+, the "
+                                               "execute-api endpoint disabled): set PAYMENTS_API_DOMAIN_NAME and "
+                                               "PAYMENTS_API_CERTIFICATE_ARN (an ACM certificate in the region)")
     if bool(s.api_domain_name) != bool(s.api_certificate_arn):
         missing = "api_certificate_arn" if s.api_domain_name else "api_domain_name"
         raise SettingsError(missing, "api_domain_name and api_certificate_arn are set together or not at all")

@@ -23,6 +23,7 @@ from cdktf import App, DefaultTokenResolver, StringConcat, TerraformStack, Testi
 from constructs import Construct
 
 from modules.settings import Settings, build_settings
+from tests.support import API_CERTIFICATE, API_DOMAIN
 
 Testing.__test__ = False  # a class named Test* in a test module's namespace is not a test class
 
@@ -94,4 +95,5 @@ def dev() -> Settings:
 
 @pytest.fixture(scope="session")
 def prod() -> Settings:
-    return settings_for("prod")
+    """Production as it must be configured: with its custom domain (settings rule)."""
+    return settings_for("prod", api_domain_name=API_DOMAIN, api_certificate_arn=API_CERTIFICATE)

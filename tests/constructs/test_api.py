@@ -113,7 +113,8 @@ def test_waf_on_the_stage_when_enabled_logs_without_credentials():
                                                 "aws-ip-reputation", "aws-anonymous-ip"]
     (logging,) = waf.resources(Wafv2WebAclLoggingConfiguration.TF_RESOURCE_TYPE).values()
     assert json.dumps(logging["redacted_fields"], sort_keys=True) == json.dumps(
-        [{"single_header": {"name": "x-api-key"}}, {"single_header": {"name": "authorization"}}], sort_keys=True)
+        [{"single_header": {"name": "x-api-key"}}, {"single_header": {"name": "authorization"}},
+         {"single_header": {"name": "idempotency-key"}}], sort_keys=True)
 
 
 def test_custom_domain_is_tls12_and_becomes_the_url():
