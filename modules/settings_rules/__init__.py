@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from modules.settings_rules import api, cost, environment, identity, migration, network, operations, retention, state
+from modules.settings_rules import (api, cost, environment, guardrails, identity, migration, network, operations,
+                                    retention, state)
 from modules.settings_rules.api import check_edge, check_throttles
 from modules.settings_rules.cost import check_capacity
 from modules.settings_rules.environment import check_environment
@@ -38,7 +39,8 @@ UNCHECKED = {
 # reference page (scripts/docs.py) prints it, and a test requires one for every setting.
 RULES: Mapping[str, str] = {
     **UNCHECKED,
-    **{name: rule for module in (environment, cost, retention, api, identity, operations, network, state, migration)
+    **{name: rule for module in (environment, cost, retention, api, identity, operations, network, state, migration,
+                                          guardrails)
        for name, rule in module.RULES.items()},
 }
 

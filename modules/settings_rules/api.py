@@ -24,7 +24,9 @@ RULES = {
     "api_stage_name": f"must match `{STAGE_PATTERN.pattern}`",
     **{name: "must not be negative" for name in NON_NEGATIVE},
     "waf_rate_limit_per_5min": f"0 or at least {WAF_MIN_RATE_LIMIT} (AWS WAF's minimum)",
-    "api_domain_name": "a lower-case DNS name of two labels or more; set together with api_certificate_arn",
+    "api_domain_name": "a lower-case DNS name of two labels or more; set together with api_certificate_arn; "
+                       "required in production (TLS 1.2+ only, the execute-api endpoint disabled)",
+    "waf_sampled_requests": "off in production (sampled requests show the headers the WAF log redacts)",
     "api_certificate_arn": "an ACM certificate ARN in the stack's region; set together with api_domain_name",
     "payment_limits": "`CUR:max=<n>:high=<n>,...` overrides the limits module accepts (major units)",
 }

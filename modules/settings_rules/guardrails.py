@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 OU_PATTERN = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
 # A role ARN, the account and the path/name may carry IAM wildcards (the same role in every account).
 BREAK_GLASS_PATTERN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(\d{12}|\*):role/(?P<name>[A-Za-z0-9+=,.@_/*?-]{1,512})$")
+# What the checks below accept, in words: the settings reference (docs/maintainers/settings.md) prints it.
+RULES = {
+    "guardrails_targets": "OU ids (`ou-...`) or 12-digit account ids, comma-separated; never the management "
+                          "account; empty: no payments-guardrails stack",
+    "management_account_id": "a 12-digit account id; required with guardrails_targets",
+    "break_glass_role_arn": "an IAM role ARN (the account may be `*`) whose name is not only wildcards",
+    "guardrails_regions": "AWS region names including the platform's region; the state region is always added",
+}
 
 
 def check_guardrails(s: Settings) -> None:
