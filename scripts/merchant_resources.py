@@ -297,25 +297,24 @@ def remove(aws: Aws, env: Environment, merchant: str) -> list[str]:
     return done
 
 
-def suspend(aws: Aws, env: Environment, merchant: str) -> list[str]:
-    """Active -> suspended: every call is refused (403 MERCHANT_SUSPENDED) within the functions'
-    registry cache time; nothing is deleted (credentials, key, plan and data stay)."""
-    row = registry.current(aws.dynamodb, env.registry_table, check_name(merchant), env.name)
-    if row["status"] == registry.SUSPENDED:
-        return [f"client {row['client_id']} already suspended since {row.get('suspended_at')}; nothing changed"]
-    row = registry.set_status(aws.dynamodb, env.registry_table, row, registry.SUSPENDED, registry.ACTIVE)
-    return [f"client {row['client_id']} suspended at {row['suspended_at']} "
-            f"(calls refused within {REGISTRY_CACHE_SECONDS} s)"]
+# Registry status changes: action -> (to, from, time stamped, verb, effect on calls).
+TRANSITIONS = {
+    "suspend": (registry.SUSPENDED, registry.ACTIVE, "suspended_at", "suspended", "calls refused"),
+    "resume": (registry.ACTIVE, registry.SUSPENDED, "resumed_at", "resumed", "calls served again"),
+}
 
 
-def resume(aws: Aws, env: Environment, merchant: str) -> list[str]:
-    """Suspended -> active: calls are served again within the functions' registry cache time."""
+def change_status(aws: Aws, env: Environment, merchant: str, action: str) -> list[str]:
+    """``suspend`` (active -> suspended: every call refused with 403 MERCHANT_SUSPENDED) or ``resume``
+    (back to active), effective within the functions' registry cache time. Nothing is deleted
+    (credentials, key, plan and data stay); asking for the status the merchant has changes nothing."""
+    to, expected, stamp, verb, effect = TRANSITIONS[action]
     row = registry.current(aws.dynamodb, env.registry_table, check_name(merchant), env.name)
-    if row["status"] == registry.ACTIVE:
-        return [f"client {row['client_id']} is active; nothing changed"]
-    row = registry.set_status(aws.dynamodb, env.registry_table, row, registry.ACTIVE, registry.SUSPENDED)
-    return [f"client {row['client_id']} resumed at {row['resumed_at']} "
-            f"(calls served again within {REGISTRY_CACHE_SECONDS} s)"]
+    if row["status"] == to:
+        return [f"client {row['client_id']} already {to} (since {row.get(stamp) or row.get('created_at')}); "
+                "nothing changed"]
+    row = registry.set_status(aws.dynamodb, env.registry_table, row, to, expected)
+    return [f"client {row['client_id']} {verb} at {row[stamp]} ({effect} within {REGISTRY_CACHE_SECONDS} s)"]
 
 
 def register(aws: Aws, env: Environment, merchant: str) -> list[str]:

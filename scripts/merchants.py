@@ -42,6 +42,7 @@ a local endpoint) come from modules/settings.py like everything else.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -56,12 +57,13 @@ if str(PROJECT_ROOT) not in sys.path:
 from scripts.plain_modules import import_plain  # noqa: E402
 from scripts.merchant_registry import RegistryError  # noqa: E402
 from scripts.merchant_resources import (  # noqa: E402
-    Aws, MerchantError, Onboarded, PlanLimits, add, check_name, list_merchants, load_environment, register,
-    remove, resume, suspend,
+    TRANSITIONS, Aws, MerchantError, Onboarded, PlanLimits, add, change_status, check_name, list_merchants,
+    load_environment, register, remove,
 )
 
 # Registry changes: action -> (function, past tense for the report).
-STATUS_ACTIONS = {"suspend": (suspend, "suspended"), "resume": (resume, "resumed"),
+STATUS_ACTIONS = {**{action: (functools.partial(change_status, action=action), TRANSITIONS[action][3])
+                     for action in TRANSITIONS},
                   "register": (register, "registered")}
 
 

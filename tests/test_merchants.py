@@ -310,13 +310,13 @@ def test_suspend_and_resume_flip_the_status_and_delete_nothing(aws, endpoint, de
     assert item["status"] == "suspended" and item["suspended_at"] == item["updated_at"]
     assert resources.find(aws, env, "pausing").names() == before  # client, key, plan, secret all kept
     again = run(endpoint, "suspend", "pausing")
-    assert again.returncode == 0 and "already suspended since" in again.stdout
+    assert again.returncode == 0 and "already suspended (since " in again.stdout
 
     proc = run(endpoint, "resume", "pausing")
     assert proc.returncode == 0, proc.stderr
     item = registry_item(aws, client_id)
     assert item["status"] == "active" and item["resumed_at"] >= item["suspended_at"]
-    assert "is active; nothing changed" in run(endpoint, "resume", "pausing").stdout
+    assert "already active (since " in run(endpoint, "resume", "pausing").stdout
     listed = {r["merchant"]: r for r in json.loads(run(endpoint, "list", "--json").stdout)}
     assert listed["pausing"]["status"] == "active"
 
