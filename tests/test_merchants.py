@@ -295,29 +295,33 @@ def test_add_records_the_merchant_active_with_its_api_key_in_the_registry(aws, d
     assert secret["client_secret"] not in json.dumps(item) and secret["api_key"] not in json.dumps(item)
 
 
+def added(aws: resources.Aws, merchant: str) -> resources.Onboarded:
+    """``add`` in-process (the command itself is run as a process above): cheaper for setup."""
+    env = resources.load_environment(aws, ENVIRONMENT, REGION)
+    return resources.add(aws, env, merchant, None, resources.PlanLimits(10, 20, 1000, 60))
+
+
 def test_suspend_and_resume_flip_the_status_and_delete_nothing(aws, endpoint, deployed) -> None:
-    added = run(endpoint, "add", "pausing", "--json")
-    assert added.returncode == 0, added.stderr
-    client_id = json.loads(added.stdout)["client_id"]
+    client_id = added(aws, "pausing").client_id
     env = resources.load_environment(aws, ENVIRONMENT, REGION)
     before = resources.find(aws, env, "pausing").names()
 
     proc = run(endpoint, "suspend", "pausing")
     assert proc.returncode == 0, proc.stderr
     assert "suspend merchant pausing in dev (registry payment-merchant-registry-dev)" in proc.stderr
-    assert f"client {client_id} suspended at" in proc.stdout and "within 30 s" in proc.stdout
+    assert f"client {client_id} suspended at" in proc.stdout and "(calls refused within 30 s)" in proc.stdout
     item = registry_item(aws, client_id)
     assert item["status"] == "suspended" and item["suspended_at"] == item["updated_at"]
     assert resources.find(aws, env, "pausing").names() == before  # client, key, plan, secret all kept
-    again = run(endpoint, "suspend", "pausing")
-    assert again.returncode == 0 and "already suspended (since " in again.stdout
+    [again] = resources.change_status(aws, env, "pausing", "suspend")
+    assert again.startswith(f"client {client_id} already suspended (since {item['suspended_at']})")
 
-    proc = run(endpoint, "resume", "pausing")
-    assert proc.returncode == 0, proc.stderr
+    [resumed] = resources.change_status(aws, env, "pausing", "resume")
     item = registry_item(aws, client_id)
     assert item["status"] == "active" and item["resumed_at"] >= item["suspended_at"]
-    assert "already active (since " in run(endpoint, "resume", "pausing").stdout
-    listed = {r["merchant"]: r for r in json.loads(run(endpoint, "list", "--json").stdout)}
+    assert resumed == f"client {client_id} resumed at {item['resumed_at']} (calls served again within 30 s)"
+    assert "already active (since " in resources.change_status(aws, env, "pausing", "resume")[0]
+    listed = {r["merchant"]: r for r in resources.list_merchants(aws, env)}
     assert listed["pausing"]["status"] == "active"
 
 
@@ -341,28 +345,31 @@ def test_a_status_change_is_conditional_on_the_status_read(aws, deployed) -> Non
                                  api_key_id="k2", usage_plan_id=None)
 
 
-def test_remove_marks_the_registry_item_removed_and_keeps_it(aws, endpoint, deployed) -> None:
-    added = run(endpoint, "add", "offboarded", "--json")
-    assert added.returncode == 0, added.stderr
-    result = json.loads(added.stdout)
-    proc = run(endpoint, "remove", "offboarded")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[1] == f"  registry: client {result['client_id']} marked removed"
-    item = registry_item(aws, result["client_id"])
-    assert item["status"] == "removed" and item["api_key_id"] == result["api_key_id"] and item["removed_at"]
-    assert run(endpoint, "resume", "offboarded").returncode == 1  # removed is final
+def test_remove_marks_the_registry_item_removed_first_and_keeps_it(aws, deployed) -> None:
+    result = added(aws, "offboarded")
+    env = resources.load_environment(aws, ENVIRONMENT, REGION)
+    lines = resources.remove(aws, env, "offboarded")
+    assert lines[0] == f"registry: client {result.client_id} marked removed"
+    item = registry_item(aws, result.client_id)
+    assert item["status"] == "removed" and item["api_key_id"] == result.api_key_id and item["removed_at"]
+    from scripts.merchant_registry import RegistryError
+    with pytest.raises(RegistryError, match="not in the registry"):  # removed is final
+        resources.change_status(aws, env, "offboarded", "resume")
 
 
-def test_register_records_a_merchant_onboarded_before_the_registry(aws, endpoint, deployed) -> None:
-    added = run(endpoint, "add", "early", "--json")
-    assert added.returncode == 0, added.stderr
-    result = json.loads(added.stdout)
-    aws.dynamodb.delete_item(TableName=REGISTRY, Key={"client_id": {"S": result["client_id"]}})
-    proc = run(endpoint, "register", "early")
-    assert proc.returncode == 0, proc.stderr
-    item = registry_item(aws, result["client_id"])
-    assert (item["status"], item["api_key_id"]) == ("active", result["api_key_id"])
-    assert run(endpoint, "register", "early").returncode == 1  # once
+def test_register_records_a_merchant_onboarded_before_the_registry(aws, deployed) -> None:
+    result = added(aws, "early")
+    aws.dynamodb.delete_item(TableName=REGISTRY, Key={"client_id": {"S": result.client_id}})
+    env = resources.load_environment(aws, ENVIRONMENT, REGION)
+    assert {r["merchant"]: r["status"] for r in resources.list_merchants(aws, env)}["early"] == "unregistered"
+    assert resources.register(aws, env, "early") == [
+        f"client {result.client_id} recorded active with API key {result.api_key_id}"]
+    item = registry_item(aws, result.client_id)
+    assert (item["status"], item["api_key_id"], item["usage_plan_id"]) == (
+        "active", result.api_key_id, result.usage_plan_id)
+    from scripts.merchant_registry import RegistryError
+    with pytest.raises(RegistryError, match="in the registry already"):  # once
+        resources.register(aws, env, "early")
 
 
 def test_a_failed_add_leaves_no_registry_item(aws, deployed, monkeypatch) -> None:
