@@ -23,6 +23,7 @@ PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
 .PHONY: deps synth synth-cli test bench rehearse release plan diff deploy cost clean bootstrap merchant-add merchant-remove merchant-list cdktn-readiness docs
+.PHONY: merchant-suspend merchant-resume merchant-register
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -126,6 +127,13 @@ merchant-remove: deps
 
 merchant-list: deps
 	$(PY) -m scripts.merchants list --environment $(ENVIRONMENT_SUFFIX)
+
+# make merchant-suspend|merchant-resume NAME=acme [ENVIRONMENT_SUFFIX=dev]: flip the merchant's status in
+# the merchant registry (nothing is deleted); the functions refuse / serve it again within 30 s.
+# make merchant-register NAME=acme: record a merchant onboarded before the registry existed.
+# docs/operators/merchant-registry.md
+merchant-suspend merchant-resume merchant-register: merchant-%: deps
+	$(PY) -m scripts.merchants $* "$(NAME)" --environment $(ENVIRONMENT_SUFFIX)
 
 # make cutover ENVIRONMENT_SUFFIX=prod [STEP=10|50|100]: move the new API's share of the merchant-facing
 # name one rung up, only when every signal is green; make rollback: all traffic back to legacy now.

@@ -32,6 +32,7 @@ ENVIRONMENTS = tuple(PROFILES)  # dev, staging, prod
 DATA_READS = (
     "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
     "dynamodb:GetRecords", "dynamodb:ExportTableToPointInTime", "secretsmanager:GetSecretValue",
+    "dynamodb:PartiQLSelect",  # ReadOnlyAccess grants it: a SELECT would read any table (the merchant registry too)
     "sqs:ReceiveMessage", "logs:GetLogEvents", "logs:FilterLogEvents", "logs:StartQuery",
 )
 

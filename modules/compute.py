@@ -163,6 +163,9 @@ class ComputeProps:
     network: FunctionNetwork | None    # None: the functions run outside the VPC
     partition: str
     account_id: str
+    # The merchant registry (modules/merchant_registry.py): every API function reads it first.
+    registry_table_arn: str
+    registry_table_name: str
 
 
 class PaymentFunctions(Construct):
@@ -194,15 +197,26 @@ class PaymentFunctions(Construct):
             return Statement(sid="AssumeMerchantDataRole", actions=["sts:AssumeRole", "sts:TagSession"],
                              resources=[merchant_role_arn[key]])
 
+        # Every API function reads the caller's registry item (status, bound API key id) with its own
+        # role before anything else; the merchant-data roles get no access to the registry.
+        registry = [
+            Statement(sid="ReadMerchantRegistry", actions=["dynamodb:GetItem"],
+                      resources=[props.registry_table_arn]),
+            Statement(sid="DecryptMerchantRegistry", actions=["kms:Decrypt"], resources=[props.kms_key_arn],
+                      conditions=dynamodb_key),
+        ]
+        registry_env = {"MERCHANT_REGISTRY_TABLE": props.registry_table_name}
         history = dict(CUSTOMER_ACTIVITY_TABLE=t.activity.name,
                        FRAUD_WINDOW_SECONDS=str(s.fraud_window_seconds), FRAUD_QUERY_LIMIT="100")
         specs = [
             FunctionSpec("validate", "validate", "validate_handler.handler",
-                         "Validates a payment request; writes nothing"),
+                         "Validates a payment request; writes nothing",
+                         statements=registry, environment=registry_env),
             FunctionSpec("fraud-check", "fraud_check", "fraud_check_handler.handler",
                          "Scores a payment request against the customer's recent history",
-                         statements=[assume_merchant_role("fraud-check")],
-                         environment={**history, "MERCHANT_DATA_ROLE_ARN": merchant_role_arn["fraud-check"]}),
+                         statements=[assume_merchant_role("fraud-check"), *registry],
+                         environment={**history, **registry_env,
+                                      "MERCHANT_DATA_ROLE_ARN": merchant_role_arn["fraud-check"]}),
             FunctionSpec(
                 "process", "process", "process_handler.handler",
                 "Re-validates, re-scores and records a payment exactly once per Idempotency-Key",
@@ -211,8 +225,9 @@ class PaymentFunctions(Construct):
                     # Card fingerprints and the Idempotency-Key digest secret (not merchant data).
                     Statement(sid="FingerprintCards", actions=["kms:GenerateMac"],
                               resources=[props.fingerprint_key_arn]),
+                    *registry,
                 ],
-                environment={**history, "MERCHANT_DATA_ROLE_ARN": merchant_role_arn["process"],
+                environment={**history, **registry_env, "MERCHANT_DATA_ROLE_ARN": merchant_role_arn["process"],
                              "TRANSACTION_TABLE": t.transactions.name,
                              "IDEMPOTENCY_TABLE": t.idempotency.name,
                              "IDEMPOTENCY_TTL_SECONDS": "86400",

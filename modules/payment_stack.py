@@ -15,6 +15,7 @@ from modules.compute import ComputeProps, FunctionNetwork, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
 from modules.identity import IdentityProps, MerchantIdentity
+from modules.merchant_registry import MerchantRegistry, MerchantRegistryProps
 from modules.endpoints import InterfaceEndpoints, InterfaceEndpointsProps
 from modules.messaging import AlertsProps, AlertTopic
 from modules.observability import ObservabilityProps, PaymentObservability
@@ -65,6 +66,7 @@ class PaymentStack(TerraformStack):
             s, self.key.arn, self.network.subnet_ids["isolated"], self.network.aurora_sg.id,
             account_id=account_id, partition=partition))
         self.tables = TransactionTables(self, "dynamodb", TablesProps(s, self.key.arn))
+        self.registry = MerchantRegistry(self, "registry", MerchantRegistryProps(s, self.key.arn))
         self.audit = SecureBucket(self, "audit", SecureBucketProps(
             name=f"{AUDIT_BUCKET_PREFIX}{s.environment}-{account_id}", kms_key_arn=self.key.arn,
             force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS,
@@ -75,10 +77,12 @@ class PaymentStack(TerraformStack):
                                                              event_rules_publish=s.migration_enabled))
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
             s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,
-            function_network, partition, account_id=account_id))
+            function_network, partition, account_id=account_id,
+            registry_table_arn=self.registry.arn, registry_table_name=self.registry.name))
         GatewayEndpointPolicies(self, "endpoint-policies", EndpointPoliciesProps(
             endpoint_ids={svc: ep.id for svc, ep in self.network.endpoints.items()},
-            table_arns=[self.tables.transactions.arn, self.tables.idempotency.arn, self.tables.activity.arn],
+            table_arns=[self.tables.transactions.arn, self.tables.idempotency.arn, self.tables.activity.arn,
+                        self.registry.arn],
             object_arns=[self.compute.audit_objects_arn]))
         self.identity = MerchantIdentity(self, "identity", IdentityProps(s, account_id))
         self.api = PaymentApi(self, "api", ApiProps(
@@ -114,6 +118,7 @@ class PaymentStack(TerraformStack):
             "api-stage": (self.api.stage.stage_name, "Payment API stage name"),
             "user-pool-id": (self.identity.user_pool_id, "Cognito user pool of the merchant app clients"),
             "token-endpoint": (self.identity.token_endpoint, "OAuth2 token endpoint (client credentials)"),
+            "merchant-registry": (self.registry.name, "Merchant registry table (scripts/merchants.py writes it)"),
         }
         PlatformParameters(self, "ssm", s, outputs)
         for name, (value, description) in outputs.items():

@@ -14,12 +14,16 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
+from scripts import merchant_registry as registry
+
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 RESOURCE_SERVER = "payments"  # modules/identity.py RESOURCE_SERVER
 # modules/parameters.py parameter_name(): the stack writes these (non-secret identifiers).
 PARAMETER = "/payment/{name}-{environment}"
-PARAMETERS = ("user-pool-id", "token-endpoint", "api-id", "api-stage", "api-url")
+PARAMETERS = ("user-pool-id", "token-endpoint", "api-id", "api-stage", "api-url", "merchant-registry")
 MANAGED_BY = "scripts/merchants.py"
+# payments_core.registry.CACHE_SECONDS: how long a function trusts a registry item it read.
+REGISTRY_CACHE_SECONDS = 30
 PREFIX = "payment-merchant-"
 
 
@@ -67,6 +71,7 @@ class Environment:
     api_id: str
     api_stage: str
     api_url: str
+    registry_table: str
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class PlanLimits:
 
 
 class Aws:
-    """The four clients the command uses, on one session (an endpoint URL for a local endpoint)."""
+    """The clients the command uses, on one session (an endpoint URL for a local endpoint)."""
 
     def __init__(self, region: str, endpoint_url: str | None = None):
         import boto3  # noqa: PLC0415  (only when talking to AWS; --help stays fast)
@@ -87,6 +92,7 @@ class Aws:
         make = lambda service: session.client(service, endpoint_url=endpoint_url or None)  # noqa: E731
         self.ssm, self.cognito = make("ssm"), make("cognito-idp")
         self.apigw, self.secrets = make("apigateway"), make("secretsmanager")
+        self.dynamodb = make("dynamodb")  # the merchant registry
 
 
 def load_environment(aws: Aws, environment: str, region: str) -> Environment:
@@ -98,7 +104,7 @@ def load_environment(aws: Aws, environment: str, region: str) -> Environment:
         raise MerchantError(f"environment {environment} is not deployed in {region} "
                             f"(missing SSM parameter {', '.join(missing)})")
     return Environment(environment, region, values["user-pool-id"], values["token-endpoint"],
-                       values["api-id"], values["api-stage"], values["api-url"])
+                       values["api-id"], values["api-stage"], values["api-url"], values["merchant-registry"])
 
 
 def available_scopes(aws: Aws, env: Environment) -> list[str]:
@@ -216,6 +222,10 @@ def add(aws: Aws, env: Environment, merchant: str, scopes: Sequence[str] | None,
         )
         undo.append(lambda: delete_usage_plan(aws, plan))
         aws.apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+        # Before the secret: the functions serve this client only with this key, from the start.
+        registry.record(aws.dynamodb, env.registry_table, client_id=client_id, merchant=merchant,
+                        api_key_id=key["id"], usage_plan_id=plan["id"])
+        undo.append(lambda: registry.delete_new(aws.dynamodb, env.registry_table, client_id))
         aws.secrets.create_secret(
             Name=secret_name(merchant, env.name), KmsKeyId=key_alias(env.name),
             Description=f"OAuth2 client secret and API key of merchant {merchant} ({env.name})",
@@ -253,10 +263,17 @@ def remove(aws: Aws, env: Environment, merchant: str) -> list[str]:
     """Delete every part of the merchant that exists; the lines say what went."""
     check_name(merchant)
     parts = find(aws, env, merchant)
-    if not parts.names():
+    live = [r for r in registry.rows_of(aws.dynamodb, env.registry_table, merchant)
+            if r.get("status") != registry.REMOVED]
+    if not parts.names() and not live:
         raise MerchantError(f"unknown merchant {merchant} in {env.name} (nothing named "
                             f"{resource_name(merchant, env.name)} or {secret_name(merchant, env.name)})")
     done = []
+    # First the registry: the functions refuse the merchant within their cache time, whatever key.
+    # The item stays (marked removed): it records which client and key the merchant held.
+    for row in live:
+        registry.set_status(aws.dynamodb, env.registry_table, row, registry.REMOVED, row["status"])
+        done.append(f"registry: client {row['client_id']} marked removed")
     # First the API key: without it every call is refused, whatever access token the caller holds.
     for plan in parts.usage_plans:
         for key_id in parts.api_key_ids:
@@ -280,9 +297,44 @@ def remove(aws: Aws, env: Environment, merchant: str) -> list[str]:
     return done
 
 
+# Registry status changes: action -> (to, from, time stamped, verb, effect on calls).
+TRANSITIONS = {
+    "suspend": (registry.SUSPENDED, registry.ACTIVE, "suspended_at", "suspended", "calls refused"),
+    "resume": (registry.ACTIVE, registry.SUSPENDED, "resumed_at", "resumed", "calls served again"),
+}
+
+
+def change_status(aws: Aws, env: Environment, merchant: str, action: str) -> list[str]:
+    """``suspend`` (active -> suspended: every call refused with 403 MERCHANT_SUSPENDED) or ``resume``
+    (back to active), effective within the functions' registry cache time. Nothing is deleted
+    (credentials, key, plan and data stay); asking for the status the merchant has changes nothing."""
+    to, expected, stamp, verb, effect = TRANSITIONS[action]
+    row = registry.current(aws.dynamodb, env.registry_table, check_name(merchant), env.name)
+    if row["status"] == to:
+        return [f"client {row['client_id']} already {to} (since {row.get(stamp) or row.get('created_at')}); "
+                "nothing changed"]
+    row = registry.set_status(aws.dynamodb, env.registry_table, row, to, expected)
+    return [f"client {row['client_id']} {verb} at {row[stamp]} ({effect} within {REGISTRY_CACHE_SECONDS} s)"]
+
+
+def register(aws: Aws, env: Environment, merchant: str) -> list[str]:
+    """Record a merchant onboarded before the registry existed: its one app client and API key."""
+    parts = find(aws, env, check_name(merchant))
+    if len(parts.client_ids) != 1 or len(parts.api_key_ids) != 1:
+        raise MerchantError(f"merchant {merchant} in {env.name} has {len(parts.client_ids)} app client(s) and "
+                            f"{len(parts.api_key_ids)} API key(s) named {resource_name(merchant, env.name)}; "
+                            "register needs exactly one of each")
+    row = registry.record(aws.dynamodb, env.registry_table, client_id=parts.client_ids[0], merchant=merchant,
+                          api_key_id=parts.api_key_ids[0],
+                          usage_plan_id=parts.usage_plans[0]["id"] if parts.usage_plans else None)
+    return [f"client {row['client_id']} recorded active with API key {row['api_key_id']}"]
+
+
 def list_merchants(aws: Aws, env: Environment) -> list[dict[str, Any]]:
     prefix, suffix = PREFIX, f"-{env.name}"
     plans = {p["name"]: p for p in _all(aws.apigw, "get_usage_plans", "items")}
+    statuses = {i["client_id"]["S"]: i.get("status", {}).get("S") for i in _all(
+        aws.dynamodb, "scan", "Items", TableName=env.registry_table, ConsistentRead=True)}
     rows = []
     for client in app_clients(aws, env):
         name = client.get("ClientName") or ""
@@ -294,5 +346,5 @@ def list_merchants(aws: Aws, env: Environment) -> list[dict[str, Any]]:
         rows.append({"merchant": name[len(prefix):-len(suffix)], "client_id": client["ClientId"],
                      "scopes": described["UserPoolClient"].get("AllowedOAuthScopes", []),
                      "usage_plan_id": plan.get("id"), "throttle": plan.get("throttle"),
-                     "quota": plan.get("quota")})
+                     "quota": plan.get("quota"), "status": statuses.get(client["ClientId"], "unregistered")})
     return sorted(rows, key=lambda r: r["merchant"])

@@ -3,7 +3,8 @@
     make merchant-add NAME=acme ENVIRONMENT_SUFFIX=dev [SCOPES=payments/validate,payments/process]
     make merchant-remove NAME=acme ENVIRONMENT_SUFFIX=dev
     make merchant-list ENVIRONMENT_SUFFIX=dev
-    python -m scripts.merchants {add,remove,list} [NAME] [--environment ENV] [--endpoint-url URL] ...
+    make merchant-suspend NAME=acme ENVIRONMENT_SUFFIX=dev     (and merchant-resume, merchant-register)
+    python -m scripts.merchants {add,remove,list,suspend,resume,register} [NAME] [--environment ENV] ...
 
 ``add`` creates, for merchant NAME in the environment's user pool and API stage (found through the
 SSM parameters the stack writes, see modules/parameters.py):
@@ -13,13 +14,21 @@ SSM parameters the stack writes, see modules/parameters.py):
 * an API key and a usage plan of the same name (throttle and daily quota from the settings or the
   flags), the plan linked to the API stage, both tagged ``Merchant=<name>``;
 * a Secrets Manager secret ``payment/merchants/<env>/<name>`` encrypted with the platform key,
-  holding the client secret and the API key value: the only place they are ever written.
+  holding the client secret and the API key value: the only place they are ever written;
+* an item in the merchant registry (``payment-merchant-registry-<env>``, scripts/merchant_registry.py):
+  client id, API key id, usage plan, status ``active``. The API functions serve a client only while
+  its item is active and only with the API key recorded there.
+
+``suspend`` / ``resume`` flip the registry status (active <-> suspended) and delete nothing; the
+functions see the change within their registry cache time (30 s). ``register`` records a merchant
+onboarded before the registry existed.
 
 It prints the client id, the token endpoint and the command that fetches the secret; never the
 secret itself. These credentials are not Terraform resources on purpose: whatever Terraform creates
 has its attributes (the client secret, the key value) in state.
 
-``remove`` cuts the merchant off first (its API key leaves its usage plan and is deleted, so calls
+``remove`` marks the registry item ``removed`` (kept as the record of the client and key the merchant
+held), then cuts the merchant off at API Gateway (its API key leaves its usage plan and is deleted, so calls
 are refused from then on, even with an access token that has not expired yet: API Gateway checks a
 token's signature and expiry, not whether its client still exists), then deletes the plan, the app
 client and the secret. It removes whatever part exists, so it also cleans up a partial add.
@@ -33,6 +42,7 @@ a local endpoint) come from modules/settings.py like everything else.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -45,9 +55,16 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from scripts.plain_modules import import_plain  # noqa: E402
+from scripts.merchant_registry import RegistryError  # noqa: E402
 from scripts.merchant_resources import (  # noqa: E402
-    Aws, MerchantError, Onboarded, PlanLimits, add, check_name, list_merchants, load_environment, remove,
+    TRANSITIONS, Aws, MerchantError, Onboarded, PlanLimits, add, change_status, check_name, list_merchants,
+    load_environment, register, remove,
 )
+
+# Registry changes: action -> (function, past tense for the report).
+STATUS_ACTIONS = {**{action: (functools.partial(change_status, action=action), TRANSITIONS[action][3])
+                     for action in TRANSITIONS},
+                  "register": (register, "registered")}
 
 
 # --------------------------------------------------------------------------- command line
@@ -72,8 +89,8 @@ def render(result: Onboarded) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m scripts.merchants", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=("add", "remove", "list"))
-    parser.add_argument("merchant", nargs="?", default="", help="merchant name (add, remove)")
+    parser.add_argument("action", choices=("add", "remove", "list", *STATUS_ACTIONS))
+    parser.add_argument("merchant", nargs="?", default="", help="merchant name (all but list)")
     parser.add_argument("--environment", help="environment (default ENVIRONMENT_SUFFIX, cdktf.json, dev)")
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local moto server "
                                                "(default PAYMENTS_AWS_ENDPOINT; empty: real AWS)")
@@ -118,6 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             scopes = [s.strip() for s in args.scopes.split(",") if s.strip()] if args.scopes else None
             result = add(aws, env, args.merchant, scopes, limits_from(args, settings))
             print(json.dumps(asdict(result), indent=2) if args.json else render(result))
+        elif args.action in STATUS_ACTIONS:
+            action, done = STATUS_ACTIONS[args.action]
+            print(f"{args.action} merchant {args.merchant} in {env.name} (registry {env.registry_table})",
+                  file=sys.stderr)
+            lines = action(aws, env, args.merchant)
+            print(json.dumps({"merchant": args.merchant, args.action: lines}) if args.json else
+                  "\n".join([f"merchant {args.merchant} {done} in {env.name}", *(f"  {l}" for l in lines)]))
         elif args.action == "remove":
             lines = remove(aws, env, args.merchant)
             print(json.dumps({"merchant": args.merchant, "removed": lines}) if args.json else
@@ -126,10 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = list_merchants(aws, env)
             print(json.dumps(rows, indent=2) if args.json else "\n".join(
                 [f"{len(rows)} merchant(s) in {env.name}"] +
-                [f"  {r['merchant']:<24} {r['client_id']}  {' '.join(r['scopes'])}  plan {r['usage_plan_id']}"
+                [f"  {r['merchant']:<24} {r['client_id']}  {r['status']:<12} {' '.join(r['scopes'])}  "
+                 f"plan {r['usage_plan_id']}"
                  for r in rows]))
         return 0
-    except (MerchantError, settings_module.SettingsError) as err:
+    except (MerchantError, RegistryError, settings_module.SettingsError) as err:
         print(f"error: {err}", file=sys.stderr)
     except Exception as err:
         print(f"error: {aws_error(err)}", file=sys.stderr)

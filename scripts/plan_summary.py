@@ -4,12 +4,14 @@
 
 PLAN_JSON is the output of ``terraform show -json plan.out`` (``-`` reads stdin). Prints a table of
 creates / updates / replaces / deletes per resource type, the changed attribute *names* of every
-update (values are never printed; sensitive ones are marked), the idle-cost delta of the plan per bill
-line (scripts/cost.py: before → after, e.g. "+$87.60/month: aws_rds_cluster_instance"), and the
-resources the gate blocks.
+update (values are never printed; sensitive ones are marked), except policy attributes, whose change
+is shown as a digest before → after and a statement-level diff (scripts/policy_diff.py), the
+idle-cost delta of the plan per bill line (scripts/cost.py: before → after, e.g.
+"+$87.60/month: aws_rds_cluster_instance"), and the resources the gate blocks.
 
-Exit status: 0 plan may proceed; 1 the plan deletes or replaces a stateful resource (a type in
-``STATEFUL_TYPES``) whose address no ``--allow-destroy`` names; 2 the input is not a plan.
+Exit status: 0 plan may proceed; 1 the plan deletes or replaces a gated resource (a type in
+``STATEFUL_TYPES`` or ``MERCHANT_HOLDERS``) whose address no ``--allow-destroy`` names; 2 the input
+is not a plan.
 
 Everything but ``main`` is a pure function over the plan JSON.
 """
@@ -25,6 +27,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence, TextIO
 
 from scripts import cost
+from scripts.policy_diff import PolicyChange, is_policy_attribute, policy_change
 
 # Resources that hold data (or the key to it): losing one loses money records or makes them unreadable.
 STATEFUL_TYPES: frozenset[str] = frozenset({
@@ -38,6 +41,18 @@ STATEFUL_TYPES: frozenset[str] = frozenset({
     "aws_sqs_queue",               # the audit writer's dead letters
     "aws_cloudwatch_log_group",    # audit and access logs (1 year in prod)
 })
+# Resources that hold merchants without holding their data in Terraform: replacing one silently cuts
+# every merchant off (docs/operators/gate-merchant-holders.md). The merchant registry and the ledger
+# tables are aws_dynamodb_table, gated above.
+MERCHANT_HOLDERS: frozenset[str] = frozenset({
+    "aws_cognito_user_pool",         # every merchant's app client (id and secret) lives in it
+    "aws_cognito_resource_server",   # the payments/* scopes granted to every app client
+    "aws_cognito_user_pool_domain",  # the token endpoint merchants call
+    "aws_api_gateway_rest_api",      # usage plans (each merchant's API key) bind to the API id
+    "aws_api_gateway_stage",         # ... and to the stage
+    "aws_api_gateway_domain_name",   # the custom domain merchants call
+})
+GATED_TYPES: frozenset[str] = STATEFUL_TYPES | MERCHANT_HOLDERS
 ACTIONS = ("create", "update", "replace", "delete")
 DESTRUCTIVE = frozenset({"delete", "replace"})
 
@@ -55,6 +70,7 @@ class Change:
     sensitive: tuple[str, ...] = ()      # those of them marked sensitive
     replace_paths: tuple[str, ...] = ()  # attributes that force a replacement
     deposed: bool = False
+    policies: tuple[PolicyChange, ...] = ()  # value changes of non-sensitive policy attributes
 
     @property
     def destructive(self) -> bool:
@@ -101,6 +117,20 @@ def changed_attributes(change: Mapping[str, Any]) -> tuple[tuple[str, ...], tupl
     return tuple(names), tuple(sensitive)
 
 
+def policy_changes(change: Mapping[str, Any], attributes: Sequence[str],
+                   sensitive: Sequence[str]) -> tuple[PolicyChange, ...]:
+    """Digest and statement diff of each changed, non-sensitive ``*policy*`` attribute."""
+    before = change.get("before") or {}
+    after = change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        return ()
+    return tuple(policy_change(name, before.get(name), after.get(name), _is_sensitive(unknown.get(name)))
+                 for name in attributes
+                 if is_policy_attribute(name) and name not in sensitive
+                 and all(isinstance(v, (str, type(None))) for v in (before.get(name), after.get(name))))
+
+
 def _path_name(path: Any) -> str:
     return ".".join(str(p) for p in path) if isinstance(path, list) else str(path)
 
@@ -123,6 +153,7 @@ def parse_changes(plan: Mapping[str, Any]) -> list[Change]:
             sensitive=sensitive,
             replace_paths=tuple(_path_name(p) for p in change.get("replace_paths") or ()),
             deposed=bool(rc.get("deposed")),
+            policies=policy_changes(change, attributes, sensitive),
         ))
     return result
 
@@ -140,8 +171,9 @@ def totals(changes: Iterable[Change]) -> Counter[str]:
 
 
 def blocked_changes(changes: Iterable[Change], allow: Iterable[str] = (),
-                    stateful_types: Iterable[str] = STATEFUL_TYPES) -> list[Change]:
-    """Deletes/replacements of stateful resources whose address is not explicitly allowed.
+                    stateful_types: Iterable[str] = GATED_TYPES) -> list[Change]:
+    """Deletes/replacements of stateful resources or merchant holders whose address is not
+    explicitly allowed.
 
     A deposed object (left over from an earlier create-before-destroy) is the old copy of a
     replacement already made, so its deletion is not blocked.
@@ -215,7 +247,7 @@ def _detail(c: Change) -> str:
 
 
 def render(changes: Sequence[Change], allow: Iterable[str] = (),
-           stateful_types: Iterable[str] = STATEFUL_TYPES, markdown: bool = False,
+           stateful_types: Iterable[str] = GATED_TYPES, markdown: bool = False,
            cost_lines: Sequence[str] = ()) -> str:
     """The review text: counts per type, the idle-cost delta, the changes in detail, and the gate's
     verdict."""
@@ -252,16 +284,21 @@ def render(changes: Sequence[Change], allow: Iterable[str] = (),
             text = f"{symbol[c.action]} {c.address}" + (f"  ({detail})" if detail else "")
             lines.append(f"- `{symbol[c.action]} {c.address}`" + (f" {detail}" if detail else "")
                          if markdown else f"  {text}")
+            for policy in c.policies:
+                lines.append(f"  - `{policy.headline()}`" if markdown else f"      {policy.headline()}")
+                lines += [f"    - `{line}`" if markdown else f"        {line}" for line in policy.lines]
     lines.append("")
     if blocked:
         lines.append(("**BLOCKED**: " if markdown else "BLOCKED: ")
-                     + "this plan deletes or replaces stateful resources:")
-        lines += [f"- `{c.address}` ({c.action})" if markdown else f"  {c.address} ({c.action})"
+                     + "this plan deletes or replaces stateful resources or what holds merchants:")
+        why = {c.address: f"{c.action}{', holds merchants' if c.type in MERCHANT_HOLDERS else ''}" for c in blocked}
+        lines += [f"- `{c.address}` ({why[c.address]})" if markdown else f"  {c.address} ({why[c.address]})"
                   for c in blocked]
         lines.append("If that is intended, re-run with --allow-destroy ADDRESS for each of them "
                      "(see the README section 'Reviewing a plan').")
     else:
-        lines.append("Gate: passed (no stateful resource is deleted or replaced without an allow).")
+        lines.append("Gate: passed (no stateful resource or merchant holder is deleted or replaced "
+                     "without an allow).")
     allowed = [c for c in changes if c.destructive and c.address in set(allow) and c.type in set(stateful_types)]
     if allowed:
         lines.append("Allowed deliberately: " + ", ".join(f"{c.address} ({c.action})" for c in allowed))

@@ -144,7 +144,8 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
         with report.phase("onboard") as note:
             note.append(check_api_authorization(ctx))
             ctx.merchant = onboard_merchant(ctx, endpoint_env(server.url, region), stack_dir, env)
-            note.append(f"merchant {ctx.merchant.name} client {ctx.merchant.client_id}; no secret in output or state")
+            note.append(f"merchant {ctx.merchant.name} client {ctx.merchant.client_id}, registered with API key "
+                        f"{ctx.merchant.api_key_id}; no secret in output or state")
         with report.phase("smoke") as note:
             smoke_test(ctx)
             migration_smoke(ctx, migration)

@@ -1,7 +1,8 @@
 """The offline rehearsal's merchant phases (scripts/rehearse.py): after apply, check the applied
 API's authorizer and scopes and onboard a merchant with ``scripts/merchants.py`` against the local
 endpoint, proving that neither the command's output nor the Terraform state carries its client
-secret or API key value; after the smoke test, offboard it.
+secret or API key value and that the merchant registry holds it active with its API key id; after the
+smoke test, offboard it (the registry item stays, marked removed).
 
 ``ctx`` is the rehearsal's ``SmokeContext`` (``boto(service)``, ``outputs``, ``environment``,
 ``region``); this module does not import scripts/rehearse.py, which imports it.
@@ -39,6 +40,7 @@ class Merchant:
     client_id: str
     scopes: tuple[str, ...]
     secret_name: str
+    api_key_id: str = ""  # what API Gateway puts in requestContext.identity.apiKeyId for its key
 
 
 def merchants_command(ctx: Any, endpoint_env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -89,12 +91,17 @@ def onboard_merchant(ctx: Any, endpoint_env: Mapping[str, str], workdir: Path,
     plan = ctx.boto("apigateway").get_usage_plan(usagePlanId=result["usage_plan_id"])
     check(plan["apiStages"] == [{"apiId": ctx.outputs["api-id"], "stage": ctx.outputs["api-stage"]}],
           f"usage plan stages {plan['apiStages']}")
+    registry = ctx.boto("dynamodb").get_item(TableName=ctx.outputs["merchant-registry"], ConsistentRead=True,
+                                             Key={"client_id": {"S": result["client_id"]}}).get("Item", {})
+    check(registry.get("status") == {"S": "active"} and registry.get("api_key_id") == {"S": result["api_key_id"]},
+          f"registry item of client {result['client_id']}: {registry}")
     state = terraform.run(workdir, ["state", "pull"], env=dict(tf_env), check=False)
     check(state.returncode == 0 and '"resources"' in state.stdout, "terraform state pull failed")
     for label, value in (("client secret", secret["client_secret"]), ("API key value", secret["api_key"])):
         check(bool(value) and value not in proc.stdout + proc.stderr, f"the {label} appears in the command output")
         check(value not in state.stdout, f"the {label} appears in the Terraform state")
-    return Merchant(MERCHANT, result["client_id"], tuple(result["scopes"]), result["secret_name"])
+    return Merchant(MERCHANT, result["client_id"], tuple(result["scopes"]), result["secret_name"],
+                    result["api_key_id"])
 
 
 def offboard_merchant(ctx: Any, endpoint_env: Mapping[str, str], merchant: Merchant) -> str:
@@ -104,6 +111,9 @@ def offboard_merchant(ctx: Any, endpoint_env: Mapping[str, str], merchant: Merch
     clients = ctx.boto("cognito-idp").list_user_pool_clients(
         UserPoolId=ctx.outputs["user-pool-id"], MaxResults=60)["UserPoolClients"]
     check(merchant.client_id not in {c["ClientId"] for c in clients}, "app client still exists")
+    registry = ctx.boto("dynamodb").get_item(TableName=ctx.outputs["merchant-registry"], ConsistentRead=True,
+                                             Key={"client_id": {"S": merchant.client_id}}).get("Item", {})
+    check(registry.get("status") == {"S": "removed"}, f"registry item after remove: {registry}")
     again = merchants_command(ctx, endpoint_env, "remove", merchant.name)
     check(again.returncode == 1 and "unknown merchant" in again.stderr, f"second remove: {again.stderr}")
-    return f"{merchant.name} removed (client, key, plan, secret)"
+    return f"{merchant.name} removed (client, key, plan, secret; registry item marked removed)"

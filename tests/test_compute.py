@@ -97,9 +97,9 @@ def test_only_xray_and_ec2_describe_use_a_wildcard_resource(stack, key):
                                          {"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"})
 
 
-def test_validate_needs_nothing_beyond_logs_traces_and_in_the_vpc_its_enis(stack, staging_stack):
+def test_validate_needs_nothing_beyond_logs_traces_the_registry_and_in_the_vpc_its_enis(stack, staging_stack):
     outside = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
-               "kms:Decrypt"}
+               "kms:Decrypt", "dynamodb:GetItem"}
     assert _allowed_actions(_role_policy(stack, "validate")) == outside
     assert _allowed_actions(_role_policy(staging_stack, "validate", "staging")) == outside | {
         "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
@@ -128,11 +128,29 @@ def _table_arn(stack, name):
 @pytest.mark.parametrize("key", FUNCTIONS)
 def test_no_function_role_touches_dynamodb_items_itself(stack, key):
     """Merchant data is reached only through a merchant-tagged session (the audit writer reads the
-    stream, which carries no merchant key to scope)."""
+    stream, which carries no merchant key to scope). The one item a function role reads itself is
+    its caller's merchant registry entry: GetItem on exactly that table."""
     item_actions = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan",
                     "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem",
                     "dynamodb:BatchWriteItem", "dynamodb:PartiQLSelect"}
-    assert not item_actions & _allowed_actions(_role_policy(stack, key))
+    policy = _role_policy(stack, key)
+    others = {"Statement": [st for st in policy["Statement"] if st["Sid"] != "ReadMerchantRegistry"]}
+    assert not item_actions & _allowed_actions(others)
+    registry = [st for st in policy["Statement"] if st["Sid"] == "ReadMerchantRegistry"]
+    if key == "audit-writer":
+        assert registry == []
+    else:
+        arn = stack.ref("aws_dynamodb_table", "arn", name="payment-merchant-registry-dev")
+        assert registry == [{"Sid": "ReadMerchantRegistry", "Effect": "Allow", "Action": ["dynamodb:GetItem"],
+                             "Resource": [arn]}]
+        assert _function(stack, key)["environment"]["variables"]["MERCHANT_REGISTRY_TABLE"] == \
+            stack.ref("aws_dynamodb_table", "name", name="payment-merchant-registry-dev")
+
+
+@pytest.mark.parametrize("key", ["fraud-check", "process"])
+def test_merchant_data_roles_cannot_read_the_registry(stack, key):
+    arn = stack.ref("aws_dynamodb_table", "arn", name="payment-merchant-registry-dev")
+    assert arn not in json.dumps(_merchant_policy(stack, key))
 
 
 @pytest.mark.parametrize("key", ["fraud-check", "process"])

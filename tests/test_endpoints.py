@@ -193,7 +193,9 @@ def test_the_code_scan_finds_the_apis_the_functions_are_known_to_call(stack):
     calls = {name: called_services(code_of(handler_file(f)))[0] for name, f in functions.items()}
     assert {"dynamodb", "kms"} <= calls["payment-process-dev"]
     assert "s3" in calls["payment-audit-writer-dev"]
-    assert calls["payment-validate-dev"] == set()  # validates in memory, calls nothing
+    # The merchant registry read (payments_core.registry through payments_core.aws, whose client reset
+    # also clears the sts sessions, hence sts); the payment itself is validated in memory.
+    assert calls["payment-validate-dev"] == {"dynamodb", "sts"}
 
 
 def test_every_client_names_its_service_literally():

@@ -23,6 +23,7 @@ from tests.support import PROJECT_ROOT
 ENVIRONMENT = "dev"
 REGION = "us-east-1"
 ALL_SCOPES = ["payments/validate", "payments/fraud-check", "payments/process"]
+REGISTRY = "payment-merchant-registry-dev"
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,10 @@ def deployed(aws: resources.Aws, endpoint: str) -> dict[str, str]:
     aws.apigw.put_integration(restApiId=api, resourceId=root, httpMethod="POST", type="MOCK")
     deployment = aws.apigw.create_deployment(restApiId=api)["id"]
     aws.apigw.create_stage(restApiId=api, stageName="prod", deploymentId=deployment)
-    values = {"user-pool-id": pool, "api-id": api, "api-stage": "prod",
+    aws.dynamodb.create_table(TableName=REGISTRY, BillingMode="PAY_PER_REQUEST",
+                              AttributeDefinitions=[{"AttributeName": "client_id", "AttributeType": "S"}],
+                              KeySchema=[{"AttributeName": "client_id", "KeyType": "HASH"}])
+    values = {"user-pool-id": pool, "api-id": api, "api-stage": "prod", "merchant-registry": REGISTRY,
               "token-endpoint": "https://payments-dev-0123456789.auth.us-east-1.amazoncognito.com/oauth2/token",
               "api-url": f"https://{api}.execute-api.us-east-1.amazonaws.com/prod"}
     for name, value in values.items():
@@ -269,3 +273,110 @@ def test_rehearsal_api_check_accepts_one_scope_per_route_and_refuses_others(aws,
         check(authorized_api(aws, pool_arn, {**routes, "process": "payments/validate"}))
     with pytest.raises(rehearse_identity.OnboardingError, match="expected one authorizer"):
         check(deployed["api-id"])
+
+
+# --------------------------------------------------------------------------- the merchant registry
+
+
+def registry_item(aws: resources.Aws, client_id: str) -> dict[str, str]:
+    item = aws.dynamodb.get_item(TableName=REGISTRY, Key={"client_id": {"S": client_id}},
+                                 ConsistentRead=True).get("Item") or {}
+    return {k: v["S"] for k, v in item.items()}
+
+
+def test_add_records_the_merchant_active_with_its_api_key_in_the_registry(aws, deployed, acme) -> None:
+    _, result = acme
+    item = registry_item(aws, result["client_id"])
+    assert {k: item[k] for k in ("merchant", "api_key_id", "usage_plan_id", "status")} == {
+        "merchant": "acme", "api_key_id": result["api_key_id"], "usage_plan_id": result["usage_plan_id"],
+        "status": "active"}
+    assert item["created_at"] == item["updated_at"] and item["created_at"].endswith("+00:00")
+    secret = stored_secret(aws, "acme")
+    assert secret["client_secret"] not in json.dumps(item) and secret["api_key"] not in json.dumps(item)
+
+
+def added(aws: resources.Aws, merchant: str) -> resources.Onboarded:
+    """``add`` in-process (the command itself is run as a process above): cheaper for setup."""
+    env = resources.load_environment(aws, ENVIRONMENT, REGION)
+    return resources.add(aws, env, merchant, None, resources.PlanLimits(10, 20, 1000, 60))
+
+
+def test_suspend_and_resume_flip_the_status_and_delete_nothing(aws, endpoint, deployed) -> None:
+    client_id = added(aws, "pausing").client_id
+    env = resources.load_environment(aws, ENVIRONMENT, REGION)
+    before = resources.find(aws, env, "pausing").names()
+
+    proc = run(endpoint, "suspend", "pausing")
+    assert proc.returncode == 0, proc.stderr
+    assert "suspend merchant pausing in dev (registry payment-merchant-registry-dev)" in proc.stderr
+    assert f"client {client_id} suspended at" in proc.stdout and "(calls refused within 30 s)" in proc.stdout
+    item = registry_item(aws, client_id)
+    assert item["status"] == "suspended" and item["suspended_at"] == item["updated_at"]
+    assert resources.find(aws, env, "pausing").names() == before  # client, key, plan, secret all kept
+    [again] = resources.change_status(aws, env, "pausing", "suspend")
+    assert again.startswith(f"client {client_id} already suspended (since {item['suspended_at']})")
+
+    [resumed] = resources.change_status(aws, env, "pausing", "resume")
+    item = registry_item(aws, client_id)
+    assert item["status"] == "active" and item["resumed_at"] >= item["suspended_at"]
+    assert resumed == f"client {client_id} resumed at {item['resumed_at']} (calls served again within 30 s)"
+    assert "already active (since " in resources.change_status(aws, env, "pausing", "resume")[0]
+    listed = {r["merchant"]: r for r in resources.list_merchants(aws, env)}
+    assert listed["pausing"]["status"] == "active"
+
+
+def test_suspending_an_unregistered_merchant_names_the_register_command(endpoint, deployed) -> None:
+    proc = run(endpoint, "suspend", "nobody")
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == (
+        "error: merchant nobody is not in the registry of dev (onboarded before the registry existed? "
+        "`make merchant-register NAME=nobody` records it)")
+
+
+def test_a_status_change_is_conditional_on_the_status_read(aws, deployed) -> None:
+    from scripts import merchant_registry
+    row = merchant_registry.record(aws.dynamodb, REGISTRY, client_id="raceclient", merchant="race",
+                                   api_key_id="k1", usage_plan_id=None)
+    merchant_registry.set_status(aws.dynamodb, REGISTRY, row, "suspended", "active")
+    with pytest.raises(merchant_registry.RegistryError, match="changed while this ran"):
+        merchant_registry.set_status(aws.dynamodb, REGISTRY, row, "suspended", "active")
+    with pytest.raises(merchant_registry.RegistryError, match="in the registry already"):
+        merchant_registry.record(aws.dynamodb, REGISTRY, client_id="raceclient", merchant="race",
+                                 api_key_id="k2", usage_plan_id=None)
+
+
+def test_remove_marks_the_registry_item_removed_first_and_keeps_it(aws, deployed) -> None:
+    result = added(aws, "offboarded")
+    env = resources.load_environment(aws, ENVIRONMENT, REGION)
+    lines = resources.remove(aws, env, "offboarded")
+    assert lines[0] == f"registry: client {result.client_id} marked removed"
+    item = registry_item(aws, result.client_id)
+    assert item["status"] == "removed" and item["api_key_id"] == result.api_key_id and item["removed_at"]
+    from scripts.merchant_registry import RegistryError
+    with pytest.raises(RegistryError, match="not in the registry"):  # removed is final
+        resources.change_status(aws, env, "offboarded", "resume")
+
+
+def test_register_records_a_merchant_onboarded_before_the_registry(aws, deployed) -> None:
+    result = added(aws, "early")
+    aws.dynamodb.delete_item(TableName=REGISTRY, Key={"client_id": {"S": result.client_id}})
+    env = resources.load_environment(aws, ENVIRONMENT, REGION)
+    assert {r["merchant"]: r["status"] for r in resources.list_merchants(aws, env)}["early"] == "unregistered"
+    assert resources.register(aws, env, "early") == [
+        f"client {result.client_id} recorded active with API key {result.api_key_id}"]
+    item = registry_item(aws, result.client_id)
+    assert (item["status"], item["api_key_id"], item["usage_plan_id"]) == (
+        "active", result.api_key_id, result.usage_plan_id)
+    from scripts.merchant_registry import RegistryError
+    with pytest.raises(RegistryError, match="in the registry already"):  # once
+        resources.register(aws, env, "early")
+
+
+def test_a_failed_add_leaves_no_registry_item(aws, deployed, monkeypatch) -> None:
+    env = resources.load_environment(aws, ENVIRONMENT, REGION)
+    monkeypatch.setattr(aws.secrets, "create_secret", lambda **_: (_ for _ in ()).throw(RuntimeError("down")))
+    with pytest.raises(RuntimeError):
+        resources.add(aws, env, "flaky-reg", None, resources.PlanLimits(10, 20, 1000, 60))
+    rows = aws.dynamodb.scan(TableName=REGISTRY, FilterExpression="merchant = :m",
+                             ExpressionAttributeValues={":m": {"S": "flaky-reg"}})["Items"]
+    assert rows == []

@@ -106,7 +106,7 @@ def _endpoint_policy(stack, svc):
 
 def test_dynamodb_endpoint_reaches_only_the_platform_tables_and_their_indexes(stack):
     [st] = _endpoint_policy(stack, "dynamodb")["Statement"]
-    tables = [stack.ref("aws_dynamodb_table", "arn", name=f"payment-{t}-dev") for t in ("transactions", "idempotency", "customer-activity")]
+    tables = [stack.ref("aws_dynamodb_table", "arn", name=f"payment-{t}-dev") for t in ("transactions", "idempotency", "customer-activity", "merchant-registry")]
     assert st["Effect"] == "Allow" and "Condition" not in st
     assert sorted(st["Resource"]) == sorted([r for t in tables for r in (t, f"{t}/index/*")])
     assert set(st["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}

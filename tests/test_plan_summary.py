@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from scripts import cost
+from scripts import cost, policy_diff
 from scripts import plan_summary as ps
 from scripts import rehearse, terraform
 from tests.conftest import once_per_run
@@ -311,3 +311,141 @@ def test_not_a_plan_exits_2(tmp_path):
 def test_empty_plan_says_no_changes():
     text = ps.render(ps.parse_changes({"format_version": "1.2", "resource_changes": []}))
     assert text.startswith("No changes.") and "Gate: passed" in text
+
+
+# --- what holds merchants, and policy values (plan JSON fixtures) -----------------------------------
+
+def _rc(address: str, actions: list[str], before: Any = None, after: Any = None, **change: Any) -> dict[str, Any]:
+    rtype = address.split(".")[0]
+    return {"address": address, "type": rtype, "mode": "managed", "name": address.split(".")[1],
+            "change": {"actions": actions, "before": before, "after": after, **change}}
+
+
+def _plan(*resource_changes: dict[str, Any]) -> dict[str, Any]:
+    return {"format_version": "1.2", "resource_changes": list(resource_changes)}
+
+
+# Addresses as the payment stack synthesizes them.
+MERCHANT_HOLDERS = {
+    "aws_cognito_user_pool.identity_pool_1A2B3C4D": {"name": "payment-merchants-prod"},
+    "aws_cognito_resource_server.identity_payments_5E6F7A8B": {"identifier": "payments"},
+    "aws_cognito_user_pool_domain.identity_domain_9C0D1E2F": {"domain": "payments-prod-0123456789"},
+    "aws_api_gateway_rest_api.api_rest_3A4B5C6D": {"name": "payment-api-prod"},
+    "aws_api_gateway_stage.api_stage_7E8F9A0B": {"stage_name": "prod"},
+    "aws_api_gateway_domain_name.api_domain_1C2D3E4F": {"domain_name": "api.payments.example.com"},
+}
+REGISTRY_TABLE = "aws_dynamodb_table.registry_table_CBC8F9E0"
+
+
+@pytest.mark.parametrize("address", MERCHANT_HOLDERS)
+@pytest.mark.parametrize("actions", [["delete", "create"], ["delete"]], ids=["replace", "delete"])
+def test_replacing_or_deleting_what_holds_merchants_is_blocked_until_allowed(address, actions, tmp_path):
+    attrs = MERCHANT_HOLDERS[address]
+    plan = _plan(_rc(address, actions, before=attrs, after=attrs if actions != ["delete"] else None))
+    [blocked] = ps.blocked_changes(ps.parse_changes(plan))
+    assert blocked.address == address
+    code, text = run_cli(plan, tmp_path=tmp_path)
+    assert code == ps.EXIT_BLOCKED and f"{address} ({blocked.action}, holds merchants)" in text
+    assert run_cli(plan, "--allow-destroy", address, tmp_path=tmp_path)[0] == ps.EXIT_OK
+
+
+def test_updating_what_holds_merchants_in_place_passes(tmp_path):
+    address = "aws_cognito_user_pool.identity_pool_1A2B3C4D"
+    plan = _plan(_rc(address, ["update"], before={"mfa_configuration": "OFF"}, after={"mfa_configuration": "ON"}))
+    assert run_cli(plan, tmp_path=tmp_path)[0] == ps.EXIT_OK
+
+
+def test_replacing_the_merchant_registry_table_is_blocked(tmp_path):
+    plan = _plan(_rc(REGISTRY_TABLE, ["delete", "create"], before={"hash_key": "client_id"},
+                     after={"hash_key": "merchant_id"}, replace_paths=[["hash_key"]]))
+    code, text = run_cli(plan, tmp_path=tmp_path)
+    assert code == ps.EXIT_BLOCKED and f"{REGISTRY_TABLE} (replace)" in text
+
+
+def _doc(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+PLAN_DENY = {"Sid": "DenyDataReads", "Effect": "Deny", "Action": ["dynamodb:GetItem", "dynamodb:Scan"],
+             "Resource": ["*"]}
+OWN_STATE = {"Sid": "ReadOwnState", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::state/payments/dev/terraform.tfstate"}
+POLICY = "aws_iam_role_policy.dev_plan-state_0A1B2C3D"
+
+
+def test_a_changed_policy_shows_its_digests_and_the_changed_statements(tmp_path):
+    widened = dict(OWN_STATE, Resource="arn:aws:s3:::state/*")
+    before, after = _doc(PLAN_DENY, OWN_STATE), _doc(widened, {"Sid": "Extra", "Effect": "Allow",
+                                                               "Action": "kms:Decrypt", "Resource": "*"})
+    plan = _plan(_rc(POLICY, ["update"], before={"name": "state", "policy": before},
+                     after={"name": "state", "policy": after}))
+    [change] = ps.parse_changes(plan)
+    [policy] = change.policies
+    assert (policy.before, policy.after) == (policy_diff.digest(before), policy_diff.digest(after))
+    assert policy.before != policy.after and policy.before.startswith("sha256:") and len(policy.before) == 19
+    assert policy.lines == (
+        "- DenyDataReads: Deny dynamodb:GetItem, dynamodb:Scan on *",
+        "+ Extra: Allow kms:Decrypt on *",
+        "~ ReadOwnState: Resource +arn:aws:s3:::state/* -arn:aws:s3:::state/payments/dev/terraform.tfstate")
+    code, text = run_cli(plan, tmp_path=tmp_path)
+    assert code == 0 and f"      policy: {policy.before} → {policy.after}" in text
+    assert "        - DenyDataReads: Deny dynamodb:GetItem, dynamodb:Scan on *" in text
+    _, markdown = run_cli(plan, "--markdown", tmp_path=tmp_path)
+    assert "    - `+ Extra: Allow kms:Decrypt on *`" in markdown
+
+
+def test_a_new_trusted_principal_is_shown_in_the_trust_policy_diff():
+    trust = {"Sid": "TrustService", "Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "lambda.amazonaws.com"}}
+    widened = dict(trust, Principal={"Service": "lambda.amazonaws.com", "AWS": "arn:aws:iam::999999999999:root"})
+    plan = _plan(_rc("aws_iam_role.fn_role_1", ["update"], before={"assume_role_policy": _doc(trust)},
+                     after={"assume_role_policy": _doc(widened)}))
+    [policy] = ps.parse_changes(plan)[0].policies
+    assert policy.attribute == "assume_role_policy"
+    assert policy.lines == ('~ TrustService: Principal {"Service":["lambda.amazonaws.com"]} → '
+                            '{"AWS":["arn:aws:iam::999999999999:root"],"Service":["lambda.amazonaws.com"]}',)
+
+
+def test_reordered_statements_have_one_digest_and_say_so():
+    deny = dict(PLAN_DENY, Action=list(reversed(PLAN_DENY["Action"])))
+    plan = _plan(_rc(POLICY, ["update"], before={"policy": _doc(PLAN_DENY, OWN_STATE)},
+                     after={"policy": _doc(OWN_STATE, deny)}))
+    [policy] = ps.parse_changes(plan)[0].policies
+    assert policy.before == policy.after and policy.lines == ("= same statements (order or formatting only)",)
+
+
+def test_statements_without_a_sid_are_matched_by_content():
+    anonymous = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:1:q"}
+    plan = _plan(_rc("aws_sqs_queue_policy.q", ["update"], before={"policy": _doc(anonymous)},
+                     after={"policy": _doc(anonymous, dict(anonymous, Resource="*"))}))
+    [policy] = ps.parse_changes(plan)[0].policies
+    assert policy.lines == ("+ (no Sid): Allow sqs:SendMessage on *",)
+
+
+def test_a_policy_arn_change_shows_both_arns_and_unknown_values_say_so(tmp_path):
+    attachment = _rc("aws_iam_role_policy_attachment.plan_read_only", ["delete", "create"],
+                     before={"policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+                     after={"policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"})
+    pending = _rc("aws_s3_bucket_policy.audit", ["update"], before={"policy": _doc(OWN_STATE)},
+                  after={}, after_unknown={"policy": True})
+    changes = {c.address: c for c in ps.parse_changes(_plan(attachment, pending))}
+    [arn] = changes[attachment["address"]].policies
+    assert arn.headline() == ("policy_arn: arn:aws:iam::aws:policy/ReadOnlyAccess → "
+                              "arn:aws:iam::aws:policy/AdministratorAccess")
+    [unknown] = changes[pending["address"]].policies
+    assert unknown.after == "(known after apply)" and unknown.before == policy_diff.digest(_doc(OWN_STATE))
+
+
+def test_a_sensitive_policy_value_is_never_shown(tmp_path):
+    secret = _doc(dict(OWN_STATE, Resource="arn:aws:s3:::do-not-print"))
+    plan = _plan(_rc(POLICY, ["update"], before={"policy": _doc(OWN_STATE)}, after={"policy": secret},
+                     after_sensitive={"policy": True}))
+    [change] = ps.parse_changes(plan)
+    assert change.policies == () and change.sensitive == ("policy",)
+    _, text = run_cli(plan, tmp_path=tmp_path)
+    assert "do-not-print" not in text and "policy (sensitive)" in text
+
+
+def test_only_policy_attributes_show_values(plans, tmp_path):
+    """The real update plan changes tags and a secure value: still names only."""
+    assert all(c.policies == () for c in ps.parse_changes(plans["update"]))

@@ -216,7 +216,10 @@ def test_full_rehearsal(tmp_path: Path) -> None:
     # the applied API checks tokens and scopes; the merchant's credentials reached neither log nor state
     assert "on 3 routes, one scope each" in phases["onboard"], report
     assert "no secret in output or state" in phases["onboard"], report
-    assert "removed (client, key, plan, secret)" in phases["offboard"], report
+    assert "removed (client, key, plan, secret; registry item marked removed)" in phases["offboard"], report
+    assert ", registered with API key " in phases["onboard"], report
+    # the merchant registry refuses the merchant's token with another merchant's API key id
+    assert "another API key id is refused 403 API_KEY_NOT_BOUND, nothing stored" in proc.stdout
     assert "resources:" in report and "exclusions (" in report
     for e in rehearse.EXCLUSIONS:
         assert e.target in report

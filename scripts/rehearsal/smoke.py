@@ -119,6 +119,7 @@ class SmokeContext:
             "IDEMPOTENCY_TABLE": self.outputs["idempotency-table"],
             "AUDIT_BUCKET": self.outputs["audit-bucket"],
             "AUDIT_KMS_KEY_ID": self.outputs["kms-key-id"],
+            "MERCHANT_REGISTRY_TABLE": self.outputs.get("merchant-registry", ""),
         }
 
 
@@ -186,11 +187,13 @@ def merchant_authorizer(ctx: SmokeContext, scope: str) -> dict[str, Any]:
 
 
 def process_event(idempotency_key: str, body: dict[str, Any],
-                  authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
+                  authorizer: dict[str, Any] | None = None, api_key_id: str | None = None) -> dict[str, Any]:
     context: dict[str, Any] = {"requestId": str(uuid.uuid4()), "stage": "rehearsal",
                                "httpMethod": "POST", "resourcePath": "/process"}
     if authorizer is not None:
         context["authorizer"] = authorizer
+    if api_key_id is not None:  # API Gateway: the id of the x-api-key it checked
+        context["identity"] = {"apiKeyId": api_key_id}
     return {
         "resource": "/process", "path": "/process", "httpMethod": "POST",
         "headers": {"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
@@ -225,6 +228,26 @@ def jsonable(value: Any) -> Any:
                                  else base64.b64encode(v).decode() if isinstance(v, bytes) else str(v)))
 
 
+def wrong_key_refused(ctx: SmokeContext, process_env: Mapping[str, str], authorizer: dict[str, Any],
+                      table: str) -> None:
+    """The merchant's token with an API key id that is not its own: 403 API_KEY_NOT_BOUND from the
+    merchant registry check, and nothing stored."""
+    ddb = ctx.boto("dynamodb")
+    before = ddb.scan(TableName=table, Select="COUNT", ConsistentRead=True)["Count"]
+    body = {"amount": "5.00", "currency": "USD", "card_number": TEST_CARD, "customer_id": "cust-wrong-key"}
+    with function_runtime(ctx, process_env):
+        refused = load_handler("process")(process_event(f"rehearsal-{uuid.uuid4()}", body, authorizer,
+                                                        "another-merchants-key"),
+                                          FakeContext(f"payment-process-{ctx.environment}"))
+    code = json.loads(refused.get("body") or "{}").get("error", {}).get("code")
+    check(refused.get("statusCode") == 403 and code == "API_KEY_NOT_BOUND",
+          f"another API key id gave {refused.get('statusCode')} {code}")
+    after = ddb.scan(TableName=table, Select="COUNT", ConsistentRead=True)["Count"]
+    check(after == before, f"a refused payment changed {table}: {before} -> {after} items")
+    ctx.results.append("registry: the merchant's token with another API key id is refused 403 "
+                       "API_KEY_NOT_BOUND, nothing stored")
+
+
 def smoke_test(ctx: SmokeContext) -> list[str]:
     """The payment flow against the deployed resources; returns one line per check passed.
 
@@ -251,12 +274,15 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
             "customer_id": f"cust-rehearsal-{uuid.uuid4().hex[:8]}"}
     process_env = ctx.function_env("process")
     authorizer = merchant_authorizer(ctx, "payments/process")
+    api_key_id = ctx.merchant.api_key_id if ctx.merchant else None
     with function_runtime(ctx, process_env):
         handler = load_handler("process")
-        first = handler(process_event(key, body, authorizer), FakeContext(f"payment-process-{ctx.environment}"))
+        first = handler(process_event(key, body, authorizer, api_key_id),
+                        FakeContext(f"payment-process-{ctx.environment}"))
         check(first.get("statusCode") == 200, f"process returned {first.get('statusCode')}: {first.get('body')}")
         transaction_id = json.loads(first["body"])["transaction_id"]
-        again = handler(process_event(key, body, authorizer), FakeContext(f"payment-process-{ctx.environment}"))
+        again = handler(process_event(key, body, authorizer, api_key_id),
+                        FakeContext(f"payment-process-{ctx.environment}"))
         check(again.get("statusCode") == 200 and json.loads(again["body"])["transaction_id"] == transaction_id,
               f"replay with the same Idempotency-Key gave {again.get('statusCode')}: {again.get('body')}")
     table = process_env.get("TRANSACTION_TABLE", table)
@@ -267,6 +293,7 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
           "stored item must hold the last four digits only")
     ctx.results.append(f"process: transaction {transaction_id} stored once in {table} (replay ok, "
                        f"as merchant client {authorizer['claims']['client_id']})")
+    wrong_key_refused(ctx, process_env, authorizer, table)
     # The merchant-data role as applied: Terraform rendered "$${...}" to the IAM policy variable.
     role = f"payment-merchant-write-{ctx.environment}"
     if role in [r.get("name") for r in ctx.stack_json.get("resource", {}).get("aws_iam_role", {}).values()]:

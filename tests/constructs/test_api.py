@@ -33,7 +33,8 @@ def build_api(settings):
         tables = TransactionTables(scope, "dynamodb", TablesProps(settings, KEY_ARN))
         functions = PaymentFunctions(scope, "lambda", ComputeProps(
             settings, KEY_ARN, tables, f"arn:aws:kms:us-east-1:{ACCOUNT}:key/fp", "arn:aws:s3:::audit", "audit",
-            None, "aws", ACCOUNT))
+            None, "aws", ACCOUNT, f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/payment-merchant-registry-dev",
+            "payment-merchant-registry-dev"))
         identity = MerchantIdentity(scope, "identity", IdentityProps(settings, ACCOUNT))
         api = PaymentApi(scope, "api", ApiProps(settings, KEY_ARN, functions.functions,
                                                 MerchantAuth(identity.user_pool_arn, identity.scopes)))

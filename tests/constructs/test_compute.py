@@ -20,6 +20,7 @@ from tests.constructs.conftest import ACCOUNT, KEY_ARN, Scoped, scoped
 
 LAYER_ARN = "arn:aws:lambda:us-east-1:123456789012:layer:payment-core-dev:1"
 FINGERPRINT_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/fingerprint"
+REGISTRY_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/payment-merchant-registry-dev"
 IN_VPC = FunctionNetwork(subnet_ids=["subnet-private-a"], security_group_id="sg-lambda")
 SPEC = FunctionSpec("validate", "validate", "validate_handler.handler", "Validates a payment request",
                     statements=[Statement(sid="ReadThing", actions=["s3:GetObject"],
@@ -47,7 +48,7 @@ def functions(dev) -> Scoped:
         tables = TransactionTables(scope, "dynamodb", TablesProps(dev, KEY_ARN))
         return PaymentFunctions(scope, "lambda", ComputeProps(
             dev, KEY_ARN, tables, FINGERPRINT_KEY_ARN, "arn:aws:s3:::audit", "audit",
-            IN_VPC, "aws", ACCOUNT))
+            IN_VPC, "aws", ACCOUNT, REGISTRY_ARN, "payment-merchant-registry-dev"))
     return scoped(build)
 
 

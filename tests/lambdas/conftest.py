@@ -25,6 +25,7 @@ for _path in (LAMBDAS / "shared" / "python", LAMBDAS / "validate", LAMBDAS / "fr
 from payments_testkit import (  # noqa: E402  (after sys.path setup)
     ACTIVITY_TABLE, AUDIT_BUCKET, IDEMPOTENCY_TABLE, MERCHANT_ROLE_ARN, REGION, TRANSACTION_TABLE,
     AwsHelpers, create_hmac_key)
+from payments_testkit import REGISTRY_TABLE, create_registry  # noqa: E402
 
 
 _LAMBDA_ENV = {
@@ -37,6 +38,7 @@ _LAMBDA_ENV = {
     "FRAUD_WINDOW_SECONDS": "86400", "FRAUD_QUERY_LIMIT": "100",
     "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE, "IDEMPOTENCY_TTL_SECONDS": "86400",
     "AUDIT_BUCKET": AUDIT_BUCKET, "AUDIT_PREFIX": "audit/",
+    "MERCHANT_REGISTRY_TABLE": REGISTRY_TABLE,
 }
 
 
@@ -94,6 +96,7 @@ def _create_resources(boto3):
         AttributeDefinitions=[{"AttributeName": "merchant_customer", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "merchant_customer", "KeyType": "HASH"}],
     )
+    create_registry(ddb)
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=AUDIT_BUCKET)
     kms = boto3.client("kms", region_name=REGION)

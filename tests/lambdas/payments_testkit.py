@@ -16,6 +16,10 @@ MERCHANT_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/test-merchant-data"
 MERCHANT_A = "1h57kf5cpq17m0eml12example"
 MERCHANT_B = "7m2p9q4r6s8t0u1v3w5example"
 AUDIT_BUCKET = "test-audit-bucket"
+# The merchant registry: each merchant's API key id (what API Gateway puts in
+# requestContext.identity.apiKeyId), both merchants active (seed_registry).
+REGISTRY_TABLE = "test-merchant-registry"
+API_KEY_IDS = {MERCHANT_A: "a1b2c3d4e5", MERCHANT_B: "f6g7h8i9j0"}
 
 # Luhn-valid test PANs (public test numbers).
 VISA = "4111111111111111"
@@ -54,9 +58,10 @@ def authorizer_context(client_id=MERCHANT_A, scope="payments/validate"):
 
 
 def api_event(body, *, headers=None, base64_encoded=False, request_id=None, path="/validate",
-              merchant=MERCHANT_A, scope=None):
+              merchant=MERCHANT_A, scope=None, api_key_id=DROP):
     """An API Gateway REST proxy (v1) event, authorized for ``merchant`` with the path's scope
-    (``merchant=None``: no authorizer context at all)."""
+    (``merchant=None``: no authorizer context at all) and the merchant's own API key id
+    (``api_key_id``: another one; None: no key id)."""
     if isinstance(body, (dict, list)):
         body = json.dumps(body)
     if base64_encoded and isinstance(body, str):
@@ -65,6 +70,9 @@ def api_event(body, *, headers=None, base64_encoded=False, request_id=None, path
                "resourcePath": path, "httpMethod": "POST"}
     if merchant is not None:
         context["authorizer"] = authorizer_context(merchant, scope or "payments" + path)
+    key_id = API_KEY_IDS.get(merchant) if api_key_id is DROP else api_key_id
+    if key_id is not None:
+        context["identity"] = {"apiKeyId": key_id, "sourceIp": "198.51.100.7"}
     return {
         "resource": path,
         "path": path,
@@ -77,6 +85,23 @@ def api_event(body, *, headers=None, base64_encoded=False, request_id=None, path
         "body": body,
         "isBase64Encoded": base64_encoded,
     }
+
+
+def register_merchant(ddb, client_id, api_key_id, status="active", table=REGISTRY_TABLE):
+    """A registry row as scripts/merchants.py writes it."""
+    ddb.put_item(TableName=table, Item={
+        "client_id": {"S": client_id}, "merchant": {"S": f"m-{client_id[:6]}"},
+        "api_key_id": {"S": api_key_id}, "status": {"S": status},
+        "created_at": {"S": "2026-01-01T00:00:00+00:00"}})
+
+
+def create_registry(ddb, table=REGISTRY_TABLE):
+    """The registry table with both test merchants active on their own keys."""
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "client_id", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "client_id", "KeyType": "HASH"}])
+    for client_id, key_id in API_KEY_IDS.items():
+        register_merchant(ddb, client_id, key_id, table=table)
 
 
 def create_hmac_key(kms, description="card-fingerprint") -> str:

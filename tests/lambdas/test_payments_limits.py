@@ -115,7 +115,7 @@ def test_a_flat_million_no_longer_decides_for_every_currency():
     ("300000.000", "KWD", 200, None),
     ("300000.001", "KWD", 400, "AMOUNT_TOO_LARGE"),
 ])
-def test_validate_route_answers_amount_too_large_per_currency(lambda_env, amount, currency, status,
+def test_validate_route_answers_amount_too_large_per_currency(aws, amount, currency, status,
                                                               code):
     import validate_handler
     resp = validate_handler.handler(api_event(valid_payload(amount=amount, currency=currency)), None)
@@ -157,7 +157,7 @@ def test_retired_max_amount_variable_is_refused_with_its_replacement(monkeypatch
     assert "PAYMENT_LIMITS" in str(exc.value)
 
 
-def test_retired_max_amount_makes_a_generic_500_that_the_log_explains(lambda_env, monkeypatch, capsys):
+def test_retired_max_amount_makes_a_generic_500_that_the_log_explains(aws, monkeypatch, capsys):
     import validate_handler
     monkeypatch.setenv("MAX_AMOUNT", "1000000")
     resp = validate_handler.handler(api_event(valid_payload()), None)

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from payments_testkit import (ACTIVITY_TABLE, IDEMPOTENCY_TABLE, MERCHANT_A, MERCHANT_B,
-                              MERCHANT_ROLE_ARN, TRANSACTION_TABLE, VISA, api_event,
+                              MERCHANT_ROLE_ARN, REGISTRY_TABLE, TRANSACTION_TABLE, VISA, api_event,
                               contains_pan, seed_activity, valid_payload)
 
 ROUTES = {"validate": "/validate", "fraud_check": "/fraud-check", "process": "/process"}
@@ -217,6 +217,9 @@ def assumed_roles(shared_aws):
 
 def test_merchant_data_is_reached_with_a_session_tagged_for_that_merchant(shared_aws, assumed_roles):
     from payments_core import aws as core_aws
+    own_tables = []  # tables the function's own (unscoped) credentials touch
+    core_aws.client("dynamodb").meta.events.register(
+        "provide-client-params.dynamodb.*", lambda params, **_: own_tables.append(params.get("TableName")))
     assert _process(valid_payload(), key="tag-1")["statusCode"] == 200
     assert _fraud(valid_payload())["recent_transaction_count"] == 1
     assert _process(valid_payload(), key="tag-1", merchant=MERCHANT_B)["statusCode"] == 200
@@ -226,8 +229,8 @@ def test_merchant_data_is_reached_with_a_session_tagged_for_that_merchant(shared
         (MERCHANT_ROLE_ARN, [{"Key": "merchant_id", "Value": MERCHANT_B}]),
     ]
     assert assumed_roles[0]["RoleSessionName"] == f"merchant-{MERCHANT_A}"
-    # the function's own (unscoped) credentials never made a DynamoDB client
-    assert not any(service == "dynamodb" for service, _ in core_aws._clients)
+    # the function's own (unscoped) credentials read the merchant registry and nothing else
+    assert own_tables and set(own_tables) == {REGISTRY_TABLE}
 
 
 def test_missing_merchant_role_is_a_500_and_writes_nothing(shared_aws, monkeypatch):

@@ -10,7 +10,9 @@ COGNITO_USER_POOLS authorizer verified and placed in
 ``client_id`` (one Cognito app client per merchant). Nothing the client sends
 in the body or a header can name a merchant. A request that reaches a function
 without usable claims (a misconfigured route, a direct invoke) is a logged 403
-that touches no data, never a 500.
+that touches no data, never a 500. Then the merchant registry
+(:mod:`payments_core.registry`) must know the merchant as active and the
+request's API key id as its own, before the route runs.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from typing import Any, Callable, Mapping
 from .config import Config, load_config
 from .errors import PaymentError
 from . import log as _log
+from . import registry
 
 JSON_CONTENT_TYPE = "application/json"
 _MAX_CORRELATION_ID = 128
@@ -191,6 +194,8 @@ def run_api(event: Any, context: Any, function_name: str, route: Route,
         request = ApiRequest(event=event, merchant=merchant, correlation_id=correlation_id,
                              is_base64_encoded=is_base64_encoded(event))
         config = load_config()
+        registry.require_registered(merchant.id, registry.api_key_id_from(event),
+                                    config.require("merchant_registry_table"))
         result = route(request, config)
         logger.info("request completed", extra={
             "status_code": result.status_code, "merchant_id": merchant_id,
@@ -200,6 +205,20 @@ def run_api(event: Any, context: Any, function_name: str, route: Route,
         # A route reached without a verified merchant is a wiring fault worth an operator's look.
         logger.warning("request without a verified merchant", extra={
             "status_code": exc.status_code, "error_code": exc.code, "reason": exc.reason})
+        return response(exc.status_code, error_body(exc.code, exc.message, None, correlation_id),
+                        correlation_id)
+    except registry.MerchantRefused as exc:
+        # Another merchant's key or a suspended merchant: worth an operator's look. The key id is
+        # an identifier (the key value is never read).
+        logger.warning("merchant refused by the registry", extra={
+            "status_code": exc.status_code, "error_code": exc.code, "reason": exc.reason,
+            "merchant_id": merchant_id, "api_key_id": registry.api_key_id_from(event)})
+        return response(exc.status_code, error_body(exc.code, exc.message, None, correlation_id),
+                        correlation_id)
+    except registry.RegistryUnavailable as exc:
+        logger.error("merchant registry unavailable: request refused", extra={
+            "status_code": exc.status_code, "error_code": exc.code, "reason": exc.reason,
+            "merchant_id": merchant_id})
         return response(exc.status_code, error_body(exc.code, exc.message, None, correlation_id),
                         correlation_id)
     except PaymentError as exc:

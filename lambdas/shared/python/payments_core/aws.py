@@ -41,8 +41,9 @@ def client(service: str) -> Any:
 
 
 def reset_clients() -> None:
-    """Drop cached clients and merchant sessions (tests call this between mocked AWS contexts)."""
+    """Drop cached clients, merchant sessions and registry entries (tests call this between mocked AWS contexts)."""
     with _lock:
         _clients.clear()
-    from . import tenancy  # (imports this module)
+    from . import registry, tenancy  # (they import this module)
     tenancy.reset_sessions()
+    registry.reset_cache()

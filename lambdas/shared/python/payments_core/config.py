@@ -49,6 +49,8 @@ class Config:
     audit_prefix: str
     audit_kms_key_id: str | None
     card_fingerprint_key_id: str | None
+    # The merchant registry (client id -> API key id, status); every API route reads it first.
+    merchant_registry_table: str | None = None
 
     def require(self, name: str) -> str:
         """Return a string setting that must be present for this function."""
@@ -121,4 +123,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         audit_kms_key_id=env.get("AUDIT_KMS_KEY_ID") or None,
         # KMS HMAC_256 key (ARN) for card fingerprints; required by /process only.
         card_fingerprint_key_id=(env.get("CARD_FINGERPRINT_KEY_ID") or "").strip() or None,
+        merchant_registry_table=(env.get("MERCHANT_REGISTRY_TABLE") or "").strip() or None,
     )
