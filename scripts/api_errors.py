@@ -66,11 +66,21 @@ FUNCTION_ERRORS: tuple[FunctionError, ...] = (
     FunctionError("MERCHANT_UNAUTHENTICATED", 403, None,
                   "the function received no verified merchant (a wiring fault on our side: contact support)"),
     FunctionError("INSUFFICIENT_SCOPE", 403, None, "the access token lacks the route's scope"),
+    FunctionError("MERCHANT_NOT_REGISTERED", 403, None,
+                  "the token's client is not a registered merchant of this environment: contact support"),
+    FunctionError("MERCHANT_SUSPENDED", 403, None,
+                  "your merchant account is suspended; nothing was read or stored: contact support"),
+    FunctionError("MERCHANT_REMOVED", 403, None, "your merchant account was offboarded"),
+    FunctionError("API_KEY_NOT_BOUND", 403, "x-api-key",
+                  "the API key is not the one issued with this client's credentials: send your own key"),
     FunctionError("CONCURRENT_PAYMENTS", 409, None,
                   "parallel payments of the same customer kept changing its history; nothing was stored: "
                   "retry with the **same** Idempotency-Key", PROCESS),
     FunctionError("IDEMPOTENCY_KEY_REUSED", 422, "Idempotency-Key",
                   "the key was already used with a different request; nothing was stored", PROCESS),
+    FunctionError("REGISTRY_UNAVAILABLE", 503, None,
+                  "the merchant registry could not be read, so nothing was done (fails closed): retry with "
+                  "backoff; `/process`: with the **same** Idempotency-Key"),
     FunctionError("INTERNAL_ERROR", 500, None,
                   "unexpected failure; quote the correlation id. `/process`: retry with the **same** "
                   "Idempotency-Key"),

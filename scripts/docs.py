@@ -123,7 +123,21 @@ def settings_by_environment() -> dict[str, object]:
     from modules.settings import build_settings, load_cdktf_context
 
     context = load_cdktf_context()
-    return {env: build_settings(context, {"ENVIRONMENT_SUFFIX": env}) for env in (*ENVIRONMENTS, PREVIEW)}
+    return {env: build_settings(context, {"ENVIRONMENT_SUFFIX": env, **required_variables(env)})
+            for env in (*ENVIRONMENTS, PREVIEW)}
+
+
+# Settings an environment has no default for and refuses to synthesize without (settings_rules): the
+# page prints "required" for them; these well-formed stand-ins only let the rest of the column resolve.
+REQUIRED = {"prod": {"api_domain_name": "api.payments.example.com",
+                     "api_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+                                            "00000000-0000-0000-0000-000000000000"}}
+
+
+def required_variables(environment: str) -> dict[str, str]:
+    from modules.settings import ENV_VARS
+
+    return {ENV_VARS[name]: value for name, value in REQUIRED.get(environment, {}).items()}
 
 
 def field_comments(source: Path = PROJECT_ROOT / "modules" / "settings.py") -> dict[str, str]:
@@ -168,7 +182,8 @@ def render_settings() -> str:
     for f in fields:
         variable = ENV_VARS.get(f.name, ENVIRONMENT_VAR if f.name == "environment" else "")
         rows.append([f"`{f.name}`", f"`{variable}`", f.type,
-                     *(cell(getattr(resolved[env], f.name)) for env in columns),
+                     *("**required**" if f.name in REQUIRED.get(env, {}) else cell(getattr(resolved[env], f.name))
+                       for env in columns),
                      prose(RULES[f.name]), prose(about[f.name])])
     preview = (f"Any other environment name (a pull request preview such as `{PREVIEW}`) gets dev's defaults: "
                "its column would repeat dev's." if not preview_differs else

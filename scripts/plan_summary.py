@@ -42,7 +42,7 @@ STATEFUL_TYPES: frozenset[str] = frozenset({
     "aws_cloudwatch_log_group",    # audit and access logs (1 year in prod)
 })
 # Resources that hold merchants without holding their data in Terraform: replacing one silently cuts
-# every merchant off (docs/operators/gate-merchant-holders.md). The merchant registry and the ledger
+# every merchant off (docs/operators/plan-review.md). The merchant registry and the ledger
 # tables are aws_dynamodb_table, gated above.
 MERCHANT_HOLDERS: frozenset[str] = frozenset({
     "aws_cognito_user_pool",         # every merchant's app client (id and secret) lives in it
@@ -295,7 +295,7 @@ def render(changes: Sequence[Change], allow: Iterable[str] = (),
         lines += [f"- `{c.address}` ({why[c.address]})" if markdown else f"  {c.address} ({why[c.address]})"
                   for c in blocked]
         lines.append("If that is intended, re-run with --allow-destroy ADDRESS for each of them "
-                     "(see the README section 'Reviewing a plan').")
+                     "(see docs/operators/plan-review.md).")
     else:
         lines.append("Gate: passed (no stateful resource or merchant holder is deleted or replaced "
                      "without an allow).")
