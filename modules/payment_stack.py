@@ -24,6 +24,7 @@ from modules.platform import aws_provider, configure_backend
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.security import KeyProps, PlatformKey
 from modules.settings import Settings
+from modules.slo import ServiceLevelAlarms, SloProps
 from modules.storage import ObjectLock, SecureBucket, SecureBucketProps
 
 if TYPE_CHECKING:
@@ -91,6 +92,9 @@ class PaymentStack(TerraformStack):
             table_name=self.tables.transactions.name,
             cluster_identifier=self.database.cluster.cluster_identifier))
         alarms = self.observability.alarms
+        self.slo = ServiceLevelAlarms(self, "slo", SloProps(
+            settings=s, alert_topic_arn=self.alerts.arn, api_name=self.api.api.name,
+            api_stage=self.api.stage.stage_name))
         if s.migration_enabled:
             self.migration = self._migration(s, account_id, partition)
         self.delivery = ReleasePipeline(self, "delivery", DeliveryProps(

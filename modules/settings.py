@@ -99,6 +99,14 @@ class Settings:
     alarm_function_throttles: int = 1
     alarm_dynamodb_throttles: int = 1
     alarm_aurora_cpu_percent: int = 80
+    # Service level objectives (docs/operators/slos.md): per-route overrides of the defaults in
+    # modules/slo_policy.py, e.g. "process:availability=99.95:latency=99:latency_ms=250".
+    slo_objectives: str = ""
+    slo_window_days: int = 30
+    # Routes with burn-rate alarms (comma-separated; "none": none) and whether latency has them too.
+    # dev: /process availability only ($2.20/month); staging and prod: every route, both SLIs.
+    slo_alarm_routes: str = "process"
+    slo_latency_alarms: bool = False
     # Tags carried by the provider's default_tags.
     repository: str = "unknown"
     author: str = "unknown"
@@ -174,6 +182,10 @@ class Settings:
         }
 
     @property
+    def slo_routes(self) -> tuple[str, ...]:
+        return () if self.slo_alarm_routes.strip() == "none" else comma_list(self.slo_alarm_routes)
+
+    @property
     def onprem_networks(self) -> tuple[str, ...]:
         return comma_list(self.onprem_cidrs)
 
@@ -192,6 +204,8 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "waf_enabled": True,
         "dashboard_enabled": True,
         "alarm_set": "full",
+        "slo_alarm_routes": "validate,fraud-check,process",
+        "slo_latency_alarms": True,
         "aurora_max_capacity": 4.0,
         "aurora_backup_retention_days": 7,
         "log_retention_days": 30,
@@ -206,6 +220,8 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "waf_enabled": True,
         "dashboard_enabled": True,
         "alarm_set": "full",
+        "slo_alarm_routes": "validate,fraud-check,process",
+        "slo_latency_alarms": True,
         "aurora_min_capacity": 1.0,
         "aurora_max_capacity": 16.0,
         "aurora_backup_retention_days": 35,
@@ -270,6 +286,10 @@ ENV_VARS: Mapping[str, str] = {
     "alarm_function_throttles": "PAYMENTS_ALARM_FUNCTION_THROTTLES",
     "alarm_dynamodb_throttles": "PAYMENTS_ALARM_DYNAMODB_THROTTLES",
     "alarm_aurora_cpu_percent": "PAYMENTS_ALARM_AURORA_CPU_PERCENT",
+    "slo_objectives": "PAYMENTS_SLO_OBJECTIVES",
+    "slo_window_days": "PAYMENTS_SLO_WINDOW_DAYS",
+    "slo_alarm_routes": "PAYMENTS_SLO_ALARM_ROUTES",
+    "slo_latency_alarms": "PAYMENTS_SLO_LATENCY_ALARMS",
     "repository": "REPOSITORY",
     "author": "COMMIT_AUTHOR",
     "pr_number": "PR_NUMBER",
