@@ -131,7 +131,9 @@ class PaymentFunction(Construct):
             kms_key_arn=props.kms_key_arn,
             environment=LambdaFunctionEnvironment(variables={
                 "ENVIRONMENT": s.environment, "LOG_LEVEL": "INFO",
-                **payment_limits_env(s.payment_limits), **spec.environment}),
+                **payment_limits_env(s.payment_limits), **spec.environment,
+                # The merchants with their own dimension in the business metrics (payments_core.metrics).
+                **({"METRICS_MERCHANTS": s.metrics_merchants} if s.metrics_merchants else {})}),
             vpc_config=LambdaFunctionVpcConfig(
                 subnet_ids=list(props.network.subnet_ids), security_group_ids=[props.network.security_group_id],
             ) if props.network else None,

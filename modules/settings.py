@@ -107,6 +107,9 @@ class Settings:
     # dev: /process availability only ($2.20/month); staging and prod: every route, both SLIs.
     slo_alarm_routes: str = "process"
     slo_latency_alarms: bool = False
+    # Merchants (app client ids, comma-separated, at most 20) with their own Merchant dimension in
+    # the business metrics; every other merchant is counted as "other" (payments_core.metrics).
+    metrics_merchants: str = ""
     # Tags carried by the provider's default_tags.
     repository: str = "unknown"
     author: str = "unknown"
@@ -290,6 +293,7 @@ ENV_VARS: Mapping[str, str] = {
     "slo_window_days": "PAYMENTS_SLO_WINDOW_DAYS",
     "slo_alarm_routes": "PAYMENTS_SLO_ALARM_ROUTES",
     "slo_latency_alarms": "PAYMENTS_SLO_LATENCY_ALARMS",
+    "metrics_merchants": "PAYMENTS_METRICS_MERCHANTS",
     "repository": "REPOSITORY",
     "author": "COMMIT_AUTHOR",
     "pr_number": "PR_NUMBER",

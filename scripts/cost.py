@@ -212,7 +212,9 @@ def _web_acl(r: Resource, _: Sequence[Resource], p: PriceTable) -> list[Line]:
 
 def _metric_alarm(r: Resource, _: Sequence[Resource], p: PriceTable) -> list[Line]:
     queries = [q for q in r.values.get("metric_query") or [] if q.get("metric")]
-    metrics = Decimal(len(queries) or 1)
+    # An anomaly detection alarm is billed as three metrics: the metric and the band's two bounds.
+    bands = sum("ANOMALY_DETECTION_BAND" in str(q.get("expression") or "") for q in r.values.get("metric_query") or [])
+    metrics = Decimal((len(queries) or 1) + 2 * bands)
     period = r.values.get("period") or min((_block(q, "metric").get("period") or 60 for q in queries), default=60)
     if isinstance(period, (int, float)) and period < 60:
         return [Line(r.type, "high-resolution alarm metric", metrics, p.monthly("cloudwatch_alarm_high_resolution_month"))]

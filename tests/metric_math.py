@@ -254,6 +254,7 @@ def composite_timeline(composite: Mapping[str, Any], alarms: Mapping[str, Mappin
     """The minutes of ``minutes`` at which the composite is in ALARM; ``alarms`` is the stack's
     ``aws_cloudwatch_metric_alarm`` resources by Terraform id."""
     by_reference = {reference("aws_cloudwatch_metric_alarm", tf_id): MetricAlarm(body)
-                    for tf_id, body in alarms.items() if body.get("metric_query")}
+                    for tf_id, body in alarms.items()
+                    if reference("aws_cloudwatch_metric_alarm", tf_id) in composite["alarm_rule"]}
     return [end for end in minutes
             if rule_holds(composite["alarm_rule"], lambda name: by_reference[name].in_alarm(series, end))]

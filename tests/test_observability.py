@@ -16,8 +16,12 @@ def widgets(staging_stack):
 
 
 def _metrics(widgets):
+    """The rows naming an AWS metric (not SEARCH expressions, not the functions' own metrics:
+    tests/test_business_metrics.py)."""
     for widget in widgets:
         for row in widget["properties"]["metrics"]:
+            if isinstance(row[0], dict) or row[0].startswith("Payments/"):
+                continue
             names = row[:-1]
             yield names[0], names[1], dict(zip(names[2::2], names[3::2]))
 
@@ -48,7 +52,7 @@ def test_dashboard_shows_metric(widgets, namespace, metric):
 
 
 def test_dashboard_latency_has_p99_and_p50(widgets):
-    stats = {row[-1]["stat"] for w in widgets for row in w["properties"]["metrics"] if row[1] == "Latency"}
+    stats = {row[-1]["stat"] for w in widgets for row in w["properties"]["metrics"] if len(row) > 1 and row[1] == "Latency"}
     assert {"p99", "p50"} <= stats
 
 

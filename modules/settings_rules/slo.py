@@ -1,8 +1,12 @@
-"""Rules for the service level objectives and their burn-rate alarms (modules/slo_policy.py)."""
+"""Rules for the service level objectives, their burn-rate alarms (modules/slo_policy.py) and the
+business metrics' merchant allow-list."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
+
+from modules.payment_limits import layer_module
 
 from modules.settings_rules.errors import SettingsError
 from modules.slo_policy import ROUTES, ObjectiveError, check_objectives, parse_objectives
@@ -29,3 +33,16 @@ def check_slo(s: Settings) -> None:
             raise SettingsError("slo_alarm_routes", f"{route!r} is not a route ({', '.join(ROUTES)})")
     if len(set(s.slo_routes)) != len(s.slo_routes):
         raise SettingsError("slo_alarm_routes", "a route is named twice")
+    _check_metrics_merchants(s)
+
+
+def _check_metrics_merchants(s: Settings) -> None:
+    """The Merchant dimension's allow-list: merchant ids, at most the functions' own cap (each
+    merchant is two more custom metrics, $0.30 a month each)."""
+    cap = layer_module("metrics").MAX_MERCHANTS
+    merchants = [m.strip() for m in s.metrics_merchants.split(",") if m.strip()]
+    if len(merchants) > cap:
+        raise SettingsError("metrics_merchants", f"{len(merchants)} merchants; at most {cap}")
+    for merchant in merchants:
+        if not re.fullmatch(r"[A-Za-z0-9]{1,128}", merchant):
+            raise SettingsError("metrics_merchants", f"{merchant!r} is not a merchant (app client) id")
