@@ -110,6 +110,15 @@ class Settings:
     # Merchants (app client ids, comma-separated, at most 20) with their own Merchant dimension in
     # the business metrics; every other merchant is counted as "other" (payments_core.metrics).
     metrics_merchants: str = ""
+    # Latency budget (docs/maintainers/performance-latency.md). Graviton: ~20 % cheaper per GB-second.
+    lambda_architecture: str = "arm64"
+    # Memory (MB) per function over the default 256, e.g. "process=1024" (CPU grows with memory).
+    lambda_memory: str = ""
+    # SnapStart on published versions (Python 3.12+; not with provisioned concurrency; Python
+    # SnapStart bills the cached snapshot per GB-second and each restore).
+    lambda_snap_start: bool = False
+    # Provisioned concurrency on the `live` alias of each payment route (validate, fraud-check, process).
+    lambda_provisioned_concurrency: int = 0
     # Tags carried by the provider's default_tags.
     repository: str = "unknown"
     author: str = "unknown"
@@ -189,6 +198,12 @@ class Settings:
         return () if self.slo_alarm_routes.strip() == "none" else comma_list(self.slo_alarm_routes)
 
     @property
+    def function_memory(self) -> dict[str, int]:
+        """``lambda_memory`` as function key -> MB (the rules in settings_rules/performance.py)."""
+        pairs = (item.split("=", 1) for item in comma_list(self.lambda_memory))
+        return {key.strip(): int(value) for key, value in pairs}
+
+    @property
     def onprem_networks(self) -> tuple[str, ...]:
         return comma_list(self.onprem_cidrs)
 
@@ -236,6 +251,8 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "alarm_period_seconds": 60,
         "deployment_config": "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
         "lambda_reserved_concurrency": 100,
+        "lambda_memory": "process=1024",
+        "lambda_provisioned_concurrency": 2,
         "api_rate_limit": 500,
         "api_burst_limit": 1000,
         "api_quota_per_day": 1_000_000,
@@ -294,6 +311,10 @@ ENV_VARS: Mapping[str, str] = {
     "slo_alarm_routes": "PAYMENTS_SLO_ALARM_ROUTES",
     "slo_latency_alarms": "PAYMENTS_SLO_LATENCY_ALARMS",
     "metrics_merchants": "PAYMENTS_METRICS_MERCHANTS",
+    "lambda_architecture": "PAYMENTS_LAMBDA_ARCHITECTURE",
+    "lambda_memory": "PAYMENTS_LAMBDA_MEMORY",
+    "lambda_snap_start": "PAYMENTS_LAMBDA_SNAP_START",
+    "lambda_provisioned_concurrency": "PAYMENTS_LAMBDA_PROVISIONED_CONCURRENCY",
     "repository": "REPOSITORY",
     "author": "COMMIT_AUTHOR",
     "pr_number": "PR_NUMBER",

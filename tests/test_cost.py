@@ -108,9 +108,22 @@ def test_prod_idle_cost_keeps_its_resilience_and_is_within_the_range_the_table_g
     slo = 3 * (18 * prices.monthly("cloudwatch_alarm_standard_month") + 4 * prices.monthly("cloudwatch_composite_alarm_month"))
     ceiling = floor + 5 * prices.monthly("kms_key_month") + prices.monthly("cloudwatch_dashboard_month") \
         + 30 * prices.monthly("cloudwatch_alarm_standard_month") + prices.monthly("secrets_manager_secret_month") \
-        + prices.monthly("cloudwatch_composite_alarm_month") + slo
+        + prices.monthly("cloudwatch_composite_alarm_month") + slo + _provisioned(settings, prices)
     print(f"\nprod idle: {cost.usd(cost.total(prod))}/month (range {cost.usd(floor)}..{cost.usd(ceiling)})")
     assert floor < cost.total(prod) <= ceiling
+
+
+def _provisioned(settings, prices):
+    """Provisioned concurrency on the three payment routes' aliases (arm64), at their memory."""
+    gb = sum(Decimal(settings.function_memory.get(k, 256)) / 1024 for k in ("validate", "fraud-check", "process"))
+    return settings.lambda_provisioned_concurrency * gb * prices.monthly("lambda_provisioned_concurrency_arm64_gb_hour")
+
+
+def test_prod_pays_for_provisioned_concurrency_by_memory_and_architecture(bills, prices):
+    settings = build_settings({}, {"ENVIRONMENT_SUFFIX": "prod"})
+    assert _line(bills["prod"], "aws_lambda_provisioned_concurrency_config") == (
+        _provisioned(settings, prices), Decimal(settings.lambda_provisioned_concurrency) * Decimal("1.5"))
+    assert _line(bills["dev"], "aws_lambda_provisioned_concurrency_config") == (0, 0)
 
 
 def test_staging_scales_to_zero_but_keeps_waf_dashboard_and_full_alarms(bills):

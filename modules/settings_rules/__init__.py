@@ -14,6 +14,7 @@ from modules.settings_rules.identity import check_merchant_defaults
 from modules.settings_rules.migration import check_migration
 from modules.settings_rules.network import check_network
 from modules.settings_rules.operations import check_operations
+from modules.settings_rules.performance import check_performance
 from modules.settings_rules.retention import check_retention
 from modules.settings_rules.slo import check_slo
 from modules.settings_rules.state import check_state
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 CHECKS = (check_environment, check_capacity, check_retention, check_throttles, check_merchant_defaults,
           check_operations, check_edge, check_network, check_state, check_migration,
-          check_slo)
+          check_slo, check_performance)
 
 
 def validate(s: Settings) -> None:

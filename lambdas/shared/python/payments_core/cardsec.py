@@ -91,6 +91,12 @@ def _idempotency_secret(key_id: str, kms: Any) -> bytes:
     return secret
 
 
+def reset_derived_secrets() -> None:
+    """Forget the derived secrets (after a SnapStart restore; payments_core.snapstart)."""
+    with _derived_lock:
+        _derived_secrets.clear()
+
+
 def idempotency_key_digest(merchant_id: str, idempotency_key: str, key_id: str, kms: Any) -> str:
     """Hex keyed digest of a merchant's Idempotency-Key (what is stored and logged)."""
     message = merchant_id.encode("ascii") + b"\x00" + idempotency_key.encode("ascii")
