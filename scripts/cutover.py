@@ -7,8 +7,10 @@ green signals; or move all of it back (README "Migration runbook").
   * every table's validation state is ``Validated``;
   * CDC latency (source and target) has data and stays under ``cdc_latency_threshold_seconds``;
   * the API and migration alarms exist and are ``OK``;
-then, only if all are green, UPSERTs both weighted records in one Route 53 change: the new API's
-share moves to the next rung of ``LADDER`` (``STEP`` must be that rung; omitted, it is implied).
+then, only if all are green, replaces both weighted records in one Route 53 change batch (DELETE
+each exactly as read, CREATE it with its new weight: a concurrent change makes the batch fail
+instead of being overwritten): the new API's share moves to the next rung of ``LADDER`` (``STEP``
+must be that rung; omitted, it is implied).
 ``make rollback ENVIRONMENT_SUFFIX=prod`` sets legacy 100 / new 0 in one change, whatever the signals.
 Both print every check and exit 1 when they refuse. ``--endpoint-url`` / ``PAYMENTS_AWS_ENDPOINT``
 point boto3 at a local endpoint (the tests use moto).
@@ -43,6 +45,7 @@ LADDER = (0, 10, 50, 100)  # percent of traffic on the new API
 LEGACY, NEW = "legacy", "aws"  # set identifiers (modules/migration/cutover_dns.py)
 LATENCY_WINDOW = dt.timedelta(minutes=10)
 VALIDATED = "Validated"
+ROLLBACK_ATTEMPTS = 3
 
 
 class CutoverRefused(RuntimeError):
@@ -175,16 +178,26 @@ def new_share(records: dict[str, dict[str, Any]]) -> int | None:
     return None
 
 
+RECORD_FIELDS = ("Name", "Type", "SetIdentifier", "Weight", "TTL", "ResourceRecords", "HealthCheckId", "AliasTarget")
+
+
 def set_weights(route53: Any, s: Settings, records: dict[str, dict[str, Any]], percent: int, why: str) -> str:
-    """Both records in one change batch (atomic: callers never see a half-moved state)."""
+    """Both records in one change batch that DELETEs each record exactly as it was read and CREATEs
+    it with its new weight. Route 53 applies a batch atomically and refuses a DELETE whose values
+    differ from the current ones, so a concurrent change (a rollback between our read and this
+    write) makes this batch fail instead of being overwritten; an UPSERT would overwrite it."""
     changes = []
     for key, weight in ((LEGACY, 100 - percent), (NEW, percent)):
-        record = {k: v for k, v in records[key].items() if k in (
-            "Name", "Type", "SetIdentifier", "TTL", "ResourceRecords", "HealthCheckId", "AliasTarget")}
-        changes.append({"Action": "UPSERT", "ResourceRecordSet": {**record, "Weight": weight}})
-    info = route53.change_resource_record_sets(
-        HostedZoneId=s.cutover_hosted_zone_id,
-        ChangeBatch={"Comment": why, "Changes": changes})["ChangeInfo"]
+        record = {k: v for k, v in records[key].items() if k in RECORD_FIELDS}
+        changes.append({"Action": "DELETE", "ResourceRecordSet": record})
+        changes.append({"Action": "CREATE", "ResourceRecordSet": {**record, "Weight": weight}})
+    try:
+        info = route53.change_resource_record_sets(
+            HostedZoneId=s.cutover_hosted_zone_id,
+            ChangeBatch={"Comment": why, "Changes": changes})["ChangeInfo"]
+    except route53.exceptions.InvalidChangeBatch as err:
+        raise CutoverRefused("the weighted records changed since they were read (a concurrent rollback or "
+                             f"cutover?); nothing changed by this run; read the weights and decide again ({err})") from None
     return f"{info['Id']} {info['Status']}"
 
 
@@ -226,10 +239,19 @@ def rollback(s: Settings, client: Callable[[str], Any], out: Callable[[str], Non
         healthy = sum("Success" in o.get("StatusReport", {}).get("Status", "") for o in observations)
         out(f"{'GO   ' if healthy else 'WARN '} legacy health check {health_id}: {healthy}/{len(observations)} "
             "checkers healthy (rolling back regardless: the legacy system is the known-good path)")
-    if (records[LEGACY]["Weight"], records[NEW]["Weight"]) == (100, 0):
-        out("already all on legacy: nothing to move")
-        return 0
-    change = set_weights(route53, s, records, 0, "rollback: all traffic to legacy")
+    for attempt in range(ROLLBACK_ATTEMPTS):
+        if (records[LEGACY]["Weight"], records[NEW]["Weight"]) == (100, 0):
+            out("already all on legacy: nothing to move")
+            return 0
+        try:
+            change = set_weights(route53, s, records, 0, "rollback: all traffic to legacy")
+            break
+        except CutoverRefused as err:
+            # A rollback must win over a concurrent cutover: read the weights again and retry.
+            out(f"RETRY the records changed under the rollback ({err}); reading them again")
+            records = weighted_records(route53, s)
+    else:
+        raise CutoverRefused(f"the records kept changing; {ROLLBACK_ATTEMPTS} rollback attempts failed")
     out(f"rolled back: legacy 100, new 0; change {change}")
     return 0
 

@@ -173,3 +173,87 @@ def test_cli_refuses_with_exit_1_and_prints_every_check(world: World, capsys: py
     assert "GO    DMS task status: running (need running)" in out
     assert "NO-GO validation: cannot read table statistics" in out
     assert "REFUSED: no-go (1 of 10 checks red: validation); nothing changed" in out
+
+
+# --------------------------------------------------------------------------- concurrency and alarms
+
+
+class StrictRoute53:
+    """Route 53's DELETE rule on top of moto: "to delete a resource record set, you must specify all
+    the same values that you specified when you created it" (moto matches a weighted record by its
+    set identifier only). ``before_change`` runs once, just before the first change batch: the
+    concurrent operator."""
+
+    def __init__(self, client: Any, before_change: Any = None):
+        self._client, self._before = client, before_change
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def change_resource_record_sets(self, HostedZoneId: str, ChangeBatch: dict[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+        if self._before is not None:
+            before, self._before = self._before, None
+            before()
+        current = {r.get("SetIdentifier"): r for r in self._client.list_resource_record_sets(
+            HostedZoneId=HostedZoneId)["ResourceRecordSets"]}
+        for change in ChangeBatch["Changes"]:
+            record = change["ResourceRecordSet"]
+            if change["Action"] == "DELETE":
+                found = current.get(record.get("SetIdentifier"), {})
+                if any(found.get(k) != v for k, v in record.items()):
+                    error = {"Error": {"Code": "InvalidChangeBatch", "Message": "values do not match"}}
+                    raise self._client.exceptions.InvalidChangeBatch(error, "ChangeResourceRecordSets")
+            assert change["Action"] in ("DELETE", "CREATE"), change  # never an UPSERT that overwrites
+        return self._client.change_resource_record_sets(HostedZoneId=HostedZoneId, ChangeBatch=ChangeBatch)
+
+
+def _strict(world: World, before_change: Any = None) -> Any:
+    route53 = StrictRoute53(world.client("route53"), before_change)
+    return lambda service: route53 if service == "route53" else world.client(service)
+
+
+def test_cutover_replaces_both_records_in_one_batch_of_exact_deletes_and_creates(world: World) -> None:
+    lines: list[str] = []
+    signals = InjectedTableStatistics(world.settings, world.client)
+    assert cutover.cutover(world.settings, _strict(world), None, lines.append, signals=signals) == 0
+    assert world.weights() == (90, 10)
+
+
+def test_a_concurrent_rollback_makes_the_cutover_fail_instead_of_being_overwritten(world: World) -> None:
+    world.set_weights(90, 10)   # one rung done; the operator steps to 50 % ...
+    rollback_lines: list[str] = []
+
+    def concurrent_rollback() -> None:   # ... while another operator rolls back
+        assert cutover.rollback(world.settings, world.client, rollback_lines.append) == 0
+    signals = InjectedTableStatistics(world.settings, world.client)
+    with pytest.raises(cutover.CutoverRefused, match="changed since they were read"):
+        cutover.cutover(world.settings, _strict(world, concurrent_rollback), 50, print, signals=signals)
+    assert world.weights() == (100, 0)  # the rollback stands
+    assert rollback_lines[-1].startswith("rolled back")
+
+
+def test_a_rollback_racing_a_cutover_reads_again_and_wins(world: World) -> None:
+    def concurrent_cutover() -> None:   # a step to 50 % lands between the rollback's read and write
+        world.set_weights(50, 50)
+    lines: list[str] = []
+    world.set_weights(90, 10)
+    assert cutover.rollback(world.settings, _strict(world, concurrent_cutover), lines.append) == 0
+    assert world.weights() == (100, 0) and any(line.startswith("RETRY") for line in lines)
+
+
+def test_cutover_refuses_while_an_alarm_has_insufficient_data(world: World) -> None:
+    """On AWS a new alarm starts as INSUFFICIENT_DATA (the local endpoint creates them OK): only OK is green."""
+    world.client("cloudwatch").set_alarm_state(AlarmName="payment-cdc-latency-target-alarm-dev",
+                                               StateValue="INSUFFICIENT_DATA", StateReason="test")
+    code, lines = world.cutover()
+    assert code == 1 and world.weights() == (100, 0)
+    assert "NO-GO alarm payment-cdc-latency-target-alarm-dev: INSUFFICIENT_DATA" in lines
+
+
+def test_cutover_refuses_when_an_alarm_was_deleted(world: World) -> None:
+    world.client("cloudwatch").delete_alarms(AlarmNames=["payment-api-p99-latency-alarm-dev"])
+    code, lines = world.cutover()
+    assert code == 1 and world.weights() == (100, 0)
+    assert "NO-GO alarm payment-api-p99-latency-alarm-dev: missing" in lines
