@@ -157,6 +157,8 @@ class Settings:
     cutover_weight_legacy: int = 100      # initial weights only: scripts/cutover.py owns them after
     cutover_weight_new: int = 0
     cdc_latency_threshold_seconds: int = 60
+    # How long traffic stays on a rung of the cutover ladder before the next step (scripts/cutover.py).
+    cutover_min_minutes_per_rung: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -345,6 +347,7 @@ ENV_VARS: Mapping[str, str] = {
     "cutover_weight_legacy": "PAYMENTS_CUTOVER_WEIGHT_LEGACY",
     "cutover_weight_new": "PAYMENTS_CUTOVER_WEIGHT_NEW",
     "cdc_latency_threshold_seconds": "PAYMENTS_CDC_LATENCY_THRESHOLD_SECONDS",
+    "cutover_min_minutes_per_rung": "PAYMENTS_CUTOVER_MIN_MINUTES_PER_RUNG",
 }
 ENVIRONMENT_VAR = "ENVIRONMENT_SUFFIX"
 # Settings that no longer exist -> what replaced them (set anyway, they stop synth with this hint).

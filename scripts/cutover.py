@@ -6,7 +6,9 @@ green signals; or move all of it back (README "Migration runbook").
   * its full load is complete (100 %, no table loading, queued or errored);
   * every table's validation state is ``Validated``;
   * CDC latency (source and target) has data and stays under ``cdc_latency_threshold_seconds``;
-  * the API and migration alarms exist and are ``OK``;
+  * the API and migration alarms exist and are ``OK`` (``INSUFFICIENT_DATA`` or missing is red);
+  * the weights have stayed on their rung at least ``cutover_min_minutes_per_rung`` (the TXT record
+    ``_cutover.<name>`` written with every change says since when);
 then, only if all are green, replaces both weighted records in one Route 53 change batch (DELETE
 each exactly as read, CREATE it with its new weight: a concurrent change makes the batch fail
 instead of being overwritten): the new API's share moves to the next rung of ``LADDER`` (``STEP``
@@ -46,6 +48,7 @@ LEGACY, NEW = "legacy", "aws"  # set identifiers (modules/migration/cutover_dns.
 LATENCY_WINDOW = dt.timedelta(minutes=10)
 VALIDATED = "Validated"
 ROLLBACK_ATTEMPTS = 3
+RUNG_PREFIX = "_cutover."  # TXT record next to the merchant-facing name: the rung and since when
 
 
 class CutoverRefused(RuntimeError):
@@ -178,10 +181,42 @@ def new_share(records: dict[str, dict[str, Any]]) -> int | None:
     return None
 
 
+def rung_record_name(s: Settings) -> str:
+    """The TXT record that says which rung the weights are on and since when (written in the same
+    change batch as the weights, so it can never disagree with them)."""
+    return f"{RUNG_PREFIX}{s.cutover_record_name.rstrip('.')}."
+
+
+def read_rung(route53: Any, s: Settings) -> tuple[dict[str, Any] | None, int | None, dt.datetime | None]:
+    """(the TXT record, its rung, when it was reached); Nones when there is no record yet."""
+    name = rung_record_name(s)
+    for record in route53.list_resource_record_sets(HostedZoneId=s.cutover_hosted_zone_id, StartRecordName=name,
+                                                    StartRecordType="TXT", MaxItems="1")["ResourceRecordSets"]:
+        if record["Name"] == name and record["Type"] == "TXT":
+            fields = dict(item.split("=", 1) for item in record["ResourceRecords"][0]["Value"].strip('"').split())
+            return record, int(fields["rung"]), dt.datetime.fromisoformat(fields["at"])
+    return None, None, None
+
+
+def rung_check(s: Settings, rung_at: tuple[int | None, dt.datetime | None], current: int, now: dt.datetime) -> Check:
+    """Traffic stays on a rung at least ``cutover_min_minutes_per_rung`` before the next step."""
+    minimum = dt.timedelta(minutes=s.cutover_min_minutes_per_rung)
+    rung, since = rung_at
+    if current == LADDER[0]:
+        return Check("time at rung", True, f"{current} % (no traffic on the new API yet)")
+    if rung != current or since is None:
+        return Check("time at rung", False, f"unknown since when the weights are at {current} % (the "
+                     f"{RUNG_PREFIX}<record> TXT says rung {rung}); wait {minimum} after setting them")
+    waited = now - since
+    return Check("time at rung", waited >= minimum,
+                 f"{current} % since {since.isoformat()} ({int(waited.total_seconds() // 60)} min; minimum {minimum})")
+
+
 RECORD_FIELDS = ("Name", "Type", "SetIdentifier", "Weight", "TTL", "ResourceRecords", "HealthCheckId", "AliasTarget")
 
 
-def set_weights(route53: Any, s: Settings, records: dict[str, dict[str, Any]], percent: int, why: str) -> str:
+def set_weights(route53: Any, s: Settings, records: dict[str, dict[str, Any]], percent: int, why: str,
+                now: dt.datetime | None = None) -> str:
     """Both records in one change batch that DELETEs each record exactly as it was read and CREATEs
     it with its new weight. Route 53 applies a batch atomically and refuses a DELETE whose values
     differ from the current ones, so a concurrent change (a rollback between our read and this
@@ -191,6 +226,14 @@ def set_weights(route53: Any, s: Settings, records: dict[str, dict[str, Any]], p
         record = {k: v for k, v in records[key].items() if k in RECORD_FIELDS}
         changes.append({"Action": "DELETE", "ResourceRecordSet": record})
         changes.append({"Action": "CREATE", "ResourceRecordSet": {**record, "Weight": weight}})
+    rung_record, _, _ = read_rung(route53, s)
+    if rung_record is not None:
+        changes.append({"Action": "DELETE", "ResourceRecordSet": {
+            k: v for k, v in rung_record.items() if k in RECORD_FIELDS}})
+    at = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    changes.append({"Action": "CREATE", "ResourceRecordSet": {
+        "Name": rung_record_name(s), "Type": "TXT", "TTL": 60,
+        "ResourceRecords": [{"Value": f'"rung={percent} at={at}"'}]}})
     try:
         info = route53.change_resource_record_sets(
             HostedZoneId=s.cutover_hosted_zone_id,
@@ -218,13 +261,15 @@ def cutover(s: Settings, client: Callable[[str], Any], step: int | None, out: Ca
     target = LADDER[LADDER.index(current) + 1]
     if step is not None and step != target:
         raise CutoverRefused(f"STEP={step} is not the next step from {current} % (that is {target} %)")
-    checks = evaluate(signals or Signals(s, client), now or dt.datetime.now(dt.timezone.utc))
+    now = now or dt.datetime.now(dt.timezone.utc)
+    _, rung, since = read_rung(route53, s)
+    checks = [rung_check(s, (rung, since), current, now), *evaluate(signals or Signals(s, client), now)]
     for check in checks:
         out(check.line())
     red = [c.name for c in checks if not c.ok]
     if red:
         raise CutoverRefused(f"no-go ({len(red)} of {len(checks)} checks red: {', '.join(red)}); nothing changed")
-    change = set_weights(route53, s, records, target, f"cutover {current} -> {target} percent")
+    change = set_weights(route53, s, records, target, f"cutover {current} -> {target} percent", now)
     out(f"moved: new API {current} % -> {target} % (legacy {100 - target}, new {target}); change {change}")
     return 0
 

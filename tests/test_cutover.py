@@ -85,13 +85,24 @@ class World:
              "Value": seconds, "Unit": "Seconds"}
             for metric in ("CDCLatencySource", "CDCLatencyTarget") for m in (1, 2, 3)])
 
-    def set_weights(self, legacy: int, new: int) -> None:
-        self.client("route53").change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": [
-            {"Action": "UPSERT", "ResourceRecordSet": {
-                "Name": RECORD, "Type": "CNAME", "SetIdentifier": key, "Weight": weight, "TTL": 60,
-                "ResourceRecords": [{"Value": target}]}}
+    def set_weights(self, legacy: int, new: int, minutes_ago: int | None = 60) -> None:
+        """The two weighted records, and the rung record saying they were set ``minutes_ago``
+        (None: no rung record, as before the script wrote one)."""
+        changes = [{"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": RECORD, "Type": "CNAME", "SetIdentifier": key, "Weight": weight, "TTL": 60,
+            "ResourceRecords": [{"Value": target}]}}
             for key, weight, target in (("legacy", legacy, "legacy-api.dc.example.com"),
-                                        ("aws", new, "abc123.execute-api.us-east-1.amazonaws.com"))]})
+                                        ("aws", new, "abc123.execute-api.us-east-1.amazonaws.com"))]
+        r53 = self.client("route53")
+        rung, _, _ = cutover.read_rung(r53, self.settings)
+        if rung is not None:
+            changes.append({"Action": "DELETE", "ResourceRecordSet": rung})
+        if minutes_ago is not None:
+            at = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes_ago)).isoformat(timespec="seconds")
+            changes.append({"Action": "CREATE", "ResourceRecordSet": {
+                "Name": f"_cutover.{RECORD}", "Type": "TXT", "TTL": 60,
+                "ResourceRecords": [{"Value": f'"rung={new} at={at}"'}]}})
+        r53.change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": changes})
 
     def weights(self) -> tuple[int, int]:
         records = cutover.weighted_records(self.client("route53"), self.settings)
@@ -114,7 +125,11 @@ def test_cutover_moves_exactly_one_step_when_every_signal_is_green(world: World)
     assert code == 0, lines
     assert world.weights() == (90, 10)
     assert all(line.startswith("GO") for line in lines if line.startswith(("GO", "NO-GO")))
-    assert sum(line.startswith("GO") for line in lines) == 10  # task, load, validation, 2 latency, 5 alarms
+    assert sum(line.startswith("GO") for line in lines) == 11  # rung time, task, load, validation, 2 latency, 5 alarms
+    code, lines = world.cutover(step=50)   # at once: 10 % has not had its time yet
+    assert (code, world.weights()) == (1, (90, 10))
+    assert any(line.startswith("NO-GO time at rung: 10 % since") for line in lines)
+    world.set_weights(90, 10, minutes_ago=world.settings.cutover_min_minutes_per_rung)
     code, _ = world.cutover(step=50)
     assert (code, world.weights()) == (0, (50, 50))
 
@@ -172,7 +187,7 @@ def test_cli_refuses_with_exit_1_and_prints_every_check(world: World, capsys: py
     assert code == 1 and world.weights() == (100, 0)
     assert "GO    DMS task status: running (need running)" in out
     assert "NO-GO validation: cannot read table statistics" in out
-    assert "REFUSED: no-go (1 of 10 checks red: validation); nothing changed" in out
+    assert "REFUSED: no-go (1 of 11 checks red: validation); nothing changed" in out
 
 
 # --------------------------------------------------------------------------- concurrency and alarms
@@ -196,12 +211,14 @@ class StrictRoute53:
         if self._before is not None:
             before, self._before = self._before, None
             before()
-        current = {r.get("SetIdentifier"): r for r in self._client.list_resource_record_sets(
+        def key(r: dict[str, Any]) -> tuple[str, str, str | None]:
+            return r["Name"], r["Type"], r.get("SetIdentifier")
+        current = {key(r): r for r in self._client.list_resource_record_sets(
             HostedZoneId=HostedZoneId)["ResourceRecordSets"]}
         for change in ChangeBatch["Changes"]:
             record = change["ResourceRecordSet"]
             if change["Action"] == "DELETE":
-                found = current.get(record.get("SetIdentifier"), {})
+                found = current.get(key(record), {})
                 if any(found.get(k) != v for k, v in record.items()):
                     error = {"Error": {"Code": "InvalidChangeBatch", "Message": "values do not match"}}
                     raise self._client.exceptions.InvalidChangeBatch(error, "ChangeResourceRecordSets")
@@ -257,3 +274,25 @@ def test_cutover_refuses_when_an_alarm_was_deleted(world: World) -> None:
     code, lines = world.cutover()
     assert code == 1 and world.weights() == (100, 0)
     assert "NO-GO alarm payment-api-p99-latency-alarm-dev: missing" in lines
+
+
+def test_cutover_refuses_a_rung_before_the_minimum_time_at_the_previous_one(world: World) -> None:
+    world.set_weights(90, 10, minutes_ago=world.settings.cutover_min_minutes_per_rung - 1)
+    code, lines = world.cutover(step=50)
+    assert code == 1 and world.weights() == (90, 10)
+    assert any(line.startswith("NO-GO time at rung: 10 % since") for line in lines)
+
+
+def test_cutover_refuses_when_it_cannot_tell_since_when_the_weights_are_on_their_rung(world: World) -> None:
+    world.set_weights(90, 10, minutes_ago=None)
+    code, lines = world.cutover(step=50)
+    assert code == 1 and world.weights() == (90, 10)
+    assert any(line.startswith("NO-GO time at rung: unknown since when") for line in lines)
+
+
+def test_every_move_records_its_rung_and_time_in_the_same_batch(world: World) -> None:
+    assert world.cutover()[0] == 0
+    _, rung, since = cutover.read_rung(world.client("route53"), world.settings)
+    assert rung == 10 and dt.datetime.now(dt.timezone.utc) - since < dt.timedelta(minutes=5)
+    assert cutover.rollback(world.settings, world.client, print) == 0
+    assert cutover.read_rung(world.client("route53"), world.settings)[1] == 0

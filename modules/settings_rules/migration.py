@@ -80,12 +80,27 @@ def check_migration(s: Settings) -> None:
         raise SettingsError("cutover_weight_legacy", "both weights are 0: Route 53 would split traffic evenly")
     if not 1 <= s.cdc_latency_threshold_seconds <= 86_400:
         raise SettingsError("cdc_latency_threshold_seconds", f"{s.cdc_latency_threshold_seconds} must be 1..86400")
+    if not 5 <= s.cutover_min_minutes_per_rung <= 10_080:
+        raise SettingsError("cutover_min_minutes_per_rung", f"{s.cutover_min_minutes_per_rung} must be 5..10080 "
+                            "(long enough for the alarms to see the new share of traffic)")
     if not s.migration_enabled:
         return
     for name in ("onprem_public_ip", "onprem_cidrs", "onprem_db_cidr", "onprem_db_name",
                  "onprem_db_secret_arn", "legacy_api_hostname", "cutover_hosted_zone_id", "cutover_record_name"):
         if not getattr(s, name):
             raise SettingsError(name, "is required when migration_enabled is true")
+    if s.api_domain_name and s.cutover_record_name != s.api_domain_name:
+        # Merchants keep calling the cutover name; the new API answers (TLS certificate, base path
+        # mapping) only for its custom domain, so the weighted record would send them to a host
+        # that refuses the name they asked for.
+        raise SettingsError("cutover_record_name", f"{s.cutover_record_name!r} is not the API's custom domain "
+                            f"{s.api_domain_name!r}: the new API would not answer for the name merchants call")
+    if s.nat_gateways < 1:
+        # The DMS replication instance sits in the private subnets and fetches its endpoints'
+        # credentials from Secrets Manager and writes its task logs to CloudWatch Logs: it needs a
+        # route to both, and the stack creates no interface endpoints for them.
+        raise SettingsError("nat_gateways", "the migration needs a route from the private subnets to Secrets "
+                            "Manager and CloudWatch Logs for DMS: at least one NAT gateway")
     if s.onprem_db_ssl_mode == "verify-full" and not s.onprem_db_certificate_arn:
         raise SettingsError("onprem_db_certificate_arn", "is required for onprem_db_ssl_mode verify-full "
                                                          "(the source's CA, imported into DMS)")
