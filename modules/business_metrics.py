@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery, CloudwatchMetricAlarmMetricQueryMetric,
 )
 
-from modules.observability import COLUMNS, GRAPH_HEIGHT, GRAPH_WIDTH, Graph, Metric
+from modules.observability import Graph, Metric, metric_widget
 from modules.settings import Settings
 
 PHASES = ("validation", "fraud_scoring", "dynamodb_write", "kms")
@@ -40,14 +40,9 @@ class SearchGraph:
     period: int = 300
 
     def to_json(self, index: int, region: str) -> dict:
-        return {
-            "type": "metric", "width": GRAPH_WIDTH, "height": GRAPH_HEIGHT,
-            "x": (index % COLUMNS) * GRAPH_WIDTH, "y": (index // COLUMNS) * GRAPH_HEIGHT,
-            "properties": {"title": self.title, "region": region, "period": self.period,
-                           "view": "timeSeries", "stacked": False,
-                           "metrics": [[{"expression": f"SEARCH('{self.search}', '{self.stat}', {self.period})",
-                                         "id": "search", "label": ""}]]},
-        }
+        expression = f"SEARCH('{self.search}', '{self.stat}', {self.period})"
+        return metric_widget(index, region, self.title, self.period,
+                             [[{"expression": expression, "id": "search", "label": ""}]])
 
 
 def business_graphs(settings: Settings) -> list[Graph | SearchGraph]:
