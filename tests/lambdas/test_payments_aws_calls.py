@@ -73,12 +73,13 @@ def test_warm_validate_makes_no_aws_call(aws, calls):
 def test_a_snapstart_restore_drops_sessions_and_secret_so_they_are_fetched_again(aws, calls):
     from payments_core import snapstart
     _process("restore-1")
-    snapstart.reset_after_restore()
+    snapstart.restored()  # the hooks tenancy, cardsec and aws registered at import
     start = len(calls)
     _process("restore-2")
     assert _count(calls, start) == {("sts", "AssumeRole"): 1, ("kms", "DeriveSecret"): 1, **WARM_PROCESS}
 
 
-def test_no_snapstart_runtime_here_so_nothing_is_registered():
-    from payments_core import snapstart
-    assert snapstart.register() is False
+def test_the_caches_register_their_restore_hooks_without_a_snapstart_runtime_here():
+    from payments_core import aws, cardsec, snapstart, tenancy
+    assert snapstart.runtime_available() is False
+    assert {tenancy.reset_sessions, cardsec.reset_derived_secrets, aws._drop_clients} <= set(snapstart._hooks)

@@ -26,17 +26,13 @@ from typing import Any, Callable, Mapping
 from .config import Config, load_config
 from .errors import PaymentError
 from . import log as _log
-from . import metrics, snapstart
+from . import metrics
 
 JSON_CONTENT_TYPE = "application/json"
 _MAX_CORRELATION_ID = 128
 #: A Cognito app client id (26 lowercase alphanumerics today); the merchant id. The shape also
 #: keeps it safe as a key prefix ("<merchant>#...") and an S3 path segment.
 MERCHANT_ID_RE = re.compile(r"[A-Za-z0-9]{1,128}")
-
-
-# Once per execution environment, at import (the init phase a SnapStart snapshot is taken after).
-snapstart.register()
 
 
 def _json_default(value: Any) -> Any:

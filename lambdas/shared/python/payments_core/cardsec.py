@@ -34,6 +34,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import snapstart
 from .validation import PaymentRequest
 
 MAC_ALGORITHM = "HMAC_SHA_256"
@@ -91,6 +92,7 @@ def _idempotency_secret(key_id: str, kms: Any) -> bytes:
     return secret
 
 
+@snapstart.after_restore
 def reset_derived_secrets() -> None:
     """Forget the derived secrets (after a SnapStart restore; payments_core.snapstart)."""
     with _derived_lock:
