@@ -48,7 +48,7 @@ def _value(found, name, **dims):
     return sum(v for n, d, v in found if n == name and all(d.get(k) == x for k, x in dims.items()))
 
 
-def test_an_accepted_payment_counts_once_with_its_amount_in_minor_units_and_its_phases(aws, capsys):
+def test_an_accepted_payment_counts_once_with_its_amount_in_minor_units_and_its_phases(shared_aws, capsys):
     assert _process(valid_payload(amount="100.50"))["statusCode"] == 200
     found = _metrics(_documents(capsys))
     assert _value(found, "PaymentsAccepted", Route="process") == 2  # overall, and per Merchant ("other")
@@ -60,15 +60,15 @@ def test_an_accepted_payment_counts_once_with_its_amount_in_minor_units_and_its_
     assert all(v >= 0 for n, _, v in found if n == "PhaseLatency")
 
 
-def test_metric_lines_carry_nothing_the_caller_sent(aws, capsys):
+def test_metric_lines_carry_nothing_the_caller_sent(shared_aws, capsys):
     _process(valid_payload(customer_id="cust_secret_42"), key="idem-secret-key-77")
     text = capsys.readouterr().err
     assert text and not contains_pan(text)
     assert "cust_secret_42" not in text and "idem-secret-key-77" not in text and "1111" not in text
 
 
-def test_a_fraud_review_is_a_decline_with_its_rules_flagged(aws, capsys):
-    seed_activity(aws.ddb, MERCHANT_A, "cust_001", ["20.00", "30.00"])
+def test_a_fraud_review_is_a_decline_with_its_rules_flagged(shared_aws, capsys):
+    seed_activity(shared_aws.ddb, MERCHANT_A, "cust_001", ["20.00", "30.00"])
     assert json.loads(_process(valid_payload(amount="15000.00"))["body"])["status"] == "DECLINED_REVIEW"
     found = _metrics(_documents(capsys))
     assert _value(found, "PaymentsDeclined", Reason="FRAUD_REVIEW") == 1
@@ -77,13 +77,13 @@ def test_a_fraud_review_is_a_decline_with_its_rules_flagged(aws, capsys):
     assert _value(found, "FlaggedPayments", Route="process") == 2  # overall, and per Merchant ("other")
 
 
-def test_a_rejected_request_is_a_decline_by_its_error_code(aws, capsys):
+def test_a_rejected_request_is_a_decline_by_its_error_code(shared_aws, capsys):
     assert _process(valid_payload(card_number="4111111111111112"))["statusCode"] == 400
     found = _metrics(_documents(capsys))
     assert _value(found, "PaymentsDeclined", Route="process", Reason="CARD_NUMBER_CHECKSUM_FAILED") == 1
 
 
-def test_a_retry_counts_as_an_idempotent_replay_not_a_second_payment(aws, capsys):
+def test_a_retry_counts_as_an_idempotent_replay_not_a_second_payment(shared_aws, capsys):
     _process(valid_payload())
     capsys.readouterr()
     _process(valid_payload())
@@ -91,14 +91,14 @@ def test_a_retry_counts_as_an_idempotent_replay_not_a_second_payment(aws, capsys
     assert _value(found, "IdempotentReplays") == 1 and _value(found, "PaymentsAccepted") == 0
 
 
-def test_fraud_check_flags_by_rule(aws, capsys):
+def test_fraud_check_flags_by_rule(shared_aws, capsys):
     import fraud_check_handler
     fraud_check_handler.handler(api_event(valid_payload(amount="15000.00"), path="/fraud-check"), None)
     found = _metrics(_documents(capsys))
     assert _value(found, "FraudFlags", Route="fraud-check", Rule="HIGH_VALUE") == 1
 
 
-def test_merchant_dimension_only_for_the_allow_listed_merchants(aws, capsys, monkeypatch):
+def test_merchant_dimension_only_for_the_allow_listed_merchants(shared_aws, capsys, monkeypatch):
     monkeypatch.setenv("METRICS_MERCHANTS", MERCHANT_A)
     _process(valid_payload(), key="k-a", merchant=MERCHANT_A)
     _process(valid_payload(), key="k-b", merchant=MERCHANT_B)
@@ -126,7 +126,7 @@ def test_every_error_code_of_the_package_is_a_known_decline_reason():
     assert _value(_metrics(recorder.lines()), "PaymentsDeclined", Reason="OTHER") == 1
 
 
-def test_a_failing_metric_never_fails_the_payment(aws, capsys, monkeypatch):
+def test_a_failing_metric_never_fails_the_payment(shared_aws, capsys, monkeypatch):
     from payments_core import metrics
 
     def broken(self, now_ms=None):
