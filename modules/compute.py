@@ -18,10 +18,11 @@ from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
     LambdaEventSourceMappingFilterCriteriaFilter,
 )
 from cdktf_cdktf_provider_aws.lambda_function import (
-    LambdaFunction, LambdaFunctionEnvironment,
+    LambdaFunction, LambdaFunctionEnvironment, LambdaFunctionSnapStart,
     LambdaFunctionTracingConfig, LambdaFunctionVpcConfig,
 )
 from cdktf_cdktf_provider_aws.lambda_layer_version import LambdaLayerVersion
+from cdktf_cdktf_provider_aws.lambda_provisioned_concurrency_config import LambdaProvisionedConcurrencyConfig
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 
 from modules.data import TransactionTables
@@ -36,6 +37,8 @@ RUNTIME = "python3.12"
 LIVE_ALIAS = "live"
 AUDIT_PREFIX = "audit/"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+# The functions behind the API (provisioned concurrency is for them; the audit writer reads a stream).
+PAYMENT_ROUTE_FUNCTIONS = ("validate", "fraud-check", "process")
 
 
 @dataclass(frozen=True)
@@ -125,13 +128,20 @@ class PaymentFunction(Construct):
             self, "function", function_name=self.name, description=spec.description,
             role=self.role.arn, runtime=RUNTIME, handler=spec.handler,
             filename=code.path, source_code_hash=code.asset_hash,
-            layers=[props.layer_arn], timeout=spec.timeout, memory_size=spec.memory_size,
+            layers=[props.layer_arn], timeout=spec.timeout,
+            memory_size=s.function_memory.get(spec.key, spec.memory_size),
+            architectures=[s.lambda_architecture],
+            # A snapshot of the initialised function per published version (payments_core.snapstart
+            # drops what must not outlive a restore).
+            snap_start=LambdaFunctionSnapStart(apply_on="PublishedVersions") if s.lambda_snap_start else None,
             publish=True,
             reserved_concurrent_executions=s.lambda_reserved_concurrency,
             kms_key_arn=props.kms_key_arn,
             environment=LambdaFunctionEnvironment(variables={
                 "ENVIRONMENT": s.environment, "LOG_LEVEL": "INFO",
-                **payment_limits_env(s.payment_limits), **spec.environment}),
+                **payment_limits_env(s.payment_limits), **spec.environment,
+                # The merchants with their own dimension in the business metrics (payments_core.metrics).
+                **({"METRICS_MERCHANTS": s.metrics_merchants} if s.metrics_merchants else {})}),
             vpc_config=LambdaFunctionVpcConfig(
                 subnet_ids=list(props.network.subnet_ids), security_group_ids=[props.network.security_group_id],
             ) if props.network else None,
@@ -265,6 +275,16 @@ class PaymentFunctions(Construct):
                 props.account_id))
             for spec in specs
         }
+        # Warm execution environments behind the payment routes' `live` alias (prod): no cold start
+        # for the first requests of a burst. On the alias, so it follows the versions CodeDeploy
+        # shifts traffic between (both versions of a canary are provisioned by weight).
+        self.provisioned = [
+            LambdaProvisionedConcurrencyConfig(
+                self, f"{key}-provisioned", function_name=self.functions[key].function.function_name,
+                qualifier=self.functions[key].alias.name,
+                provisioned_concurrent_executions=s.lambda_provisioned_concurrency)
+            for key in PAYMENT_ROUTE_FUNCTIONS if s.lambda_provisioned_concurrency
+        ]
         # What each merchant session may do: its own merchant's keys only (modules/merchant_access.py).
         own = own_merchant_keys_only()
         table_key = Statement(sid="UseTableKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],

@@ -49,13 +49,17 @@ class Graph:
     period: int = 60
 
     def to_json(self, index: int, region: str) -> dict:
-        return {
-            "type": "metric", "width": GRAPH_WIDTH, "height": GRAPH_HEIGHT,
-            "x": (index % COLUMNS) * GRAPH_WIDTH, "y": (index // COLUMNS) * GRAPH_HEIGHT,
-            "properties": {"title": self.title, "region": region, "period": self.period,
-                           "view": "timeSeries", "stacked": False,
-                           "metrics": [m.to_json() for m in self.metrics]},
-        }
+        return metric_widget(index, region, self.title, self.period, [m.to_json() for m in self.metrics])
+
+
+def metric_widget(index: int, region: str, title: str, period: int, metrics: list) -> dict:
+    """A time-series widget in the dashboard's grid (``index``-th place, ``COLUMNS`` a row)."""
+    return {
+        "type": "metric", "width": GRAPH_WIDTH, "height": GRAPH_HEIGHT,
+        "x": (index % COLUMNS) * GRAPH_WIDTH, "y": (index // COLUMNS) * GRAPH_HEIGHT,
+        "properties": {"title": title, "region": region, "period": period,
+                       "view": "timeSeries", "stacked": False, "metrics": metrics},
+    }
 
 
 def dashboard_body(graphs: Sequence[Graph], region: str) -> str:

@@ -11,6 +11,7 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 
 from modules.api import ApiProps, MerchantAuth, PaymentApi
 from modules.backup import BackupProps, DatabaseBackup
+from modules.business_metrics import BusinessAlarms, BusinessAlarmsProps, business_graphs
 from modules.compute import ComputeProps, FunctionNetwork, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
@@ -25,6 +26,7 @@ from modules.platform import aws_provider, configure_backend
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.security import KeyProps, PlatformKey
 from modules.settings import Settings
+from modules.slo import ServiceLevelAlarms, SloProps
 from modules.storage import ObjectLock, SecureBucket, SecureBucketProps
 
 if TYPE_CHECKING:
@@ -95,6 +97,13 @@ class PaymentStack(TerraformStack):
             table_name=self.tables.transactions.name,
             cluster_identifier=self.database.cluster.cluster_identifier))
         alarms = self.observability.alarms
+        self.slo = ServiceLevelAlarms(self, "slo", SloProps(
+            settings=s, alert_topic_arn=self.alerts.arn, api_name=self.api.api.name,
+            api_stage=self.api.stage.stage_name))
+        self.observability.add_dashboard_row(business_graphs(s))
+        self.business: BusinessAlarms | None = None
+        if s.alarm_set == "full":  # $0.60/month: the two anomaly alarms on the functions' metrics
+            self.business = BusinessAlarms(self, "business", BusinessAlarmsProps(s, self.alerts.arn))
         if s.migration_enabled:
             self.migration = self._migration(s, account_id, partition)
         self.delivery = ReleasePipeline(self, "delivery", DeliveryProps(

@@ -102,6 +102,26 @@ class Settings:
     alarm_function_throttles: int = 1
     alarm_dynamodb_throttles: int = 1
     alarm_aurora_cpu_percent: int = 80
+    # Service level objectives (docs/operators/slos.md): per-route overrides of the defaults in
+    # modules/slo_policy.py, e.g. "process:availability=99.95:latency=99:latency_ms=250".
+    slo_objectives: str = ""
+    slo_window_days: int = 30
+    # Routes with burn-rate alarms (comma-separated; "none": none) and whether latency has them too.
+    # dev: /process availability only ($2.20/month); staging and prod: every route, both SLIs.
+    slo_alarm_routes: str = "process"
+    slo_latency_alarms: bool = False
+    # Merchants (app client ids, comma-separated, at most 20) with their own Merchant dimension in
+    # the business metrics; every other merchant is counted as "other" (payments_core.metrics).
+    metrics_merchants: str = ""
+    # Latency budget (docs/maintainers/performance-latency.md). Graviton: ~20 % cheaper per GB-second.
+    lambda_architecture: str = "arm64"
+    # Memory (MB) per function over the default 256, e.g. "process=1024" (CPU grows with memory).
+    lambda_memory: str = ""
+    # SnapStart on published versions (Python 3.12+; not with provisioned concurrency; Python
+    # SnapStart bills the cached snapshot per GB-second and each restore).
+    lambda_snap_start: bool = False
+    # Provisioned concurrency on the `live` alias of each payment route (validate, fraud-check, process).
+    lambda_provisioned_concurrency: int = 0
     # Tags carried by the provider's default_tags.
     repository: str = "unknown"
     author: str = "unknown"
@@ -146,6 +166,8 @@ class Settings:
     cutover_weight_legacy: int = 100      # initial weights only: scripts/cutover.py owns them after
     cutover_weight_new: int = 0
     cdc_latency_threshold_seconds: int = 60
+    # How long traffic stays on a rung of the cutover ladder before the next step (scripts/cutover.py).
+    cutover_min_minutes_per_rung: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -191,6 +213,16 @@ class Settings:
         return comma_list(self.guardrails_regions)
 
     @property
+    def slo_routes(self) -> tuple[str, ...]:
+        return () if self.slo_alarm_routes.strip() == "none" else comma_list(self.slo_alarm_routes)
+
+    @property
+    def function_memory(self) -> dict[str, int]:
+        """``lambda_memory`` as function key -> MB (the rules in settings_rules/performance.py)."""
+        pairs = (item.split("=", 1) for item in comma_list(self.lambda_memory))
+        return {key.strip(): int(value) for key, value in pairs}
+
+    @property
     def onprem_networks(self) -> tuple[str, ...]:
         return comma_list(self.onprem_cidrs)
 
@@ -209,6 +241,8 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "waf_enabled": True,
         "dashboard_enabled": True,
         "alarm_set": "full",
+        "slo_alarm_routes": "validate,fraud-check,process",
+        "slo_latency_alarms": True,
         "aurora_max_capacity": 4.0,
         "aurora_backup_retention_days": 7,
         "log_retention_days": 30,
@@ -224,6 +258,8 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "waf_sampled_requests": False,
         "dashboard_enabled": True,
         "alarm_set": "full",
+        "slo_alarm_routes": "validate,fraud-check,process",
+        "slo_latency_alarms": True,
         "aurora_min_capacity": 1.0,
         "aurora_max_capacity": 16.0,
         "aurora_backup_retention_days": 35,
@@ -235,6 +271,8 @@ PROFILES: Mapping[str, Mapping[str, object]] = {
         "alarm_period_seconds": 60,
         "deployment_config": "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
         "lambda_reserved_concurrency": 100,
+        "lambda_memory": "process=1024",
+        "lambda_provisioned_concurrency": 2,
         "api_rate_limit": 500,
         "api_burst_limit": 1000,
         "api_quota_per_day": 1_000_000,
@@ -289,6 +327,15 @@ ENV_VARS: Mapping[str, str] = {
     "alarm_function_throttles": "PAYMENTS_ALARM_FUNCTION_THROTTLES",
     "alarm_dynamodb_throttles": "PAYMENTS_ALARM_DYNAMODB_THROTTLES",
     "alarm_aurora_cpu_percent": "PAYMENTS_ALARM_AURORA_CPU_PERCENT",
+    "slo_objectives": "PAYMENTS_SLO_OBJECTIVES",
+    "slo_window_days": "PAYMENTS_SLO_WINDOW_DAYS",
+    "slo_alarm_routes": "PAYMENTS_SLO_ALARM_ROUTES",
+    "slo_latency_alarms": "PAYMENTS_SLO_LATENCY_ALARMS",
+    "metrics_merchants": "PAYMENTS_METRICS_MERCHANTS",
+    "lambda_architecture": "PAYMENTS_LAMBDA_ARCHITECTURE",
+    "lambda_memory": "PAYMENTS_LAMBDA_MEMORY",
+    "lambda_snap_start": "PAYMENTS_LAMBDA_SNAP_START",
+    "lambda_provisioned_concurrency": "PAYMENTS_LAMBDA_PROVISIONED_CONCURRENCY",
     "repository": "REPOSITORY",
     "author": "COMMIT_AUTHOR",
     "pr_number": "PR_NUMBER",
@@ -323,6 +370,7 @@ ENV_VARS: Mapping[str, str] = {
     "cutover_weight_legacy": "PAYMENTS_CUTOVER_WEIGHT_LEGACY",
     "cutover_weight_new": "PAYMENTS_CUTOVER_WEIGHT_NEW",
     "cdc_latency_threshold_seconds": "PAYMENTS_CDC_LATENCY_THRESHOLD_SECONDS",
+    "cutover_min_minutes_per_rung": "PAYMENTS_CUTOVER_MIN_MINUTES_PER_RUNG",
 }
 ENVIRONMENT_VAR = "ENVIRONMENT_SUFFIX"
 # Settings that no longer exist -> what replaced them (set anyway, they stop synth with this hint).

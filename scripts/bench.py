@@ -2,7 +2,8 @@
 
     python -m scripts.bench [--runs 5] [--suite-runs 3] [--rehearsal-runs 1]
 
-Measures: synth of `dev` with the fast provider import, the same synth with the normal (eager)
+Measures: per payment handler, cold start, warm request and AWS calls per request
+(scripts/bench_handlers.py); synth of `dev` with the fast provider import, the same synth with the normal (eager)
 import, the test suite without the rehearsal, each phase of the offline rehearsal, and the whole suite
 as `make test` runs it (rehearsal included, beside the other tests). Prints the machine first (cores,
 memory, CPU model, load average): timings on a shared machine are only comparable under similar load. Peak memory is
@@ -78,8 +79,13 @@ def main() -> None:
     parser.add_argument("--rehearsal-runs", type=int, default=1, help="rehearsals (0 skips)")
     parser.add_argument("--full-suite-runs", type=int, default=1,
                         help="runs of the whole suite, rehearsal included, as `make test` (0 skips)")
+    parser.add_argument("--handler-requests", type=int, default=20,
+                        help="warm requests per payment handler (scripts/bench_handlers.py; 0 skips)")
     args = parser.parse_args()
     print(machine(), flush=True)
+    if args.handler_requests:
+        from scripts import bench_handlers
+        bench_handlers.run(args.handler_requests)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         def synth(mode: str) -> Callable[[int], tuple[Sequence[str], dict[str, str]]]:

@@ -212,7 +212,9 @@ def _web_acl(r: Resource, _: Sequence[Resource], p: PriceTable) -> list[Line]:
 
 def _metric_alarm(r: Resource, _: Sequence[Resource], p: PriceTable) -> list[Line]:
     queries = [q for q in r.values.get("metric_query") or [] if q.get("metric")]
-    metrics = Decimal(len(queries) or 1)
+    # An anomaly detection alarm is billed as three metrics: the metric and the band's two bounds.
+    bands = sum("ANOMALY_DETECTION_BAND" in str(q.get("expression") or "") for q in r.values.get("metric_query") or [])
+    metrics = Decimal((len(queries) or 1) + 2 * bands)
     period = r.values.get("period") or min((_block(q, "metric").get("period") or 60 for q in queries), default=60)
     if isinstance(period, (int, float)) and period < 60:
         return [Line(r.type, "high-resolution alarm metric", metrics, p.monthly("cloudwatch_alarm_high_resolution_month"))]
@@ -233,6 +235,22 @@ def _dynamodb_table(r: Resource, _: Sequence[Resource], p: PriceTable) -> list[L
     return lines
 
 
+def _provisioned_concurrency(r: Resource, resources: Sequence[Resource], p: PriceTable) -> list[Line]:
+    """Provisioned concurrency bills every hour: executions x the function's memory (GB), per
+    architecture; unpriced when the function cannot be found."""
+    wanted = set(r.refs.get("function_name", ()))
+    function = next((f for f in resources if f.type == "aws_lambda_function"
+                     and (f.address.split("[", 1)[0] in wanted
+                          or f.values.get("function_name") == r.values.get("function_name"))), None)
+    executions = r.values.get("provisioned_concurrent_executions")
+    if function is None or not isinstance(executions, int):
+        return [Line(r.type, "provisioned concurrency (function unknown)", ONE, None)]
+    gb = Decimal(function.values.get("memory_size") or 128) / Decimal(1024)
+    arch = (function.values.get("architectures") or ["x86_64"])[0]
+    key = "lambda_provisioned_concurrency_arm64_gb_hour" if arch == "arm64" else "lambda_provisioned_concurrency_gb_hour"
+    return [Line(r.type, f"provisioned concurrency, GB ({arch})", Decimal(executions) * gb, p.monthly(key))]
+
+
 def _fixed(key: str, what: str) -> Rule:
     return lambda r, _, p: [Line(r.type, what, ONE, p.monthly(key))]
 
@@ -251,6 +269,7 @@ RULES: Mapping[str, Rule] = {
     "aws_wafv2_web_acl": _web_acl,
     "aws_cloudwatch_dashboard": _fixed("cloudwatch_dashboard_month", "dashboard"),
     "aws_cloudwatch_metric_alarm": _metric_alarm,
+    "aws_lambda_provisioned_concurrency_config": _provisioned_concurrency,
     "aws_cloudwatch_composite_alarm": _fixed("cloudwatch_composite_alarm_month", "composite alarm"),
     "aws_kms_key": _fixed("kms_key_month", "customer managed key"),
     "aws_secretsmanager_secret": _fixed("secrets_manager_secret_month", "secret"),

@@ -6,9 +6,13 @@ green signals; or move all of it back (README "Migration runbook").
   * its full load is complete (100 %, no table loading, queued or errored);
   * every table's validation state is ``Validated``;
   * CDC latency (source and target) has data and stays under ``cdc_latency_threshold_seconds``;
-  * the API and migration alarms exist and are ``OK``;
-then, only if all are green, UPSERTs both weighted records in one Route 53 change: the new API's
-share moves to the next rung of ``LADDER`` (``STEP`` must be that rung; omitted, it is implied).
+  * the API and migration alarms exist and are ``OK`` (``INSUFFICIENT_DATA`` or missing is red);
+  * the weights have stayed on their rung at least ``cutover_min_minutes_per_rung`` (the TXT record
+    ``_cutover.<name>`` written with every change says since when);
+then, only if all are green, replaces both weighted records in one Route 53 change batch (DELETE
+each exactly as read, CREATE it with its new weight: a concurrent change makes the batch fail
+instead of being overwritten): the new API's share moves to the next rung of ``LADDER`` (``STEP``
+must be that rung; omitted, it is implied).
 ``make rollback ENVIRONMENT_SUFFIX=prod`` sets legacy 100 / new 0 in one change, whatever the signals.
 Both print every check and exit 1 when they refuse. ``--endpoint-url`` / ``PAYMENTS_AWS_ENDPOINT``
 point boto3 at a local endpoint (the tests use moto).
@@ -43,6 +47,8 @@ LADDER = (0, 10, 50, 100)  # percent of traffic on the new API
 LEGACY, NEW = "legacy", "aws"  # set identifiers (modules/migration/cutover_dns.py)
 LATENCY_WINDOW = dt.timedelta(minutes=10)
 VALIDATED = "Validated"
+ROLLBACK_ATTEMPTS = 3
+RUNG_PREFIX = "_cutover."  # TXT record next to the merchant-facing name: the rung and since when
 
 
 class CutoverRefused(RuntimeError):
@@ -175,16 +181,66 @@ def new_share(records: dict[str, dict[str, Any]]) -> int | None:
     return None
 
 
-def set_weights(route53: Any, s: Settings, records: dict[str, dict[str, Any]], percent: int, why: str) -> str:
-    """Both records in one change batch (atomic: callers never see a half-moved state)."""
+def rung_record_name(s: Settings) -> str:
+    """The TXT record that says which rung the weights are on and since when (written in the same
+    change batch as the weights, so it can never disagree with them)."""
+    return f"{RUNG_PREFIX}{s.cutover_record_name.rstrip('.')}."
+
+
+def read_rung(route53: Any, s: Settings) -> tuple[dict[str, Any] | None, int | None, dt.datetime | None]:
+    """(the TXT record, its rung, when it was reached); Nones when there is no record yet."""
+    name = rung_record_name(s)
+    for record in route53.list_resource_record_sets(HostedZoneId=s.cutover_hosted_zone_id, StartRecordName=name,
+                                                    StartRecordType="TXT", MaxItems="1")["ResourceRecordSets"]:
+        if record["Name"] == name and record["Type"] == "TXT":
+            fields = dict(item.split("=", 1) for item in record["ResourceRecords"][0]["Value"].strip('"').split())
+            return record, int(fields["rung"]), dt.datetime.fromisoformat(fields["at"])
+    return None, None, None
+
+
+def rung_check(s: Settings, rung_at: tuple[int | None, dt.datetime | None], current: int, now: dt.datetime) -> Check:
+    """Traffic stays on a rung at least ``cutover_min_minutes_per_rung`` before the next step."""
+    minimum = dt.timedelta(minutes=s.cutover_min_minutes_per_rung)
+    rung, since = rung_at
+    if current == LADDER[0]:
+        return Check("time at rung", True, f"{current} % (no traffic on the new API yet)")
+    if rung != current or since is None:
+        return Check("time at rung", False, f"unknown since when the weights are at {current} % (the "
+                     f"{RUNG_PREFIX}<record> TXT says rung {rung}); wait {minimum} after setting them")
+    waited = now - since
+    return Check("time at rung", waited >= minimum,
+                 f"{current} % since {since.isoformat()} ({int(waited.total_seconds() // 60)} min; minimum {minimum})")
+
+
+RECORD_FIELDS = ("Name", "Type", "SetIdentifier", "Weight", "TTL", "ResourceRecords", "HealthCheckId", "AliasTarget")
+
+
+def set_weights(route53: Any, s: Settings, records: dict[str, dict[str, Any]], percent: int, why: str,
+                now: dt.datetime | None = None) -> str:
+    """Both records in one change batch that DELETEs each record exactly as it was read and CREATEs
+    it with its new weight. Route 53 applies a batch atomically and refuses a DELETE whose values
+    differ from the current ones, so a concurrent change (a rollback between our read and this
+    write) makes this batch fail instead of being overwritten; an UPSERT would overwrite it."""
     changes = []
     for key, weight in ((LEGACY, 100 - percent), (NEW, percent)):
-        record = {k: v for k, v in records[key].items() if k in (
-            "Name", "Type", "SetIdentifier", "TTL", "ResourceRecords", "HealthCheckId", "AliasTarget")}
-        changes.append({"Action": "UPSERT", "ResourceRecordSet": {**record, "Weight": weight}})
-    info = route53.change_resource_record_sets(
-        HostedZoneId=s.cutover_hosted_zone_id,
-        ChangeBatch={"Comment": why, "Changes": changes})["ChangeInfo"]
+        record = {k: v for k, v in records[key].items() if k in RECORD_FIELDS}
+        changes.append({"Action": "DELETE", "ResourceRecordSet": record})
+        changes.append({"Action": "CREATE", "ResourceRecordSet": {**record, "Weight": weight}})
+    rung_record, _, _ = read_rung(route53, s)
+    if rung_record is not None:
+        changes.append({"Action": "DELETE", "ResourceRecordSet": {
+            k: v for k, v in rung_record.items() if k in RECORD_FIELDS}})
+    at = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    changes.append({"Action": "CREATE", "ResourceRecordSet": {
+        "Name": rung_record_name(s), "Type": "TXT", "TTL": 60,
+        "ResourceRecords": [{"Value": f'"rung={percent} at={at}"'}]}})
+    try:
+        info = route53.change_resource_record_sets(
+            HostedZoneId=s.cutover_hosted_zone_id,
+            ChangeBatch={"Comment": why, "Changes": changes})["ChangeInfo"]
+    except route53.exceptions.InvalidChangeBatch as err:
+        raise CutoverRefused("the weighted records changed since they were read (a concurrent rollback or "
+                             f"cutover?); nothing changed by this run; read the weights and decide again ({err})") from None
     return f"{info['Id']} {info['Status']}"
 
 
@@ -205,13 +261,15 @@ def cutover(s: Settings, client: Callable[[str], Any], step: int | None, out: Ca
     target = LADDER[LADDER.index(current) + 1]
     if step is not None and step != target:
         raise CutoverRefused(f"STEP={step} is not the next step from {current} % (that is {target} %)")
-    checks = evaluate(signals or Signals(s, client), now or dt.datetime.now(dt.timezone.utc))
+    now = now or dt.datetime.now(dt.timezone.utc)
+    _, rung, since = read_rung(route53, s)
+    checks = [rung_check(s, (rung, since), current, now), *evaluate(signals or Signals(s, client), now)]
     for check in checks:
         out(check.line())
     red = [c.name for c in checks if not c.ok]
     if red:
         raise CutoverRefused(f"no-go ({len(red)} of {len(checks)} checks red: {', '.join(red)}); nothing changed")
-    change = set_weights(route53, s, records, target, f"cutover {current} -> {target} percent")
+    change = set_weights(route53, s, records, target, f"cutover {current} -> {target} percent", now)
     out(f"moved: new API {current} % -> {target} % (legacy {100 - target}, new {target}); change {change}")
     return 0
 
@@ -226,10 +284,19 @@ def rollback(s: Settings, client: Callable[[str], Any], out: Callable[[str], Non
         healthy = sum("Success" in o.get("StatusReport", {}).get("Status", "") for o in observations)
         out(f"{'GO   ' if healthy else 'WARN '} legacy health check {health_id}: {healthy}/{len(observations)} "
             "checkers healthy (rolling back regardless: the legacy system is the known-good path)")
-    if (records[LEGACY]["Weight"], records[NEW]["Weight"]) == (100, 0):
-        out("already all on legacy: nothing to move")
-        return 0
-    change = set_weights(route53, s, records, 0, "rollback: all traffic to legacy")
+    for attempt in range(ROLLBACK_ATTEMPTS):
+        if (records[LEGACY]["Weight"], records[NEW]["Weight"]) == (100, 0):
+            out("already all on legacy: nothing to move")
+            return 0
+        try:
+            change = set_weights(route53, s, records, 0, "rollback: all traffic to legacy")
+            break
+        except CutoverRefused as err:
+            # A rollback must win over a concurrent cutover: read the weights again and retry.
+            out(f"RETRY the records changed under the rollback ({err}); reading them again")
+            records = weighted_records(route53, s)
+    else:
+        raise CutoverRefused(f"the records kept changing; {ROLLBACK_ATTEMPTS} rollback attempts failed")
     out(f"rolled back: legacy 100, new 0; change {change}")
     return 0
 

@@ -69,9 +69,16 @@ def test_functions_in_the_vpc_cost_dev_two_interface_endpoints_in_one_az(dev_in_
 def test_dev_pays_nothing_for_aurora_nat_waf_or_dashboards_at_idle(bills):
     dev = bills["dev"]
     assert _line(dev, "aws_rds_cluster_instance") == (0, 1)  # the writer only, paused
-    for rtype in ("aws_nat_gateway", "aws_eip", "aws_wafv2_web_acl", "aws_cloudwatch_dashboard",
-                  "aws_cloudwatch_composite_alarm"):
+    for rtype in ("aws_nat_gateway", "aws_eip", "aws_wafv2_web_acl", "aws_cloudwatch_dashboard"):
         assert _line(dev, rtype) == (0, 0), rtype
+
+
+def test_dev_slo_alarms_are_the_cheap_subset(bills, prices):
+    """/process availability only: 6 window alarms of 2 metrics and the page and ticket composites."""
+    dev = bills["dev"]
+    assert _line(dev, "aws_cloudwatch_composite_alarm") == (2 * prices.monthly("cloudwatch_composite_alarm_month"), 2)
+    slo = 6 * 2 * prices.monthly("cloudwatch_alarm_standard_month") + 2 * prices.monthly("cloudwatch_composite_alarm_month")
+    assert slo == Decimal("2.20")
 
 
 def test_a_preview_environment_costs_what_dev_costs():
@@ -96,11 +103,27 @@ def test_prod_idle_cost_keeps_its_resilience_and_is_within_the_range_the_table_g
     assert _line(prod, "aws_wafv2_web_acl")[0] == waf
     floor = aurora + nat + endpoints + waf
     # Above the floor only small fixed items: keys, the managed secret, dashboard and alarms.
+    # The SLO burn-rate alarms (tests/test_slo.py): per route 6 availability alarms of 2 metrics,
+    # 6 latency alarms of 1, and 4 composites.
+    slo = 3 * (18 * prices.monthly("cloudwatch_alarm_standard_month") + 4 * prices.monthly("cloudwatch_composite_alarm_month"))
     ceiling = floor + 5 * prices.monthly("kms_key_month") + prices.monthly("cloudwatch_dashboard_month") \
         + 30 * prices.monthly("cloudwatch_alarm_standard_month") + prices.monthly("secrets_manager_secret_month") \
-        + prices.monthly("cloudwatch_composite_alarm_month")
+        + prices.monthly("cloudwatch_composite_alarm_month") + slo + _provisioned(settings, prices)
     print(f"\nprod idle: {cost.usd(cost.total(prod))}/month (range {cost.usd(floor)}..{cost.usd(ceiling)})")
     assert floor < cost.total(prod) <= ceiling
+
+
+def _provisioned(settings, prices):
+    """Provisioned concurrency on the three payment routes' aliases (arm64), at their memory."""
+    gb = sum(Decimal(settings.function_memory.get(k, 256)) / 1024 for k in ("validate", "fraud-check", "process"))
+    return settings.lambda_provisioned_concurrency * gb * prices.monthly("lambda_provisioned_concurrency_arm64_gb_hour")
+
+
+def test_prod_pays_for_provisioned_concurrency_by_memory_and_architecture(bills, prices):
+    settings = build_settings({}, {"ENVIRONMENT_SUFFIX": "prod"})
+    assert _line(bills["prod"], "aws_lambda_provisioned_concurrency_config") == (
+        _provisioned(settings, prices), Decimal(settings.lambda_provisioned_concurrency) * Decimal("1.5"))
+    assert _line(bills["dev"], "aws_lambda_provisioned_concurrency_config") == (0, 0)
 
 
 def test_staging_scales_to_zero_but_keeps_waf_dashboard_and_full_alarms(bills):

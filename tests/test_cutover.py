@@ -85,13 +85,24 @@ class World:
              "Value": seconds, "Unit": "Seconds"}
             for metric in ("CDCLatencySource", "CDCLatencyTarget") for m in (1, 2, 3)])
 
-    def set_weights(self, legacy: int, new: int) -> None:
-        self.client("route53").change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": [
-            {"Action": "UPSERT", "ResourceRecordSet": {
-                "Name": RECORD, "Type": "CNAME", "SetIdentifier": key, "Weight": weight, "TTL": 60,
-                "ResourceRecords": [{"Value": target}]}}
+    def set_weights(self, legacy: int, new: int, minutes_ago: int | None = 60) -> None:
+        """The two weighted records, and the rung record saying they were set ``minutes_ago``
+        (None: no rung record, as before the script wrote one)."""
+        changes = [{"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": RECORD, "Type": "CNAME", "SetIdentifier": key, "Weight": weight, "TTL": 60,
+            "ResourceRecords": [{"Value": target}]}}
             for key, weight, target in (("legacy", legacy, "legacy-api.dc.example.com"),
-                                        ("aws", new, "abc123.execute-api.us-east-1.amazonaws.com"))]})
+                                        ("aws", new, "abc123.execute-api.us-east-1.amazonaws.com"))]
+        r53 = self.client("route53")
+        rung, _, _ = cutover.read_rung(r53, self.settings)
+        if rung is not None:
+            changes.append({"Action": "DELETE", "ResourceRecordSet": rung})
+        if minutes_ago is not None:
+            at = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes_ago)).isoformat(timespec="seconds")
+            changes.append({"Action": "CREATE", "ResourceRecordSet": {
+                "Name": f"_cutover.{RECORD}", "Type": "TXT", "TTL": 60,
+                "ResourceRecords": [{"Value": f'"rung={new} at={at}"'}]}})
+        r53.change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": changes})
 
     def weights(self) -> tuple[int, int]:
         records = cutover.weighted_records(self.client("route53"), self.settings)
@@ -114,7 +125,11 @@ def test_cutover_moves_exactly_one_step_when_every_signal_is_green(world: World)
     assert code == 0, lines
     assert world.weights() == (90, 10)
     assert all(line.startswith("GO") for line in lines if line.startswith(("GO", "NO-GO")))
-    assert sum(line.startswith("GO") for line in lines) == 10  # task, load, validation, 2 latency, 5 alarms
+    assert sum(line.startswith("GO") for line in lines) == 11  # rung time, task, load, validation, 2 latency, 5 alarms
+    code, lines = world.cutover(step=50)   # at once: 10 % has not had its time yet
+    assert (code, world.weights()) == (1, (90, 10))
+    assert any(line.startswith("NO-GO time at rung: 10 % since") for line in lines)
+    world.set_weights(90, 10, minutes_ago=world.settings.cutover_min_minutes_per_rung)
     code, _ = world.cutover(step=50)
     assert (code, world.weights()) == (0, (50, 50))
 
@@ -172,4 +187,112 @@ def test_cli_refuses_with_exit_1_and_prints_every_check(world: World, capsys: py
     assert code == 1 and world.weights() == (100, 0)
     assert "GO    DMS task status: running (need running)" in out
     assert "NO-GO validation: cannot read table statistics" in out
-    assert "REFUSED: no-go (1 of 10 checks red: validation); nothing changed" in out
+    assert "REFUSED: no-go (1 of 11 checks red: validation); nothing changed" in out
+
+
+# --------------------------------------------------------------------------- concurrency and alarms
+
+
+class StrictRoute53:
+    """Route 53's DELETE rule on top of moto: "to delete a resource record set, you must specify all
+    the same values that you specified when you created it" (moto matches a weighted record by its
+    set identifier only). ``before_change`` runs once, just before the first change batch: the
+    concurrent operator."""
+
+    def __init__(self, client: Any, before_change: Any = None):
+        self._client, self._before = client, before_change
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def change_resource_record_sets(self, HostedZoneId: str, ChangeBatch: dict[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+        if self._before is not None:
+            before, self._before = self._before, None
+            before()
+        def key(r: dict[str, Any]) -> tuple[str, str, str | None]:
+            return r["Name"], r["Type"], r.get("SetIdentifier")
+        current = {key(r): r for r in self._client.list_resource_record_sets(
+            HostedZoneId=HostedZoneId)["ResourceRecordSets"]}
+        for change in ChangeBatch["Changes"]:
+            record = change["ResourceRecordSet"]
+            if change["Action"] == "DELETE":
+                found = current.get(key(record), {})
+                if any(found.get(k) != v for k, v in record.items()):
+                    error = {"Error": {"Code": "InvalidChangeBatch", "Message": "values do not match"}}
+                    raise self._client.exceptions.InvalidChangeBatch(error, "ChangeResourceRecordSets")
+            assert change["Action"] in ("DELETE", "CREATE"), change  # never an UPSERT that overwrites
+        return self._client.change_resource_record_sets(HostedZoneId=HostedZoneId, ChangeBatch=ChangeBatch)
+
+
+def _strict(world: World, before_change: Any = None) -> Any:
+    route53 = StrictRoute53(world.client("route53"), before_change)
+    return lambda service: route53 if service == "route53" else world.client(service)
+
+
+def test_cutover_replaces_both_records_in_one_batch_of_exact_deletes_and_creates(world: World) -> None:
+    lines: list[str] = []
+    signals = InjectedTableStatistics(world.settings, world.client)
+    assert cutover.cutover(world.settings, _strict(world), None, lines.append, signals=signals) == 0
+    assert world.weights() == (90, 10)
+
+
+def test_a_concurrent_rollback_makes_the_cutover_fail_instead_of_being_overwritten(world: World) -> None:
+    world.set_weights(90, 10)   # one rung done; the operator steps to 50 % ...
+    rollback_lines: list[str] = []
+
+    def concurrent_rollback() -> None:   # ... while another operator rolls back
+        assert cutover.rollback(world.settings, world.client, rollback_lines.append) == 0
+    signals = InjectedTableStatistics(world.settings, world.client)
+    with pytest.raises(cutover.CutoverRefused, match="changed since they were read"):
+        cutover.cutover(world.settings, _strict(world, concurrent_rollback), 50, print, signals=signals)
+    assert world.weights() == (100, 0)  # the rollback stands
+    assert rollback_lines[-1].startswith("rolled back")
+
+
+def test_a_rollback_racing_a_cutover_reads_again_and_wins(world: World) -> None:
+    def concurrent_cutover() -> None:   # a step to 50 % lands between the rollback's read and write
+        world.set_weights(50, 50)
+    lines: list[str] = []
+    world.set_weights(90, 10)
+    assert cutover.rollback(world.settings, _strict(world, concurrent_cutover), lines.append) == 0
+    assert world.weights() == (100, 0) and any(line.startswith("RETRY") for line in lines)
+
+
+def test_cutover_refuses_while_an_alarm_has_insufficient_data(world: World) -> None:
+    """On AWS a new alarm starts as INSUFFICIENT_DATA (the local endpoint creates them OK): only OK is green."""
+    world.client("cloudwatch").set_alarm_state(AlarmName="payment-cdc-latency-target-alarm-dev",
+                                               StateValue="INSUFFICIENT_DATA", StateReason="test")
+    code, lines = world.cutover()
+    assert code == 1 and world.weights() == (100, 0)
+    assert "NO-GO alarm payment-cdc-latency-target-alarm-dev: INSUFFICIENT_DATA" in lines
+
+
+def test_cutover_refuses_when_an_alarm_was_deleted(world: World) -> None:
+    world.client("cloudwatch").delete_alarms(AlarmNames=["payment-api-p99-latency-alarm-dev"])
+    code, lines = world.cutover()
+    assert code == 1 and world.weights() == (100, 0)
+    assert "NO-GO alarm payment-api-p99-latency-alarm-dev: missing" in lines
+
+
+def test_cutover_refuses_a_rung_before_the_minimum_time_at_the_previous_one(world: World) -> None:
+    world.set_weights(90, 10, minutes_ago=world.settings.cutover_min_minutes_per_rung - 1)
+    code, lines = world.cutover(step=50)
+    assert code == 1 and world.weights() == (90, 10)
+    assert any(line.startswith("NO-GO time at rung: 10 % since") for line in lines)
+
+
+def test_cutover_refuses_when_it_cannot_tell_since_when_the_weights_are_on_their_rung(world: World) -> None:
+    world.set_weights(90, 10, minutes_ago=None)
+    code, lines = world.cutover(step=50)
+    assert code == 1 and world.weights() == (90, 10)
+    assert any(line.startswith("NO-GO time at rung: unknown since when") for line in lines)
+
+
+def test_every_move_records_its_rung_and_time_in_the_same_batch(world: World) -> None:
+    assert world.cutover()[0] == 0
+    _, rung, since = cutover.read_rung(world.client("route53"), world.settings)
+    assert rung == 10 and dt.datetime.now(dt.timezone.utc) - since < dt.timedelta(minutes=5)
+    assert cutover.rollback(world.settings, world.client, print) == 0
+    assert cutover.read_rung(world.client("route53"), world.settings)[1] == 0

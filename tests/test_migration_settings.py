@@ -10,6 +10,7 @@ from tests.support import environment_env
 from tests.test_cutover import MIGRATION_ENV
 
 ON = {**MIGRATION_ENV, "PAYMENTS_CUTOVER_HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"}
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/01234567-89ab-cdef-0123-456789abcdef"
 
 
 def test_migration_is_off_by_default_in_every_environment():
@@ -85,3 +86,26 @@ def test_a_verify_full_source_with_its_ca_certificate_is_accepted():
     s = build_settings({}, {**ON, "PAYMENTS_ONPREM_DB_SSL_MODE": "verify-full",
                             "PAYMENTS_ONPREM_DB_CERTIFICATE_ARN": "arn:aws:dms:us-east-1:123456789012:cert:ABCDEF123"})
     assert s.onprem_db_ssl_mode == "verify-full"
+
+
+def test_migration_refuses_a_cutover_record_that_is_not_the_apis_custom_domain():
+    with pytest.raises(SettingsError) as err:
+        build_settings({}, {**ON, "PAYMENTS_API_DOMAIN_NAME": "pay.example.com",
+                            "PAYMENTS_API_CERTIFICATE_ARN": CERTIFICATE})
+    assert err.value.setting == "cutover_record_name"
+    same = build_settings({}, {**ON, "PAYMENTS_API_DOMAIN_NAME": ON["PAYMENTS_CUTOVER_RECORD_NAME"],
+                               "PAYMENTS_API_CERTIFICATE_ARN": CERTIFICATE})
+    assert same.api_domain_name == same.cutover_record_name
+
+
+def test_migration_refuses_private_subnets_without_a_route_to_secrets_manager_and_logs_for_dms():
+    with pytest.raises(SettingsError) as err:
+        build_settings({}, {**ON, "PAYMENTS_NAT_GATEWAYS": "0"})
+    assert err.value.setting == "nat_gateways" and "Secrets" in str(err.value)
+
+
+@pytest.mark.parametrize("minutes", ["4", "10081"])
+def test_cutover_minimum_time_per_rung_is_bounded(minutes):
+    with pytest.raises(SettingsError) as err:
+        build_settings({}, {**ON, "PAYMENTS_CUTOVER_MIN_MINUTES_PER_RUNG": minutes})
+    assert err.value.setting == "cutover_min_minutes_per_rung"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping
 
 from modules.settings_rules import (api, cost, environment, guardrails, identity, migration, network, operations,
-                                    retention, state)
+                                    performance, retention, slo, state)
 from modules.settings_rules.api import check_edge, check_throttles
 from modules.settings_rules.cost import check_capacity
 from modules.settings_rules.environment import check_environment
@@ -17,7 +17,9 @@ from modules.settings_rules.identity import check_merchant_defaults
 from modules.settings_rules.migration import check_migration
 from modules.settings_rules.network import check_network
 from modules.settings_rules.operations import check_operations
+from modules.settings_rules.performance import check_performance
 from modules.settings_rules.retention import check_retention
+from modules.settings_rules.slo import check_slo
 from modules.settings_rules.state import check_state
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
 CHECKS = (check_environment, check_capacity, check_retention, check_throttles, check_merchant_defaults,
           check_operations, check_edge, check_network, check_state, check_migration,
-          check_guardrails)
+          check_guardrails, check_slo, check_performance)
 
 # Settings no check above constrains beyond their type: what a value means instead of a rule.
 UNCHECKED = {
@@ -40,7 +42,7 @@ UNCHECKED = {
 RULES: Mapping[str, str] = {
     **UNCHECKED,
     **{name: rule for module in (environment, cost, retention, api, identity, operations, network, state, migration,
-                                          guardrails)
+                                          guardrails, slo, performance)
        for name, rule in module.RULES.items()},
 }
 

@@ -42,10 +42,11 @@ RULES = {
     "dms_instance_class": "a DMS class (dms.<family>.<size>)",
     "dms_allocated_storage": "must be {}..{} GiB".format(*DMS_STORAGE_GIB),
     "cutover_hosted_zone_id": "a Route 53 hosted zone id",
-    "cutover_record_name": "a lower-case DNS name",
+    "cutover_record_name": "a lower-case DNS name; the API's custom domain when one is set",
     "cutover_weight_legacy": "must be 0..255 (a Route 53 weight); not both weights 0",
     "cutover_weight_new": "must be 0..255 (a Route 53 weight); not both weights 0",
     "cdc_latency_threshold_seconds": "must be {}..{}".format(*CDC_LATENCY_SECONDS),
+    "cutover_min_minutes_per_rung": "must be 5..10080 (long enough for the alarms to see the new share of traffic)",
 }
 for _name in REQUIRED:
     RULES[_name] += "; required when migration_enabled"
@@ -111,11 +112,26 @@ def check_migration(s: Settings) -> None:
     if not CDC_LATENCY_SECONDS[0] <= s.cdc_latency_threshold_seconds <= CDC_LATENCY_SECONDS[1]:
         raise SettingsError("cdc_latency_threshold_seconds",
                             f"{s.cdc_latency_threshold_seconds} {RULES['cdc_latency_threshold_seconds']}")
+    if not 5 <= s.cutover_min_minutes_per_rung <= 10_080:
+        raise SettingsError("cutover_min_minutes_per_rung", f"{s.cutover_min_minutes_per_rung} must be 5..10080 "
+                            "(long enough for the alarms to see the new share of traffic)")
     if not s.migration_enabled:
         return
     for name in REQUIRED:
         if not getattr(s, name):
             raise SettingsError(name, "is required when migration_enabled is true")
+    if s.api_domain_name and s.cutover_record_name != s.api_domain_name:
+        # Merchants keep calling the cutover name; the new API answers (TLS certificate, base path
+        # mapping) only for its custom domain, so the weighted record would send them to a host
+        # that refuses the name they asked for.
+        raise SettingsError("cutover_record_name", f"{s.cutover_record_name!r} is not the API's custom domain "
+                            f"{s.api_domain_name!r}: the new API would not answer for the name merchants call")
+    if s.nat_gateways < 1:
+        # The DMS replication instance sits in the private subnets and fetches its endpoints'
+        # credentials from Secrets Manager and writes its task logs to CloudWatch Logs: it needs a
+        # route to both, and the stack creates no interface endpoints for them.
+        raise SettingsError("nat_gateways", "the migration needs a route from the private subnets to Secrets "
+                            "Manager and CloudWatch Logs for DMS: at least one NAT gateway")
     if s.onprem_db_ssl_mode == "verify-full" and not s.onprem_db_certificate_arn:
         raise SettingsError("onprem_db_certificate_arn", "is required for onprem_db_ssl_mode verify-full "
                                                          "(the source's CA, imported into DMS)")

@@ -44,6 +44,7 @@ MIGRATION_SETTINGS = {
     "PAYMENTS_ONPREM_DB_SSL_MODE": "require",
     "PAYMENTS_LEGACY_API_HOSTNAME": "legacy-api.dc.example.com",
     "PAYMENTS_CUTOVER_RECORD_NAME": "api.payments.example.com",
+    "PAYMENTS_NAT_GATEWAYS": "1",  # DMS reaches Secrets Manager and CloudWatch Logs through it
 }
 MIGRATION_ZONE = "payments.example.com."
 

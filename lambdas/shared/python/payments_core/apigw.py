@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping
 from .config import Config, load_config
 from .errors import PaymentError
 from . import log as _log
-from . import registry
+from . import metrics, registry
 
 JSON_CONTENT_TYPE = "application/json"
 _MAX_CORRELATION_ID = 128
@@ -186,11 +186,12 @@ def run_api(event: Any, context: Any, function_name: str, route: Route,
     logger = _log.configure(function_name, correlation_id, os.environ.get("LOG_LEVEL") or "INFO")
     started = time.monotonic()
     merchant_id = None
+    recorder = metrics.start(function_name.replace("_", "-"))
     try:
         if not isinstance(event, dict):
             raise PaymentError("INVALID_REQUEST", "Malformed API Gateway event.")
         merchant = merchant_from(event, required_scope)
-        merchant_id = merchant.id
+        merchant_id = recorder.merchant = merchant.id
         request = ApiRequest(event=event, merchant=merchant, correlation_id=correlation_id,
                              is_base64_encoded=is_base64_encoded(event))
         config = load_config()
@@ -202,6 +203,7 @@ def run_api(event: Any, context: Any, function_name: str, route: Route,
             "duration_ms": round((time.monotonic() - started) * 1000, 1)})
         return response(result.status_code, result.body, correlation_id, result.headers)
     except MerchantUnauthenticated as exc:
+        recorder.declined(exc.code)
         # A route reached without a verified merchant is a wiring fault worth an operator's look.
         logger.warning("request without a verified merchant", extra={
             "status_code": exc.status_code, "error_code": exc.code, "reason": exc.reason})
@@ -222,6 +224,7 @@ def run_api(event: Any, context: Any, function_name: str, route: Route,
         return response(exc.status_code, error_body(exc.code, exc.message, None, correlation_id),
                         correlation_id)
     except PaymentError as exc:
+        recorder.declined(exc.code)
         logger.info("request rejected", extra={
             "status_code": exc.status_code, "error_code": exc.code, "field": exc.field,
             "merchant_id": merchant_id})
@@ -234,3 +237,6 @@ def run_api(event: Any, context: Any, function_name: str, route: Route,
                                         "An internal error occurred. Quote the correlation id "
                                         "when contacting support.", None, correlation_id),
                         correlation_id)
+    finally:
+        # The request's business metrics: EMF lines on stderr, no API call (payments_core.metrics).
+        recorder.emit()

@@ -13,6 +13,8 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
+from . import snapstart
+
 _lock = threading.Lock()
 _clients: dict[tuple[str, str | None], Any] = {}
 
@@ -38,6 +40,13 @@ def client(service: str) -> Any:
                                                     config=BOTO_CONFIG)
             _clients[key] = cached
         return cached
+
+
+@snapstart.after_restore
+def _drop_clients() -> None:
+    """The cached clients (their credentials came from the environment the snapshot was taken in)."""
+    with _lock:
+        _clients.clear()
 
 
 def reset_clients() -> None:

@@ -34,6 +34,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import snapstart
 from .validation import PaymentRequest
 
 MAC_ALGORITHM = "HMAC_SHA_256"
@@ -89,6 +90,13 @@ def _idempotency_secret(key_id: str, kms: Any) -> bytes:
         with _derived_lock:
             _derived_secrets[key_id] = secret
     return secret
+
+
+@snapstart.after_restore
+def reset_derived_secrets() -> None:
+    """Forget the derived secrets (after a SnapStart restore; payments_core.snapstart)."""
+    with _derived_lock:
+        _derived_secrets.clear()
 
 
 def idempotency_key_digest(merchant_id: str, idempotency_key: str, key_id: str, kms: Any) -> str:

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import aws, cardsec, repository, tenancy
+from . import aws, cardsec, metrics, repository, tenancy
 from .apigw import Merchant
 from .config import Config
 from .errors import IdempotencyKeyReusedError, PaymentError
@@ -35,8 +35,9 @@ def merchant_dynamodb(merchant: Merchant, config: Config) -> Any:
 
 def _score(request: PaymentRequest, activity: repository.CustomerActivity, config: Config,
            now: int) -> FraudAssessment:
-    history = activity.recent(since=now - config.fraud_window_seconds, limit=config.fraud_query_limit)
-    return score_transaction(request.amount, request.currency, history, high_value=config.high_value)
+    with metrics.current().phase("fraud_scoring"):
+        history = activity.recent(since=now - config.fraud_window_seconds, limit=config.fraud_query_limit)
+        return score_transaction(request.amount, request.currency, history, high_value=config.high_value)
 
 
 def assess(request: PaymentRequest, merchant: Merchant, config: Config, now: int,
@@ -49,7 +50,9 @@ def assess(request: PaymentRequest, merchant: Merchant, config: Config, now: int
     table = config.require("activity_table")
     activity = repository.get_activity(ddb or merchant_dynamodb(merchant, config), table,
                                        repository.merchant_key(merchant.id, request.customer_id))
-    return _score(request, activity, config, now)
+    assessment = _score(request, activity, config, now)
+    metrics.current().flagged(assessment.reasons)
+    return assessment
 
 
 @dataclass(frozen=True)
@@ -144,8 +147,10 @@ def process_payment(request: PaymentRequest, idempotency_key: str, merchant: Mer
     fingerprint_key_id = config.require("card_fingerprint_key_id")
     config.require("merchant_data_role_arn")
     kms = kms or aws.client("kms")
-    fingerprint = cardsec.card_fingerprint(request.card_number, fingerprint_key_id, kms)
-    key_digest = cardsec.idempotency_key_digest(merchant.id, idempotency_key, fingerprint_key_id, kms)
+    recorder = metrics.current()
+    with recorder.phase("kms"):
+        fingerprint = cardsec.card_fingerprint(request.card_number, fingerprint_key_id, kms)
+        key_digest = cardsec.idempotency_key_digest(merchant.id, idempotency_key, fingerprint_key_id, kms)
     record_key = repository.merchant_key(merchant.id, key_digest)
     req_hash = cardsec.request_hash(request, fingerprint)
     ddb = ddb or merchant_dynamodb(merchant, config)
@@ -156,6 +161,7 @@ def process_payment(request: PaymentRequest, idempotency_key: str, merchant: Mer
     existing = repository.get_idempotency_record(ddb, idempotency_table, record_key)
     if existing is not None and _is_live(existing, now):
         logger.info("idempotent replay", extra=log_context)
+        recorder.replayed()
         return _replay(existing, req_hash)
 
     transaction_id = str(uuid.uuid4())
@@ -182,12 +188,14 @@ def process_payment(request: PaymentRequest, idempotency_key: str, merchant: Mer
             since=now - config.fraud_window_seconds, limit=config.fraud_query_limit,
             expires_at=now + config.fraud_window_seconds)
         try:
-            repository.write_transaction(ddb, idempotency_table, transaction_table,
-                                         record, item, now, activity_update)
+            with recorder.phase("dynamodb_write"):
+                repository.write_transaction(ddb, idempotency_table, transaction_table,
+                                             record, item, now, activity_update)
         except repository.WriteConflict as conflict:
             existing = repository.get_idempotency_record(ddb, idempotency_table, record_key)
             if existing is not None and _is_live(existing, now):
                 logger.info("idempotent replay after concurrent write", extra=log_context)
+                recorder.replayed()
                 return _replay(existing, req_hash)
             if isinstance(conflict, repository.IdempotencyConflict):
                 raise RuntimeError("idempotency conflict but no live record found") from None
@@ -197,6 +205,11 @@ def process_payment(request: PaymentRequest, idempotency_key: str, merchant: Mer
         logger.info("transaction stored", extra={
             **log_context, "transaction_id": item["transaction_id"], "status": item["status"],
             "risk_level": assessment.level, "risk_score": assessment.score, "attempt": attempt})
+        recorder.flagged(assessment.reasons)
+        if assessment.requires_review:
+            recorder.declined("FRAUD_REVIEW")
+        else:
+            recorder.accepted(request.currency, request.amount)
         return ProcessOutcome(status_code=status_code, body=body,
                               transaction_id=item["transaction_id"])
     raise PaymentError("CONCURRENT_PAYMENTS",

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import boto3
 
-from . import aws
+from . import aws, snapstart
 
 MERCHANT_TAG = "merchant_id"
 SESSION_SECONDS = 3600          # the role's default maximum session
@@ -74,6 +74,7 @@ def merchant_client(service: str, merchant_id: str, role_arn: str, *, sts: Any |
     return client
 
 
+@snapstart.after_restore
 def reset_sessions() -> None:
     """Drop cached sessions (tests call this between mocked AWS contexts)."""
     with _lock:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any, Mapping
 
+from . import metrics
 from .currencies import MINOR_UNITS
 from .errors import ValidationError
 
@@ -306,8 +307,9 @@ def validate_payment(data: dict[str, Any],
 
 def parse_payment_body(body: Any, is_base64: bool,
                        max_amount: Mapping[str, Decimal] | Decimal) -> PaymentRequest:
-    """decode -> parse -> validate."""
-    return validate_payment(parse_json_object(decode_body(body, is_base64)), max_amount)
+    """decode -> parse -> validate (timed as the ``validation`` phase of the request's metrics)."""
+    with metrics.current().phase("validation"):
+        return validate_payment(parse_json_object(decode_body(body, is_base64)), max_amount)
 
 
 def validate_idempotency_key(value: Any) -> str:
