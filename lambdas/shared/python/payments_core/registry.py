@@ -33,7 +33,7 @@ from . import aws
 from .errors import PaymentError
 
 #: How long a registry entry is trusted in a warm container: the upper bound (plus one request) on
-#: how long a suspension takes to stop a merchant. Documented in docs/operators/merchant-registry.md.
+#: how long a suspension takes to stop a merchant. Documented in docs/operators/merchants.md.
 CACHE_SECONDS = 30.0
 MAX_CACHED = 1024
 STATUS_ACTIVE, STATUS_SUSPENDED, STATUS_REMOVED = "active", "suspended", "removed"
