@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery, CloudwatchMetricAlarmMetricQueryMetric,
 )
 
-from modules.observability import Graph, Metric, metric_widget
+from modules.observability import SLO_RUNBOOK_PATH as SLO_PAGE, Graph, Metric, metric_widget, with_runbook
 from modules.settings import Settings
 
 PHASES = ("validation", "fraud_scoring", "dynamodb_write", "kms")
@@ -94,7 +94,7 @@ class BusinessAlarms(Construct):
                  missing: str) -> CloudwatchMetricAlarm:
         return CloudwatchMetricAlarm(
             self, key, alarm_name=s.name(f"{key}-alarm"),
-            alarm_description=f"{description} (docs/operators/slos.md)",
+            alarm_description=with_runbook(s, f"{key}-alarm", description, page=SLO_PAGE),
             comparison_operator=comparison, evaluation_periods=ANOMALY_PERIODS,
             datapoints_to_alarm=ANOMALY_PERIODS, threshold_metric_id="band", treat_missing_data=missing,
             metric_query=[

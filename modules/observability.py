@@ -20,6 +20,8 @@ from modules.settings import Settings
 GRAPH_WIDTH, GRAPH_HEIGHT, COLUMNS = 8, 6, 3
 # The operator's runbook: one section per alarm, headed by the alarm's name without the environment.
 RUNBOOK_PATH = "docs/operators/alarms.md"
+# The objectives' alerts and the business-metric alarms have their runbook beside the objectives.
+SLO_RUNBOOK_PATH = "docs/operators/slos.md"
 # CloudWatch refuses a longer alarm_description (an EventBridge rule's: 512, see migration/monitoring.py).
 ALARM_DESCRIPTION_LIMIT = 1024
 
@@ -195,23 +197,24 @@ def metric_alarm(scope: Construct, key: str, settings: Settings, topic_arn: str,
     )
 
 
-def runbook_url(settings: Settings, component: str) -> str:
-    """Link to the runbook section of the alarm ``settings.name(component)``. Its anchor is the name
-    without the environment (GitHub's heading slug of ``### payment-<component>``, which these
-    lower-case hyphenated names equal). On GitHub when ``github_repository`` is set (an operator
-    reading a notification has no checkout), else the repository-relative path."""
+def runbook_url(settings: Settings, component: str, page: str = RUNBOOK_PATH) -> str:
+    """Link to the runbook section of the alarm ``settings.name(component)`` on ``page`` (the alarm
+    runbook, or the operators' page that owns the alarm's concern). Its anchor is the name without
+    the environment (GitHub's heading slug of ``### payment-<component>``, which these lower-case
+    hyphenated names equal). On GitHub when ``github_repository`` is set (an operator reading a
+    notification has no checkout), else the repository-relative path."""
     anchor = settings.name(component).removesuffix(f"-{settings.environment}")
-    base = (f"https://github.com/{settings.github_repository}/blob/main/{RUNBOOK_PATH}"
-            if settings.github_repository else RUNBOOK_PATH)
+    base = (f"https://github.com/{settings.github_repository}/blob/main/{page}"
+            if settings.github_repository else page)
     return f"{base}#{anchor}"
 
 
 def with_runbook(settings: Settings, component: str, description: str,
-                 limit: int = ALARM_DESCRIPTION_LIMIT) -> str:
+                 limit: int = ALARM_DESCRIPTION_LIMIT, page: str = RUNBOOK_PATH) -> str:
     """``description`` followed by ``Runbook: <url>``: every page an operator receives says where
     its section is."""
     stop = "" if description.endswith((".", "?", "!")) else "."
-    text = f"{description}{stop} Runbook: {runbook_url(settings, component)}"
+    text = f"{description}{stop} Runbook: {runbook_url(settings, component, page)}"
     if len(text) > limit:
         raise ValueError(f"alarm description of {settings.name(component)} is {len(text)} characters (limit {limit})")
     return text

@@ -29,6 +29,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery, CloudwatchMetricAlarmMetricQueryMetric,
 )
 
+from modules.observability import SLO_RUNBOOK_PATH as SLO_PAGE, with_runbook
 from modules.settings import Settings
 from modules.slo_policy import (
     BURN_ALERTS, SEVERITIES, Objective, availability_expression, latency_expression,
@@ -74,10 +75,10 @@ class ServiceLevelAlarms(Construct):
                 key = f"{route}-{sli}-{alert.name}-{window_label(seconds)}"
                 alarm = CloudwatchMetricAlarm(
                     self, key, alarm_name=s.name(f"slo-{key}-alarm"),
-                    alarm_description=(
+                    alarm_description=with_runbook(s, f"slo-{route}-{sli}-{alert.severity}", (
                         f"{route} {sli}: bad requests over {window_label(seconds)} above "
                         f"{alert.factor(s.slo_window_days).normalize()}x the error budget "
-                        f"({threshold:g} %); notifies only through its {alert.severity} composite"),
+                        f"({threshold:g} %); notifies only through its {alert.severity} composite"), page=SLO_PAGE),
                     metric_query=_queries(sli, objective, dims, seconds),
                     evaluation_periods=1, datapoints_to_alarm=1, threshold=threshold,
                     comparison_operator="GreaterThanThreshold",
@@ -89,11 +90,10 @@ class ServiceLevelAlarms(Construct):
         for severity, pairs in rules.items():
             composite = CloudwatchCompositeAlarm(
                 self, f"{route}-{sli}-{severity}", alarm_name=s.name(f"slo-{route}-{sli}-{severity}"),
-                alarm_description=(
+                alarm_description=with_runbook(s, f"slo-{route}-{sli}-{severity}", (
                     f"{severity.upper()}: /{route} is spending its {sli} error budget "
                     f"(objective {objective.target(sli)} % over {s.slo_window_days} days"
-                    + (f", {objective.latency_ms} ms" if sli == "latency" else "")
-                    + "); docs/operators/slos.md"),
+                    + (f", {objective.latency_ms} ms" if sli == "latency" else "") + ")"), page=SLO_PAGE),
                 alarm_rule=" OR ".join(pairs),
                 alarm_actions=[topic], ok_actions=[topic], actions_enabled=True,
             )

@@ -120,7 +120,7 @@ def _provisioned(settings, prices):
 
 
 def test_prod_pays_for_provisioned_concurrency_by_memory_and_architecture(bills, prices):
-    settings = build_settings({}, {"ENVIRONMENT_SUFFIX": "prod"})
+    settings = build_settings({}, environment_env("prod"))
     assert _line(bills["prod"], "aws_lambda_provisioned_concurrency_config") == (
         _provisioned(settings, prices), Decimal(settings.lambda_provisioned_concurrency) * Decimal("1.5"))
     assert _line(bills["dev"], "aws_lambda_provisioned_concurrency_config") == (0, 0)

@@ -14,6 +14,7 @@ import pytest
 
 from modules.settings import SettingsError, build_settings
 from modules.slo_policy import DEFAULT_OBJECTIVES, ROUTES, parse_objectives
+from tests.support import environment_env
 from tests.metric_math import Expression, Series, composite_timeline, rule_holds
 
 # The workbook ("Alerting on SLOs", multiwindow multi-burn-rate) for a 30-day SLO window:
@@ -278,7 +279,7 @@ def test_settings_refuse_unusable_objectives(var, value, setting):
 
 
 def test_alarm_routes_and_latency_alarms_default_cheap_in_dev_and_full_elsewhere():
-    dev, staging, prod = (build_settings({}, {"ENVIRONMENT_SUFFIX": e}) for e in ("dev", "staging", "prod"))
+    dev, staging, prod = (build_settings({}, environment_env(e)) for e in ("dev", "staging", "prod"))
     assert (dev.slo_routes, dev.slo_latency_alarms) == (("process",), False)
     for settings in (staging, prod):
         assert (set(settings.slo_routes), settings.slo_latency_alarms) == (set(ROUTES), True)

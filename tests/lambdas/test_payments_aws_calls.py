@@ -2,7 +2,7 @@
 every client the functions create) against moto: the latency budget of /process in calls.
 
 Cold (first request of an execution environment): STS AssumeRole for the merchant session and a KMS
-GenerateMac that derives the idempotency-key secret, then the warm path. Warm: one KMS GenerateMac
+GenerateMac that derives the idempotency-key secret, the merchant's registry entry (GetItem, cached), then the warm path. Warm: one KMS GenerateMac
 (the card fingerprint), three DynamoDB calls (idempotency GetItem, activity GetItem,
 TransactWriteItems), nothing else."""
 from __future__ import annotations
@@ -52,9 +52,14 @@ def _count(calls, start):
 WARM_PROCESS = {("kms", "GenerateMac"): 1, ("dynamodb", "GetItem"): 2, ("dynamodb", "TransactWriteItems"): 1}
 
 
+# What only the first request of an execution environment adds: the merchant session, the secret's
+# derivation and the merchant's registry entry (then cached for payments_core.registry.CACHE_SECONDS).
+COLD_EXTRA = {("sts", "AssumeRole"): 1, ("kms", "DeriveSecret"): 1, ("dynamodb", "GetItem"): 1}
+
+
 def test_cold_process_assumes_the_merchant_session_and_derives_the_secret_once(aws, calls):
     _process("cold-1")
-    assert _count(calls, 0) == {("sts", "AssumeRole"): 1, ("kms", "DeriveSecret"): 1, **WARM_PROCESS}
+    assert _count(calls, 0) == collections.Counter(WARM_PROCESS) + collections.Counter(COLD_EXTRA)
 
 
 def test_warm_process_makes_no_sts_and_no_kms_derivation_call(aws, calls):
@@ -66,8 +71,10 @@ def test_warm_process_makes_no_sts_and_no_kms_derivation_call(aws, calls):
 
 def test_warm_validate_makes_no_aws_call(aws, calls):
     import validate_handler
+    validate_handler.handler(api_event(valid_payload()), None)  # cold: reads the registry entry once
+    start = len(calls)
     validate_handler.handler(api_event(valid_payload()), None)
-    assert calls == []
+    assert calls[start:] == []
 
 
 def test_a_snapstart_restore_drops_sessions_and_secret_so_they_are_fetched_again(aws, calls):
