@@ -1,6 +1,8 @@
 #!/usr/bin/env python
-"""cdktf app: the payment platform stack for one environment, the state-bucket bootstrap stack and,
-with PAYMENTS_GITHUB_REPOSITORY set, the CI identities stack.
+"""cdktf app: the payment platform stack for one environment (``payments-<env>``) and the two stacks of
+the account it lives in: the state-bucket bootstrap stack (``payments-state``) and the account stack
+(``payments-account``: API Gateway's logging role, the object trail and, with
+PAYMENTS_GITHUB_REPOSITORY set, the CI identities). docs/operators/accounts.md says which to apply when.
 
 Environment: ``environmentSuffix`` in cdktf.json context, overridden by ENVIRONMENT_SUFFIX.
 """
@@ -10,11 +12,11 @@ from __future__ import annotations
 import modules  # noqa: F401  (first: enables the fast provider import, see modules/provider_loader.py)
 from cdktf import App
 
-from modules.ci_stack import CiStack
-from modules.payment_stack import PaymentStack
 from modules.platform import place_lock_file
 from modules.settings import SettingsError, build_settings, load_cdktf_context
-from modules.state_stack import StateBucketStack
+from modules.stacks.account_stack import AccountStack
+from modules.stacks.payment_stack import PaymentStack
+from modules.stacks.state_stack import StateBucketStack
 
 
 def build_app(app: App | None = None) -> App:
@@ -28,8 +30,7 @@ def build_app(app: App | None = None) -> App:
     settings = build_settings(context)
     PaymentStack(app, settings)
     StateBucketStack(app, settings)
-    if settings.github_repository:
-        CiStack(app, settings)
+    AccountStack(app, settings)
     return app
 
 

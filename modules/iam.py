@@ -19,13 +19,18 @@ class Statement:
     conditions: dict[str, dict[str, object]] = field(default_factory=dict)
     # Every resource except these (a Deny that carves out what a role may still read).
     not_resources: Sequence[str] = ()
+    # Every action except these, instead of ``actions`` (a permissions boundary's ceiling).
+    not_actions: Sequence[str] = ()
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"Sid": self.sid, "Effect": self.effect}
         if self.principals:
             doc["Principal"] = {k: (list(v) if not isinstance(v, str) else v)
                                 for k, v in self.principals.items()}
-        doc["Action"] = list(self.actions)
+        if self.not_actions:
+            doc["NotAction"] = list(self.not_actions)
+        else:
+            doc["Action"] = list(self.actions)
         if self.resources:  # trust policies name no resource
             doc["Resource"] = list(self.resources)
         if self.not_resources:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from modules.settings_rules.accounts import check_accounts
 from modules.settings_rules.api import check_edge, check_throttles
 from modules.settings_rules.cost import check_capacity
 from modules.settings_rules.environment import check_environment
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from modules.settings import Settings
 
 CHECKS = (check_environment, check_capacity, check_retention, check_throttles, check_merchant_defaults,
-          check_operations, check_edge, check_network, check_state, check_migration)
+          check_operations, check_edge, check_network, check_accounts, check_state, check_migration)
 
 
 def validate(s: Settings) -> None:

@@ -1,0 +1,6 @@
+"""The app's stacks, side by side; each only wires constructs (grouped by concern in ``modules/``).
+
+Per account: ``payments-state`` (state bucket and key, applied first by ``make bootstrap``) and
+``payments-account`` (the account's region-wide singletons: API Gateway's logging role, the object
+trail, the CI identities). Per environment: ``payments-<env>``.
+"""
