@@ -19,8 +19,8 @@
    which every provider pins (allowed_account_ids);
 4. ``cdktf diff payments-<env>`` (the plan the plan-review gate reads: all creates), then
    ``cdktf deploy payments-<env> --auto-approve`` (S3 backend with lock file on the endpoint), whose
-   state must hold exactly the reviewed creates; then ``cdktf diff`` must report no changes, and a
-   plan with another account's credentials is refused before it reads anything;
+   state must hold exactly the reviewed creates; then ``cdktf diff`` must report no changes; beside
+   the merchant phases, a plan with another account's credentials is refused before it reads anything;
 5. checks the applied API's authorizer and scopes and onboards a merchant with
    ``scripts/merchants.py`` (scripts/rehearse_identity.py); neither the command's output nor the
    Terraform state may carry the client secret or the API key value;
@@ -85,7 +85,7 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
     logs = workdir / "logs"
     state_bucket = f"payments-rehearsal-state-{environment}"
     server = MotoServer(logs / "moto.log", port)
-    state_apply = account_apply = state_to_local = None
+    state_apply = account_apply = other_account = state_to_local = None
     try:
         with report.phase("endpoint") as note:
             server.start()
@@ -170,8 +170,12 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             if changed:
                 raise RehearsalError("cdktf diff after deploy is not empty (drift):\n" + "\n".join(changed))
             note.append("no changes")
-        with report.phase("other-account") as note:
-            note.append(refuse_other_account(stack_dir, env, boto("sts"), logs / "stack"))
+        # Beside the merchant phases (boto3 only, no terraform in the stack's directory that needs the
+        # provider): a plan with another account's credentials, refused before any read.
+        refused: list[str] = []
+        other_account = Background(lambda: refused.append(
+            refuse_other_account(stack_dir, env, boto("sts"), logs / "stack")))
+        other_account.start()
         outputs = {k: v.get("value") for k, v in json.loads(tf("output", "output", "-json").stdout).items()}
         ctx = SmokeContext(environment, region, server.url, outputs, stack_json)
         with report.phase("onboard") as note:
@@ -186,6 +190,9 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             note.append(f"ok ({len(ctx.results)} checks)")
         with report.phase("offboard") as note:
             note.append(offboard_merchant(ctx, endpoint_env(server.url, region), ctx.merchant))
+        with report.phase("other-account") as note:
+            other_account.join_result()
+            note.extend(refused)
         # The state stack's state moves back to a local file beside the destroy (see docstring, 7.).
         def state_back_to_local() -> None:
             bootstrap.use_local_state(state_dir, local_state)
@@ -217,7 +224,7 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             # nothing but the bootstrap's own second run has touched these resources.
             state_tf("destroy", "destroy", "-auto-approve", "-input=false", "-refresh=false", PARALLELISM)
     finally:
-        for background in (state_apply, account_apply, state_to_local):
+        for background in (state_apply, account_apply, other_account, state_to_local):
             if background is not None and background.is_alive():
                 background.join(timeout=300)  # let its terraform finish before the endpoint goes
         server.stop()

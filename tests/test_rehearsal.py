@@ -201,8 +201,8 @@ def test_full_rehearsal(tmp_path: Path) -> None:
     assert report.rstrip().endswith("rehearsal: OK"), report
     phases = {line.split()[0]: line for line in report.splitlines()[3:] if line.startswith("  ") and
               not line.startswith("    ")}
-    for phase in ("endpoint", "synth", "state-apply", "apply", "state-join", "plan", "other-account", "onboard",
-                  "smoke", "offboard", "destroy", "state-destroy"):
+    for phase in ("endpoint", "synth", "state-apply", "apply", "state-join", "plan", "onboard", "smoke",
+                  "offboard", "other-account", "destroy", "state-destroy"):
         assert phase in phases and "FAILED" not in phases[phase], report
     assert phases["plan"].endswith("no changes"), report  # `cdktf diff` after `cdktf deploy`
     # make bootstrap, twice, beside the deploy: local state moved into its own bucket, SSE-KMS under
