@@ -22,7 +22,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
-.PHONY: deps synth synth-cli test bench rehearse release plan diff deploy cost clean bootstrap merchant-add merchant-remove merchant-list cdktn-readiness docs
+.PHONY: deps synth synth-cli test bench rehearse release plan diff deploy deploy-account cost clean bootstrap merchant-add merchant-remove merchant-list cdktn-readiness docs
 .PHONY: merchant-suspend merchant-resume merchant-register
 
 $(VENV)/.installed: requirements.txt
@@ -65,6 +65,12 @@ diff: deps
 deploy: deps
 	$(CDKTF_ENV) cdktf deploy payments-$(ENVIRONMENT_SUFFIX)
 
+# make deploy-account ENVIRONMENT_SUFFIX=<an environment of the account>: the account stack
+# (payments-account: API Gateway's logging role, the object trail, the CI identities), once per
+# account after `make bootstrap`, before any environment; docs/operators/accounts.md.
+deploy-account: deps
+	$(CDKTF_ENV) cdktf deploy payments-account
+
 test: deps
 	$(WITH_MIRROR) $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -88,7 +94,8 @@ docs: deps
 clean:
 	rm -rf cdktf.out build .pytest_cache
 
-# make bootstrap PAYMENTS_ACCOUNT_ID=<12 digits>: once per account, with AWS credentials. Creates the
+# make bootstrap ENVIRONMENT_SUFFIX=<env> PAYMENTS_ACCOUNT_ID=<12 digits> (or PAYMENTS_ENVIRONMENT_ACCOUNTS):
+# once per account, with that account's credentials (the provider refuses any other). Creates the
 # state bucket and key (payments-state stack), then moves that stack's own state into the bucket.
 bootstrap: deps
 	$(PY) main.py

@@ -1,7 +1,10 @@
 #!/usr/bin/env python
-"""cdktf app: the payment platform stack for one environment, the state-bucket bootstrap stack,
-with PAYMENTS_GITHUB_REPOSITORY set the CI identities stack, and with PAYMENTS_GUARDRAILS_TARGETS set
-the organisation's guardrails (applied in the management account).
+"""cdktf app: the payment platform stack for one environment (``payments-<env>``) and the two stacks of
+the account it lives in: the state-bucket bootstrap stack (``payments-state``) and the account stack
+(``payments-account``: API Gateway's logging role, the object trail and, with
+PAYMENTS_GITHUB_REPOSITORY set, the CI identities); with PAYMENTS_GUARDRAILS_TARGETS set, the
+organisation's guardrails (``payments-guardrails``, applied in the management account).
+docs/operators/accounts.md says which to apply when.
 
 Environment: ``environmentSuffix`` in cdktf.json context, overridden by ENVIRONMENT_SUFFIX.
 """
@@ -11,12 +14,12 @@ from __future__ import annotations
 import modules  # noqa: F401  (first: enables the fast provider import, see modules/provider_loader.py)
 from cdktf import App
 
-from modules.ci_stack import CiStack
-from modules.payment_stack import PaymentStack
 from modules.platform import place_lock_file
 from modules.settings import SettingsError, build_settings, load_cdktf_context
+from modules.stacks.account_stack import AccountStack
 from modules.stacks.guardrails import GuardrailsStack
-from modules.state_stack import StateBucketStack
+from modules.stacks.payment_stack import PaymentStack
+from modules.stacks.state_stack import StateBucketStack
 
 
 def build_app(app: App | None = None) -> App:
@@ -30,8 +33,7 @@ def build_app(app: App | None = None) -> App:
     settings = build_settings(context)
     PaymentStack(app, settings)
     StateBucketStack(app, settings)
-    if settings.github_repository:
-        CiStack(app, settings)
+    AccountStack(app, settings)
     if settings.guardrail_targets:
         GuardrailsStack(app, settings)
     return app

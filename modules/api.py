@@ -16,7 +16,6 @@ from typing import Mapping, Sequence
 
 from cdktf import TerraformResourceLifecycle
 from constructs import Construct
-from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.api_gateway_authorizer import ApiGatewayAuthorizer
 from cdktf_cdktf_provider_aws.api_gateway_base_path_mapping import ApiGatewayBasePathMapping
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
@@ -35,8 +34,6 @@ from cdktf_cdktf_provider_aws.api_gateway_rest_api import (
     ApiGatewayRestApi, ApiGatewayRestApiEndpointConfiguration,
 )
 from cdktf_cdktf_provider_aws.api_gateway_stage import ApiGatewayStage, ApiGatewayStageAccessLogSettings
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAcl, Wafv2WebAclDefaultAction, Wafv2WebAclDefaultActionAllow, Wafv2WebAclRule,
@@ -50,7 +47,6 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 )
 
 from modules.compute import PaymentFunction
-from modules.iam import assume_role_policy
 from modules.logs import encrypted_log_group
 from modules.payment_limits import layer_module
 from modules.settings import Settings
@@ -63,7 +59,6 @@ ROUTES: Mapping[str, tuple[str, str]] = {
     "process": ("process", "ProcessRequest"),
 }
 IDEMPOTENCY_HEADER = "method.request.header.Idempotency-Key"
-PUSH_LOGS_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 # Minimum TLS 1.2 on the custom domain (the default endpoint of a regional API accepts TLS 1.0+).
 DOMAIN_SECURITY_POLICY = "TLS_1_2"
 # WAF only delivers to CloudWatch log groups whose name starts with this prefix.
@@ -182,7 +177,6 @@ class PaymentApi(Construct):
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
             depends_on=[self.authorizer, *self.methods.values(), *integrations],
         )
-        self._account_logging_role(s, props.partition)
         self.access_logs = encrypted_log_group(
             self, "access-logs", f"/aws/apigateway/{s.name('api')}/access", s, props.kms_key_arn)
         # API Gateway writes execution logs to this fixed name; create it so retention and key are ours.
@@ -194,7 +188,9 @@ class PaymentApi(Construct):
             stage_name=s.api_stage_name, xray_tracing_enabled=True,
             access_log_settings=ApiGatewayStageAccessLogSettings(
                 destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT),
-            depends_on=[self.account, self.execution_logs],
+            # The account's logging role (aws_api_gateway_account) is the account stack's
+            # (modules/api_logging.py), applied before any environment.
+            depends_on=[self.execution_logs],
         )
         ApiGatewayMethodSettings(
             self, "method-settings", rest_api_id=self.api.id, stage_name=self.stage.stage_name,
@@ -211,22 +207,6 @@ class PaymentApi(Construct):
             self._waf(s, props.kms_key_arn)
         self.domain = self._custom_domain(s)
         self.url = f"https://{s.api_domain_name}/" if self.domain else self.stage.invoke_url
-
-    def _account_logging_role(self, s: Settings, partition: str) -> None:
-        # API Gateway sends no aws:SourceAccount/SourceArn for this role (modules/iam.py).
-        role = IamRole(self, "cloudwatch-role", name=s.name("apigw-cloudwatch"),
-                       assume_role_policy=assume_role_policy("apigateway.amazonaws.com", source_account=None))
-        # The one AWS managed policy the platform keeps, because the role is not this API's: the
-        # account setting below is one per region, and whichever stack applied last decides the role
-        # every REST API of the account in that region logs with (other environments' and other
-        # teams' APIs too). API Gateway creates and names execution log groups itself
-        # (API-Gateway-Execution-Logs_<api id>/<stage>, /aws/apigateway/welcome) and access logs go to
-        # any group an API names, so scoping this policy to our groups would silently stop the other
-        # APIs' logs. It allows log writes (and reads) only, no deletes.
-        IamRolePolicyAttachment(self, "cloudwatch-role-policy", role=role.name,
-                                policy_arn=f"arn:{partition}:iam::aws:policy/{PUSH_LOGS_POLICY}")
-        # Region-wide API Gateway setting: the role every API's execution/access logging uses.
-        self.account = ApiGatewayAccount(self, "account", cloudwatch_role_arn=role.arn)
 
     def _waf(self, s: Settings, kms_key_arn: str) -> None:
         def visibility(metric: str) -> Wafv2WebAclRuleVisibilityConfig:

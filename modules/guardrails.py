@@ -23,7 +23,7 @@ from cdktf_cdktf_provider_aws.organizations_policy import OrganizationsPolicy
 from cdktf_cdktf_provider_aws.organizations_policy_attachment import OrganizationsPolicyAttachment
 
 from modules.iam import Statement, policy_document
-from modules.payment_stack import AUDIT_BUCKET_PREFIX
+from modules.stacks.payment_stack import AUDIT_BUCKET_PREFIX
 from modules.platform import STATE_KEY_ALIAS
 
 SCP_MAX_CHARACTERS = 5120

@@ -9,7 +9,7 @@ client secret and the API key value live only in the merchant's Secrets Manager 
 
 Who may touch it: the validate, fraud-check and process function roles ``dynamodb:GetItem`` on this
 table only (modules/compute.py), not the merchant-data roles; operators write it with their own
-credentials; a PR's plan role may read no item of any table (modules/ci_stack.py ``DATA_READS``).
+credentials; a PR's plan role may read no item of any table (modules/ci_denied_reads.py).
 """
 
 from __future__ import annotations

@@ -25,12 +25,16 @@ REHEARSAL_SERVICES = (
     "dms", "events", "route53",  # the migration (issue 15)
 )
 REHEARSAL_KEY = "test"  # moto accepts any key; these are not credentials.
-# The state key's alias (modules/state_stack.py creates it); the backend names the key through it.
+# The state key's alias (modules/stacks/state_stack.py creates it); the backend names the key through it.
 STATE_KEY_ALIAS = "alias/payment-terraform-state"
 
 
 def aws_provider(stack: TerraformStack, settings: Settings) -> AwsProvider:
-    """The hashicorp/aws provider with the common tags; pointed at the local endpoint in rehearsal."""
+    """The hashicorp/aws provider with the common tags; pointed at the local endpoint in rehearsal.
+
+    With the environment's account known, ``allowed_account_ids`` pins it: credentials of any other
+    account (another environment's role, a profile left on the wrong account) fail when the provider
+    is configured, before it reads or changes anything."""
     rehearsal: dict[str, object] = {}
     if settings.rehearsal:
         rehearsal = dict(
@@ -49,6 +53,7 @@ def aws_provider(stack: TerraformStack, settings: Settings) -> AwsProvider:
     return AwsProvider(
         stack, "aws",
         region=settings.region,
+        allowed_account_ids=[settings.account_id] if settings.account_id else None,
         default_tags=[AwsProviderDefaultTags(tags=settings.tags)],
         **rehearsal,
     )
@@ -137,6 +142,10 @@ def configure_backend(stack: TerraformStack, settings: Settings, key: str | None
     )
     if bucket is None:
         stack.add_override("terraform.backend.s3.bucket", None)
+    elif settings.account_id and not endpoint:
+        # The backend checks the caller's account too (Terraform >= 1.6): `terraform init` with
+        # another account's credentials stops before reading the state (cdktf 0.21 has no argument).
+        stack.add_override("terraform.backend.s3.allowed_account_ids", [settings.account_id])
     # cdktf 0.21's S3Backend has no use_lockfile (Terraform >= 1.10 S3-native locking).
     stack.add_override("terraform.backend.s3.use_lockfile", bool(defaults["use_lockfile"]))
 

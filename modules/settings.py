@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Mapping
 
 from modules.settings_rules import validate
+from modules.settings_rules.accounts import DEPLOYED_ENVIRONMENTS
 from modules.settings_rules.cost import AURORA_ENGINE_VERSION, auto_pause_supported
 from modules.settings_rules.errors import SettingsError
 from modules.settings_rules.network import VPC_MAX_PREFIX
 
 # The rule helpers and constants below are re-exported: modules/data.py and tests import them from here.
-__all__ = ["AURORA_ENGINE_VERSION", "ENV_VARS", "ENVIRONMENT_VAR", "PROFILES", "PROJECT_ROOT", "RETIRED",
+__all__ = ["AURORA_ENGINE_VERSION", "DEPLOYED_ENVIRONMENTS", "ENV_VARS", "ENVIRONMENT_VAR", "PROFILES", "PROJECT_ROOT", "RETIRED",
            "TOOLING_VARS", "VPC_MAX_PREFIX", "Settings", "SettingsError", "auto_pause_supported", "build_settings",
            "known_variables", "load_cdktf_context"]
 
@@ -32,6 +33,21 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def comma_list(text: str) -> tuple[str, ...]:
     """The non-empty items of a comma-separated setting, stripped."""
     return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+
+def parse_accounts(text: str) -> dict[str, str]:
+    """``dev=111111111111,prod=...`` as a dict; an item without ``=`` fails (settings_rules/accounts.py
+    checks the names and ids)."""
+    accounts: dict[str, str] = {}
+    for item in comma_list(text):
+        environment, sep, account = item.partition("=")
+        if not sep:
+            raise SettingsError("environment_accounts", f"{item!r} is not <environment>=<account id>")
+        if environment.strip() in accounts:
+            raise SettingsError("environment_accounts", f"{environment.strip()!r} is named twice")
+        accounts[environment.strip()] = account.strip()
+    return accounts
 
 
 @dataclass(frozen=True)
@@ -129,9 +145,17 @@ class Settings:
     team: str = "unknown"
     # Local rehearsal endpoint (moto); empty means real AWS.
     aws_endpoint: str = ""
-    # Terraform state (README "State backend"): the account whose state bucket every stack uses;
-    # the bucket defaults to payments-terraform-state-<account_id>-<state region>.
+    # The AWS account of this environment (docs/operators/accounts.md): every provider refuses other
+    # credentials (allowed_account_ids) and the state bucket defaults to
+    # payments-terraform-state-<account_id>-<state region>. Empty: the entry of environment_accounts
+    # for this environment (previews: dev's), else unknown (synth works, nothing is pinned).
     account_id: str = ""
+    # The account of each environment, "dev=<12 digits>,staging=<12 digits>,prod=<12 digits>": dev
+    # and previews share dev's, staging and prod each have their own (settings_rules/accounts.py).
+    environment_accounts: str = ""
+    # One account for every environment (a sandbox, never real card data): allowed only when said
+    # so, because it gives up what docs/operators/accounts.md "Single-account sandbox" lists.
+    single_account_sandbox: bool = False
     state_bucket: str = ""
     # IAM role ARNs (comma-separated) that may read or write state; empty means no allow-list.
     state_reader_arns: str = ""
@@ -221,6 +245,29 @@ class Settings:
         """``lambda_memory`` as function key -> MB (the rules in settings_rules/performance.py)."""
         pairs = (item.split("=", 1) for item in comma_list(self.lambda_memory))
         return {key.strip(): int(value) for key, value in pairs}
+
+    @property
+    def account_environment(self) -> str:
+        """The deployable environment whose account this one lives in (a preview lives in dev's)."""
+        return self.environment if self.environment in DEPLOYED_ENVIRONMENTS else "dev"
+
+    @property
+    def accounts(self) -> dict[str, str]:
+        """environment_accounts as {environment: account id}."""
+        return parse_accounts(self.environment_accounts)
+
+    @property
+    def environments_in_account(self) -> tuple[str, ...]:
+        """The deployable environments that live in this environment's account: the ones its account
+        stack makes CI identities for. All of them in a single-account sandbox; the ones that
+        environment_accounts places in account_id; else this environment's alone."""
+        if self.single_account_sandbox:
+            return DEPLOYED_ENVIRONMENTS
+        accounts = self.accounts
+        if self.account_id and accounts:
+            return tuple(e for e in DEPLOYED_ENVIRONMENTS
+                         if accounts.get(e) == self.account_id or e == self.account_environment)
+        return (self.account_environment,)
 
     @property
     def onprem_networks(self) -> tuple[str, ...]:
@@ -342,6 +389,8 @@ ENV_VARS: Mapping[str, str] = {
     "team": "TEAM",
     "aws_endpoint": "PAYMENTS_AWS_ENDPOINT",
     "account_id": "PAYMENTS_ACCOUNT_ID",
+    "environment_accounts": "PAYMENTS_ENVIRONMENT_ACCOUNTS",
+    "single_account_sandbox": "PAYMENTS_SINGLE_ACCOUNT_SANDBOX",
     "state_bucket": "PAYMENTS_STATE_BUCKET",
     "state_reader_arns": "PAYMENTS_STATE_READER_ARNS",
     "github_repository": "PAYMENTS_GITHUB_REPOSITORY",
@@ -451,6 +500,10 @@ def build_settings(context: Mapping[str, object] | None = None,
     kinds = {"str": str, "int": int, "float": float, "bool": bool}
     coerced = {k: _coerce(k, v, kinds[types[k]]) for k, v in values.items()}
     settings = Settings(**coerced)
+    # An environment's account defaults to its entry of environment_accounts (a preview: dev's);
+    # given both ways, settings_rules/accounts.py refuses a mismatch.
+    if not settings.account_id and settings.accounts.get(settings.account_environment):
+        settings = dataclasses.replace(settings, account_id=settings.accounts[settings.account_environment])
     validate(settings)
     return settings
 

@@ -6,21 +6,31 @@
 2. synthesizes the app with ``PAYMENTS_AWS_ENDPOINT`` pointing at it and a rehearsal state bucket;
 3. bootstraps the ``payments-state`` stack in the background as ``make bootstrap`` does
    (scripts/bootstrap.py: apply with local state, then ``-migrate-state`` into the bucket it made),
-   and runs it a second time, which must converge through the S3 backend: the deploy's S3 backend
-   needs only the bucket, which exists within seconds, while the provider waits a minute on the
-   bucket's lifecycle configuration; the rehearsal joins it before the no-change diff and checks
-   that the state object is SSE-KMS under the state key's alias and no local copy is left;
+   and runs it a second time, which must converge through the S3 backend; as soon as the bucket
+   exists, a second background thread applies the account stack ``payments-account`` (API Gateway's
+   logging role and setting, the object trail, the CI identities; S3 backend). The deploy's S3
+   backend needs only the bucket, which exists within seconds, while the provider waits a minute
+   on each bucket's lifecycle configuration; the rehearsal joins both before the no-change diff and
+   checks that the state object is SSE-KMS under the state key's alias, no local copy is left, and
+   API Gateway's account setting names the account stack's role. (An operator applies the account
+   stack before any environment; the endpoint checks neither that the boundary the environment's
+   roles name exists nor that the account has a logging role before a stage logs, so the rehearsal
+   runs them side by side to save a minute.) The environment lives in moto's default account,
+   which every provider pins (allowed_account_ids);
 4. ``cdktf diff payments-<env>`` (the plan the plan-review gate reads: all creates), then
    ``cdktf deploy payments-<env> --auto-approve`` (S3 backend with lock file on the endpoint), whose
-   state must hold exactly the reviewed creates; then ``cdktf diff`` must report no changes;
+   state must hold exactly the reviewed creates; then ``cdktf diff`` must report no changes; beside
+   the merchant phases, a plan with another account's credentials is refused before it reads anything;
 5. checks the applied API's authorizer and scopes and onboards a merchant with
    ``scripts/merchants.py`` (scripts/rehearse_identity.py); neither the command's output nor the
    Terraform state may carry the client secret or the API key value;
 6. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``), each call
    with the authorizer context API Gateway builds from that merchant's access token;
 7. offboards the merchant, destroys the environment (Terraform: the gate reads the saved destroy plan
-   that is then applied) and the state stack (its state first moved back to a local file, beside
-   the environment's destroy: a bucket cannot be destroyed by a Terraform whose state it holds);
+   that is then applied), checks that API Gateway still logs with the account stack's role (an
+   environment owns no region-wide setting), and destroys the state stack (its state first moved
+   back to a local file, beside the environment's destroy: a bucket cannot be destroyed by a
+   Terraform whose state it holds). The account stack stays: the endpoint is thrown away;
 
 and prints a short report: resource count, seconds per phase, the exclusion list of
 ``modules/rehearsal.py``. Exits non-zero on any failure. Nothing is cached between runs: the app is
@@ -47,8 +57,9 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from scripts import bootstrap, plan_summary  # noqa: E402
+from scripts.rehearsal.accounts import ACCOUNT_ID, check_api_logging, refuse_other_account  # noqa: E402
 from scripts.rehearsal.common import (  # noqa: E402,F401  (re-exported: tests read them from here)
-    EXCLUSIONS, STATE_STACK, Exclusion, RehearsalError, _rehearsal, exclusion_for, log,
+    ACCOUNT_STACK, EXCLUSIONS, STATE_STACK, Exclusion, RehearsalError, _rehearsal, exclusion_for, log,
 )
 from scripts.rehearsal.endpoint import MotoServer, endpoint_env  # noqa: E402,F401
 from scripts.rehearsal.report import Report, exclusions_in  # noqa: E402
@@ -63,6 +74,8 @@ from scripts.rehearsal.smoke import (  # noqa: E402,F401
 from scripts.rehearse_identity import check_api_authorization, offboard_merchant, onboard_merchant  # noqa: E402
 
 WORK_ROOT = PROJECT_ROOT / "build" / "rehearsal"
+# The account stack's CI identities are rehearsed too (OIDC provider, boundary, plan and deploy roles).
+REPOSITORY = "acme/payments-cdktf"
 
 
 def rehearse(environment: str, workdir: Path, report: Report, port: int | None = None) -> None:
@@ -72,7 +85,7 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
     logs = workdir / "logs"
     state_bucket = f"payments-rehearsal-state-{environment}"
     server = MotoServer(logs / "moto.log", port)
-    state_apply = state_to_local = None
+    state_apply = account_apply = other_account = state_to_local = None
     try:
         with report.phase("endpoint") as note:
             server.start()
@@ -80,24 +93,30 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             note.append(server.url)
         with report.phase("synth") as note:
             migration = migration_settings(server.url)
-            stacks = synthesize(workdir / "synth", environment, server.url, state_bucket, migration)
+            stacks = synthesize(workdir / "synth", environment, server.url, state_bucket,
+                                {**migration, "PAYMENTS_ACCOUNT_ID": ACCOUNT_ID,
+                                 "PAYMENTS_GITHUB_REPOSITORY": REPOSITORY})
             stack_dir, state_dir = stacks / f"payments-{environment}", stacks / STATE_STACK
+            account_dir = stacks / ACCOUNT_STACK
             stack_json = json.loads((stack_dir / "cdk.tf.json").read_text())
             state_json = json.loads((state_dir / "cdk.tf.json").read_text())
             report.resources, report.types = count_resources(stack_json), len(stack_json.get("resource", {}))
             report.state_resources = count_resources(state_json)
+            report.account_resources = count_resources(json.loads((account_dir / "cdk.tf.json").read_text()))
             report.excluded_here = exclusions_in(stack_json)
-            note.append(f"{report.resources} + {report.state_resources} resources")
+            note.append(f"{report.resources} + {report.state_resources} + {report.account_resources} resources")
         region = str(stack_json["provider"]["aws"][0]["region"])
         env = endpoint_env(server.url, region)
         env["TF_PLUGIN_CACHE_DIR"] = str(plugin_cache())
         state_tf = Terraform(state_dir, env, logs / "state")
+        account_tf = Terraform(account_dir, env, logs / "account")
         tf = Terraform(stack_dir, env, logs / "stack")
 
         local_state = workdir / "payments-state.tfstate"
         cdktf = Cdktf(stacks.parent, cdktf_env(env), logs / "stack")
         stack_name = f"payments-{environment}"
-        s3 = SmokeContext(environment, region, server.url, {}, {}).boto("s3")
+        boto = SmokeContext(environment, region, server.url, {}, {}).boto
+        s3 = boto("s3")
 
         bootstrapped: list[str] = []
 
@@ -106,11 +125,19 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             for _run in range(2):
                 bootstrapped.append(bootstrap.bootstrap(state_dir, env, local_state, log=lambda _: None))
 
+        def apply_account_stack() -> None:
+            # make deploy-account: its state goes to the bucket the bootstrap has just made.
+            account_tf("init", "init", "-input=false")
+            account_tf("apply", "apply", "-auto-approve", "-input=false", PARALLELISM)
+
         state_apply = Background(bootstrap_state_stack)
         with report.phase("state-apply") as note:
             state_apply.start()
             wait_for_bucket(s3, state_bucket, state_apply)
-            note.append(f"bucket {state_bucket} exists; the stack's apply goes on beside the deploy")
+            account_apply = Background(apply_account_stack)
+            account_apply.start()
+            note.append(f"bucket {state_bucket} exists; the state and account stacks' applies go on "
+                        "beside the deploy")
         with report.phase("apply") as note:
             # The reviewed plan: `cdktf diff` writes it to <stack dir>/plan; all creates, gate passes.
             cdktf("diff-create", "diff", stack_name)
@@ -131,14 +158,24 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
                                      f"missing {sorted(reviewed - deployed)[:10]}")
             note.append(f"plan gate passed ({created} creates), cdktf deploy created exactly those")
         with report.phase("state-join") as note:
-            note.append(f"state stack bootstrapped in {state_apply.join_result():.1f}s, beside the deploy")
+            note.append(f"state stack bootstrapped in {state_apply.join_result():.1f}s, account stack applied in "
+                        f"{account_apply.join_result():.1f}s, beside the deploy")
             note.append(check_bootstrap(s3, state_dir, local_state, bootstrapped))
+            account_outputs = json.loads(account_tf("output", "output", "-json").stdout)
+            logging_role = account_outputs["api-logging-role-arn"]["value"]
+            note.append(check_api_logging(boto("apigateway"), boto("iam"), logging_role, "account stack applied"))
         with report.phase("plan") as note:
             cdktf("diff", "diff", stack_name)
             changed = no_changes(json.loads(tf("show-diff", "show", "-json", "plan").stdout))
             if changed:
                 raise RehearsalError("cdktf diff after deploy is not empty (drift):\n" + "\n".join(changed))
             note.append("no changes")
+        # Beside the merchant phases (boto3 only, no terraform in the stack's directory that needs the
+        # provider): a plan with another account's credentials, refused before any read.
+        refused: list[str] = []
+        other_account = Background(lambda: refused.append(
+            refuse_other_account(stack_dir, env, boto("sts"), logs / "stack")))
+        other_account.start()
         outputs = {k: v.get("value") for k, v in json.loads(tf("output", "output", "-json").stdout).items()}
         ctx = SmokeContext(environment, region, server.url, outputs, stack_json)
         with report.phase("onboard") as note:
@@ -154,6 +191,9 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             note.append(f"ok ({len(ctx.results)} checks)")
         with report.phase("offboard") as note:
             note.append(offboard_merchant(ctx, endpoint_env(server.url, region), ctx.merchant))
+        with report.phase("other-account") as note:
+            other_account.join_result()
+            note.extend(refused)
         # The state stack's state moves back to a local file beside the destroy (see docstring, 7.).
         def state_back_to_local() -> None:
             bootstrap.use_local_state(state_dir, local_state)
@@ -176,6 +216,8 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
                 raise RehearsalError(f"destroy plan: the gate blocked {blocked or 'nothing'}")
             tf("destroy", "apply", "-input=false", PARALLELISM, "destroy.tfplan")
             note.append(f"plan gate blocked {len(blocked)} stateful deletions until allowed")
+            note.append(check_api_logging(boto("apigateway"), boto("iam"), logging_role,
+                                          f"payments-{environment} destroyed"))
         with report.phase("state-destroy"):
             state_to_local.join_result()
             empty_bucket(s3, state_bucket)
@@ -183,7 +225,7 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             # nothing but the bootstrap's own second run has touched these resources.
             state_tf("destroy", "destroy", "-auto-approve", "-input=false", "-refresh=false", PARALLELISM)
     finally:
-        for background in (state_apply, state_to_local):
+        for background in (state_apply, account_apply, other_account, state_to_local):
             if background is not None and background.is_alive():
                 background.join(timeout=300)  # let its terraform finish before the endpoint goes
         server.stop()

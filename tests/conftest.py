@@ -52,11 +52,23 @@ def synth_all(run_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def account_synth(run_dir: Path) -> Path:
-    """``<run>/synth-account/dev/stacks``: ``dev`` as an operator with the account's settings
-    synthesizes it (state backend with bucket and key, reader allow-list, the payments-ci stack)."""
-    out = once_per_run(run_dir, "synth-account", lambda o: synth_environments(o, ["dev"], **ACCOUNT_SETTINGS))
-    return out / "dev" / "stacks"
+def three_accounts(run_dir: Path) -> Path:
+    """``<run>/synth-account/<env>/stacks``: every environment as the operators of three accounts
+    synthesize it (PAYMENTS_ENVIRONMENT_ACCOUNTS: state backend with bucket and key per account,
+    reader allow-list, the CI identities in each account stack)."""
+    return once_per_run(run_dir, "synth-account", lambda o: synth_environments(o, ENVIRONMENTS, **ACCOUNT_SETTINGS))
+
+
+@pytest.fixture(scope="session")
+def account_synth(three_accounts: Path) -> Path:
+    """``dev``'s stacks of ``three_accounts``."""
+    return three_accounts / "dev" / "stacks"
+
+
+@pytest.fixture(scope="session")
+def account_stack(synth_root: Path) -> Synthesized:
+    """``payments-account`` of the default dev synth (no account id, no CI identities)."""
+    return Synthesized(synth_root / "stacks" / "payments-account" / "cdk.tf.json")
 
 
 @pytest.fixture(scope="session")

@@ -15,13 +15,15 @@ CHECKOV = PROJECT_ROOT / ".tools" / "checkov" / "bin" / "checkov"
 # Settings that would leak from a developer's shell or CI into a synth under test.
 SETTING_PREFIXES = ("PAYMENTS_", "ENVIRONMENT_SUFFIX", "REPOSITORY", "COMMIT_AUTHOR", "PR_NUMBER", "TEAM")
 KEEP = ("PAYMENTS_PROVIDER_MIRROR",)
-# The settings an operator of one account synthesizes with (state bucket, reader allow-list, CI stack).
+# The settings operators of three accounts synthesize with: an account per environment (dev's is
+# ACCOUNT), the state reader allow-list and the CI identities of the account stack.
 ACCOUNT = "123456789012"
+ACCOUNTS = {"dev": ACCOUNT, "staging": "234567890123", "prod": "345678901234"}
 BUCKET = f"payments-terraform-state-{ACCOUNT}-us-east-1"
 READER = f"arn:aws:iam::{ACCOUNT}:role/payments-break-glass"
 REPOSITORY = "acme/payments-cdktf"
-ACCOUNT_SETTINGS = {"PAYMENTS_ACCOUNT_ID": ACCOUNT, "PAYMENTS_STATE_READER_ARNS": READER,
-                    "PAYMENTS_GITHUB_REPOSITORY": REPOSITORY}
+ACCOUNT_SETTINGS = {"PAYMENTS_ENVIRONMENT_ACCOUNTS": ",".join(f"{e}={a}" for e, a in ACCOUNTS.items()),
+                    "PAYMENTS_STATE_READER_ARNS": READER, "PAYMENTS_GITHUB_REPOSITORY": REPOSITORY}
 # Production serves only on its custom domain (settings rule): the name and its ACM certificate.
 API_DOMAIN = "api.payments.example.com"
 API_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"

@@ -164,9 +164,18 @@ def test_prod_keeps_no_sampled_requests_the_waf_log_is_enough(prod_stack, stagin
     assert _sampled(staging_stack.one("aws_wafv2_web_acl")) == {True}
 
 
-def test_account_cloudwatch_role_is_set(stack):
-    account = stack.one("aws_api_gateway_account")
-    assert account["cloudwatch_role_arn"] == stack.ref("aws_iam_role", "arn", name="payment-apigw-cloudwatch-dev")
+def test_no_environment_owns_the_regions_api_gateway_logging_setting(stack, prod_stack, account_stack):
+    """aws_api_gateway_account is one per account and region: destroying an environment that owned
+    it deleted the role every API of the region logs with. The account stack owns it."""
+    for environment in (stack, prod_stack):
+        assert not environment.resources("aws_api_gateway_account")
+        assert not [r for r in environment.resources("aws_iam_role").values() if "apigw-cloudwatch" in r["name"]]
+    account = account_stack.one("aws_api_gateway_account")
+    assert account["cloudwatch_role_arn"] == account_stack.ref(
+        "aws_iam_role", "arn", name="payment-apigw-cloudwatch-us-east-1")
+    role = account_stack.one("aws_iam_role", name="payment-apigw-cloudwatch-us-east-1")
+    (trust,) = account_stack.policy(role, "assume_role_policy")["Statement"]
+    assert trust["Principal"] == {"Service": "apigateway.amazonaws.com"}
 
 
 def test_waf_rate_limits_per_ip_and_uses_the_aws_common_rule_set(staging_stack):

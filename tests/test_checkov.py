@@ -1,9 +1,10 @@
-"""Security gate: checkov finds nothing on the prod, state and guardrails stacks; every skip has a
+"""Security gate: checkov finds nothing on the prod, state, account and guardrails stacks; every skip has a
 written reason.
 
 The policy (which checks are skipped, and why) lives in one file, ``.checkov.yaml``. dev relaxes
 deletion protection and log retention through settings on purpose, so the gate scans prod, the
-environment that handles real money, and the state-bucket stack.
+environment that handles real money, the state-bucket stack and the account stack (trail, API
+Gateway's logging role, CI identities: scanned as prod's account synthesizes it, with a repository).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tests.support import CHECKOV, PROJECT_ROOT, Synthesized, clean_env
 
 CONFIG = PROJECT_ROOT / ".checkov.yaml"
 CHECKOV_VERSION = "3.3.30"
-GATED_STACKS = ("payments-prod", "payments-state", "payments-guardrails")
+GATED_STACKS = ("payments-prod", "payments-state", "payments-account", "payments-guardrails")
 CHECK_ID = re.compile(r"^\s*-\s*(CKV2?_[A-Z0-9]+_\d+)\s*(?:#\s*(.*))?$")
 
 
@@ -37,11 +38,11 @@ def scan(path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def reports(run_dir: Path, synth_all: Path) -> dict[str, dict[str, Any]]:
-    """The session's prod synth, scanned once per run."""
+def reports(run_dir: Path, three_accounts: Path) -> dict[str, dict[str, Any]]:
+    """The session's prod synth with the account settings, scanned once per run."""
     def scan_all(out: Path) -> None:
         for name in GATED_STACKS:
-            (out / f"{name}.json").write_text(json.dumps(scan(synth_all / "prod" / "stacks" / name / "cdk.tf.json")))
+            (out / f"{name}.json").write_text(json.dumps(scan(three_accounts / "prod" / "stacks" / name / "cdk.tf.json")))
     out = once_per_run(run_dir, "checkov", scan_all)
     return {name: json.loads((out / f"{name}.json").read_text()) for name in GATED_STACKS}
 
@@ -128,10 +129,11 @@ def test_gate_runs_the_pinned_checkov_version():
 def test_object_access_of_protected_buckets_is_recorded_by_cloudtrail(synth_all):
     """What CKV_AWS_18 (skipped: it accepts only server access logs, see .checkov.yaml) is meant to
     ensure: every object-level event, read or write, of the state bucket and of every audit bucket
-    lands in the account trail's log bucket (the trail is in payments-state, see modules/trail.py)."""
+    lands in the account trail's log bucket (the trail is in payments-account, see modules/trail.py)."""
+    account = Synthesized(synth_all / "prod" / "stacks" / "payments-account" / "cdk.tf.json")
     state = Synthesized(synth_all / "prod" / "stacks" / "payments-state" / "cdk.tf.json")
     prod = Synthesized(synth_all / "prod" / "stacks" / "payments-prod" / "cdk.tf.json")
-    trail = state.one("aws_cloudtrail")
+    trail = account.one("aws_cloudtrail")
     assert trail["enable_log_file_validation"] is True and trail["enable_logging"] is True
     assert trail["kms_key_id"].startswith("${aws_kms_key.")
     [selector] = trail["advanced_event_selector"]
@@ -141,7 +143,7 @@ def test_object_access_of_protected_buckets_is_recorded_by_cloudtrail(synth_all)
     assert fields["resources.type"]["equals"] == ["AWS::S3::Object"]
     partition_arn = "arn:${data.aws_partition.partition.partition}:s3:::"
     recorded = [p.removeprefix(partition_arn) for p in fields["resources.ARN"]["starts_with"]]
-    state_bucket = state.json["output"]["state-bucket"]["value"]  # ${aws_s3_bucket.<id>.bucket}
-    assert fields["resources.ARN"]["starts_with"][0] == state_bucket.replace(".bucket}", ".arn}") + "/"
+    [state_bucket] = state.resources("aws_s3_bucket").values()  # named after the account it is in
+    assert recorded[0] == state_bucket["bucket"] + "/"
     [audit] = prod.resources("aws_s3_bucket").values()
     assert any(audit["bucket"].startswith(p) for p in recorded[1:]), (audit["bucket"], recorded)

@@ -202,13 +202,22 @@ def test_full_rehearsal(tmp_path: Path) -> None:
     phases = {line.split()[0]: line for line in report.splitlines()[3:] if line.startswith("  ") and
               not line.startswith("    ")}
     for phase in ("endpoint", "synth", "state-apply", "apply", "state-join", "plan", "onboard", "smoke",
-                  "offboard", "destroy", "state-destroy"):
+                  "offboard", "other-account", "destroy", "state-destroy"):
         assert phase in phases and "FAILED" not in phases[phase], report
     assert phases["plan"].endswith("no changes"), report  # `cdktf diff` after `cdktf deploy`
     # make bootstrap, twice, beside the deploy: local state moved into its own bucket, SSE-KMS under
     # the key the backend names (scripts/rehearsal/state.py), nothing left on disk, then a no-op.
     assert "make bootstrap: state in s3://payments-rehearsal-state-dev/payments/state/terraform.tfstate " \
-           "(SSE-KMS, alias/payment-terraform-state), no local copy; run again: converged" in phases["state-join"], report
+           "(SSE-KMS, arn:aws:kms:us-east-1:123456789012:alias/payment-terraform-state), no local copy; " \
+           "run again: converged" in phases["state-join"], report
+    # Account per environment: the account stack owns API Gateway's logging role; a plan with another
+    # account's credentials stops on allowed_account_ids before reading anything; destroying the
+    # environment leaves API Gateway logging with the account's role.
+    assert "account stack applied: API Gateway logs with payment-apigw-cloudwatch-us-east-1 (exists)" \
+        in phases["state-join"], report
+    assert "refused ('AWS account ID not allowed: 111111111111'), nothing read" in phases["other-account"], report
+    assert "payments-dev destroyed: API Gateway logs with payment-apigw-cloudwatch-us-east-1 (exists)" \
+        in phases["destroy"], report
     # `cdktf diff` wrote the plan the gate passed; `cdktf deploy` created exactly its resources.
     assert "plan gate passed (" in phases["apply"] and "cdktf deploy created exactly those" in phases["apply"], report
     assert "plan gate blocked" in phases["destroy"], report  # the real destroy plan was refused first

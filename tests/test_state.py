@@ -7,12 +7,11 @@ import json
 
 import pytest
 
-from tests.support import ACCOUNT, BUCKET, READER, Synthesized, statement, synthesized
+from tests.support import ACCOUNT, ACCOUNTS, BUCKET, READER, Synthesized, statement, synthesized
 
 ALIAS_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/payment-terraform-state"
 
 
-# The state stack also holds the account's CloudTrail (its own key and log bucket): pick the state's.
 STATE_KEY_ID, STATE_ALIAS_ID = "key", "alias"
 
 
@@ -33,11 +32,40 @@ def state_ref(stack: Synthesized, rtype: str, resource_id: str, attribute: str) 
 
 @pytest.mark.parametrize("name, key", [("payments-dev", "payments/dev/terraform.tfstate"),
                                        ("payments-state", "payments/state/terraform.tfstate"),
-                                       ("payments-ci", "payments/ci/terraform.tfstate")])
+                                       ("payments-account", "payments/account/terraform.tfstate")])
 def test_every_stack_writes_its_state_sse_kms_under_the_state_key(account_synth, name, key):
     backend = synthesized(account_synth, name).json["terraform"]["backend"]["s3"]
     assert backend == {"bucket": BUCKET, "key": key, "region": "us-east-1", "encrypt": True,
-                       "kms_key_id": ALIAS_ARN, "use_lockfile": True}
+                       "kms_key_id": ALIAS_ARN, "use_lockfile": True, "allowed_account_ids": [ACCOUNT]}
+
+
+def _in_account(three_accounts, env: str, name: str) -> Synthesized:
+    return synthesized(three_accounts / env / "stacks", name.format(env=env))
+
+
+@pytest.mark.parametrize("env", ACCOUNTS)
+def test_each_accounts_stacks_use_that_accounts_bucket_and_key_and_refuse_other_credentials(three_accounts, env):
+    """Three accounts (PAYMENTS_ENVIRONMENT_ACCOUNTS): every stack synthesized for an environment
+    keeps its state in its own account's bucket under its own account's key, and both the backend and
+    the provider refuse credentials of any other account."""
+    account = ACCOUNTS[env]
+    for name in ("payments-{env}", "payments-state", "payments-account"):
+        stack = _in_account(three_accounts, env, name)
+        backend = stack.json["terraform"]["backend"]["s3"]
+        assert backend["bucket"] == f"payments-terraform-state-{account}-us-east-1", name
+        assert backend["kms_key_id"] == f"arn:aws:kms:us-east-1:{account}:alias/payment-terraform-state", name
+        assert backend["allowed_account_ids"] == [account], name
+        assert [p["allowed_account_ids"] for p in stack.json["provider"]["aws"]] == [[account]], name
+    # make bootstrap creates exactly the bucket the backends name, in that account.
+    state = _in_account(three_accounts, env, "payments-state")
+    assert state.resources("aws_s3_bucket")[state_bucket_id(state)]["bucket"] == \
+        f"payments-terraform-state-{account}-us-east-1"
+
+
+def test_three_accounts_share_no_bucket_key_or_account(three_accounts):
+    buckets = {_in_account(three_accounts, env, "payments-state").json["terraform"]["backend"]["s3"]["bucket"]
+               for env in ACCOUNTS}
+    assert len(buckets) == len(set(ACCOUNTS.values())) == 3
 
 
 def test_backend_key_is_the_alias_the_state_stack_creates(account_synth):

@@ -22,7 +22,7 @@ def both_imports(run_dir, synth_all):
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-@pytest.mark.parametrize("stack_name", ["payments-{env}", "payments-state"])
+@pytest.mark.parametrize("stack_name", ["payments-{env}", "payments-state", "payments-account"])
 def test_fast_import_synthesizes_byte_identical_json(both_imports, environment, stack_name):
     fast, eager = both_imports
     path = f"{environment}/stacks/{stack_name.format(env=environment)}/cdk.tf.json"
@@ -48,7 +48,7 @@ def test_another_checkout_synthesizes_byte_identical_json_and_assets(synth_root,
     out = tmp_path / "out"
     subprocess.run([sys.executable, "main.py"], cwd=checkout, check=True, capture_output=True,
                    env=clean_env(CDKTF_OUTDIR=str(out)))
-    for stack_name in ("payments-dev", "payments-state"):
+    for stack_name in ("payments-dev", "payments-state", "payments-account"):
         for name in ("cdk.tf.json", ".terraform.lock.hcl"):
             path = f"stacks/{stack_name}/{name}"
             assert (out / path).read_bytes() == (synth_root / path).read_bytes()

@@ -11,37 +11,41 @@ TRAIL_ARN = ("arn:${data.aws_partition.partition.partition}:cloudtrail:us-east-1
              f"${{data.aws_caller_identity.caller.account_id}}:trail/{TRAIL}")
 
 
-def test_one_account_trail_lives_in_the_state_stack_not_per_environment(state_stack, stack, prod_stack):
-    assert state_stack.one("aws_cloudtrail")["name"] == TRAIL
-    assert not stack.resources("aws_cloudtrail") and not prod_stack.resources("aws_cloudtrail")
+def test_one_account_trail_lives_in_the_account_stack_not_per_environment(account_stack, state_stack, stack,
+                                                                          prod_stack):
+    assert account_stack.one("aws_cloudtrail")["name"] == TRAIL
+    for other in (state_stack, stack, prod_stack):
+        assert not other.resources("aws_cloudtrail")
 
 
-def test_trail_records_state_objects_and_every_environments_audit_objects(state_stack, stack, prod_stack):
-    trail = state_stack.one("aws_cloudtrail")
+def test_trail_records_state_objects_and_every_environments_audit_objects(account_stack, state_stack, stack,
+                                                                          prod_stack):
+    trail = account_stack.one("aws_cloudtrail")
     [selector] = trail["advanced_event_selector"]
     prefixes = next(f["starts_with"] for f in selector["field_selector"] if f["field"] == "resources.ARN")
-    state_bucket = next(n for n, b in state_stack.resources("aws_s3_bucket").items() if b["bucket"] != LOG_BUCKET)
-    assert prefixes[0] == f"${{aws_s3_bucket.{state_bucket}.arn}}/"
+    # The state bucket as the state stack names it (after the account it is applied in).
+    [state_bucket] = state_stack.resources("aws_s3_bucket").values()
+    assert prefixes[0] == f"arn:${{data.aws_partition.partition.partition}}:s3:::{state_bucket['bucket']}/"
     audit_prefix = prefixes[1].removeprefix("arn:${data.aws_partition.partition.partition}:s3:::")
     for s in (stack, prod_stack):  # the environments' audit buckets match the trail's prefix
         names = [b["bucket"] for b in s.resources("aws_s3_bucket").values()]
         assert len(names) == 1 and names[0].startswith(audit_prefix) and audit_prefix == "payment-audit-logs-"
 
 
-def test_trail_logs_into_its_own_bucket_encrypted_with_its_own_key(state_stack):
-    trail = state_stack.one("aws_cloudtrail")
-    log_bucket = state_stack.one("aws_s3_bucket", bucket=LOG_BUCKET)
-    assert trail["s3_bucket_name"] == state_stack.ref("aws_s3_bucket", "bucket", bucket=LOG_BUCKET)
+def test_trail_logs_into_its_own_bucket_encrypted_with_its_own_key(account_stack):
+    trail = account_stack.one("aws_cloudtrail")
+    log_bucket = account_stack.one("aws_s3_bucket", bucket=LOG_BUCKET)
+    assert trail["s3_bucket_name"] == account_stack.ref("aws_s3_bucket", "bucket", bucket=LOG_BUCKET)
     assert trail["is_multi_region_trail"] is True and log_bucket["force_destroy"] is False
     key_ref = trail["kms_key_id"]
-    enc = [c for c in state_stack.resources("aws_s3_bucket_server_side_encryption_configuration").values()
+    enc = [c for c in account_stack.resources("aws_s3_bucket_server_side_encryption_configuration").values()
            if c["rule"][0]["apply_server_side_encryption_by_default"]["kms_master_key_id"] == key_ref]
-    assert [c["bucket"] for c in enc] == [state_stack.ref("aws_s3_bucket", "id", bucket=LOG_BUCKET)]
+    assert [c["bucket"] for c in enc] == [account_stack.ref("aws_s3_bucket", "id", bucket=LOG_BUCKET)]
 
 
-def test_trail_key_serves_only_this_trail_and_its_log_group(state_stack):
-    key = state_stack.one("aws_kms_key", description=f"CloudTrail log files of {TRAIL}")
-    policy = state_stack.policy(key)
+def test_trail_key_serves_only_this_trail_and_its_log_group(account_stack):
+    key = account_stack.one("aws_kms_key", description=f"CloudTrail log files of {TRAIL}")
+    policy = account_stack.policy(key)
     for sid in ("CloudTrailEncryptsLogFiles", "CloudTrailDescribesKey"):
         st = statement(policy, sid)
         assert st["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
@@ -54,34 +58,34 @@ def test_trail_key_serves_only_this_trail_and_its_log_group(state_stack):
     assert key["enable_key_rotation"] is True
 
 
-def test_only_this_trail_may_write_to_the_log_bucket(state_stack):
-    bucket_id = state_stack.ref("aws_s3_bucket", "id", bucket=LOG_BUCKET)
-    policy_name, policy = next((n, p) for n, p in state_stack.resources("aws_s3_bucket_policy").items()
+def test_only_this_trail_may_write_to_the_log_bucket(account_stack):
+    bucket_id = account_stack.ref("aws_s3_bucket", "id", bucket=LOG_BUCKET)
+    policy_name, policy = next((n, p) for n, p in account_stack.resources("aws_s3_bucket_policy").items()
                                if p["bucket"] == bucket_id)
-    doc = state_stack.policy(policy)
+    doc = account_stack.policy(policy)
     write = statement(doc, "CloudTrailWritesLogFiles")
     assert write["Principal"] == {"Service": "cloudtrail.amazonaws.com"} and write["Action"] == ["s3:PutObject"]
     assert write["Resource"] == [f"arn:${{data.aws_partition.partition.partition}}:s3:::{LOG_BUCKET}/AWSLogs/"
                                  "${data.aws_caller_identity.caller.account_id}/*"]
     assert write["Condition"]["StringEquals"]["aws:SourceArn"] == TRAIL_ARN
     assert statement(doc, "DenyInsecureTransport")["Effect"] == "Deny"
-    assert f"aws_s3_bucket_policy.{policy_name}" in state_stack.one("aws_cloudtrail")["depends_on"]
+    assert f"aws_s3_bucket_policy.{policy_name}" in account_stack.one("aws_cloudtrail")["depends_on"]
 
 
-def test_trail_streams_to_an_encrypted_log_group_through_a_role_only_it_assumes(state_stack):
-    trail = state_stack.one("aws_cloudtrail")
-    group = state_stack.one("aws_cloudwatch_log_group", name=f"/aws/cloudtrail/{TRAIL}")
+def test_trail_streams_to_an_encrypted_log_group_through_a_role_only_it_assumes(account_stack):
+    trail = account_stack.one("aws_cloudtrail")
+    group = account_stack.one("aws_cloudwatch_log_group", name=f"/aws/cloudtrail/{TRAIL}")
     assert group["kms_key_id"] == trail["kms_key_id"] and group["retention_in_days"] == 365
-    assert trail["cloud_watch_logs_group_arn"] == state_stack.ref(
+    assert trail["cloud_watch_logs_group_arn"] == account_stack.ref(
         "aws_cloudwatch_log_group", "arn", name=f"/aws/cloudtrail/{TRAIL}") + ":*"
-    role = state_stack.one("aws_iam_role", name=f"{TRAIL}-logs")
-    trust = statement(state_stack.policy(role, "assume_role_policy"), "TrustCloudTrail")
+    role = account_stack.one("aws_iam_role", name=f"{TRAIL}-logs")
+    trust = statement(account_stack.policy(role, "assume_role_policy"), "TrustCloudTrail")
     assert trust["Condition"] == {"StringEquals": {
         "aws:SourceArn": TRAIL_ARN, "aws:SourceAccount": "${data.aws_caller_identity.caller.account_id}"}}
-    policy = state_stack.policy(state_stack.one("aws_iam_role_policy", name=f"{TRAIL}-logs"))
+    policy = account_stack.policy(account_stack.one("aws_iam_role_policy", name=f"{TRAIL}-logs"))
     assert policy["Statement"][0]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert policy["Statement"][0]["Resource"] == [
-        state_stack.ref("aws_cloudwatch_log_group", "arn", name=f"/aws/cloudtrail/{TRAIL}") + ":log-stream:*"]
+        account_stack.ref("aws_cloudwatch_log_group", "arn", name=f"/aws/cloudtrail/{TRAIL}") + ":log-stream:*"]
 
 
 @pytest.mark.parametrize("env_stack, days, force", [("stack", 7, True), ("prod_stack", 365, False)])

@@ -153,7 +153,7 @@ def test_plan_job_uses_oidc_and_publishes_summary_comment_and_summary_artifact()
 
 
 def test_plan_runs_in_the_github_environment_its_role_trusts():
-    from modules.ci_stack import plan_environment  # noqa: PLC0415 (jsii only for this test)
+    from modules.ci_identities import plan_environment  # noqa: PLC0415 (jsii only for this test)
     for name, job in (("verify-and-plan.yml", "plan"), ("drift.yml", "plan")):
         assert load(name)["jobs"][job]["environment"] == plan_environment("${{ matrix.environment }}")
     assert load("deploy.yml")["jobs"]["deploy"]["environment"] == "${{ inputs.environment }}"
@@ -240,3 +240,48 @@ def test_drift_check_runs_nightly_with_detailed_exitcode_and_least_permissions()
 def test_no_secrets_are_referenced():
     for path in WORKFLOWS.glob("*.yml"):
         assert "secrets." not in path.read_text(), f"{path.name}: OIDC only, no stored secrets"
+
+
+CLOUD_JOBS = {("verify-and-plan.yml", "plan"): "AWS_PLAN_ROLE_ARN", ("drift.yml", "plan"): "AWS_PLAN_ROLE_ARN",
+              ("deploy.yml", "deploy"): "AWS_DEPLOY_ROLE_ARN"}
+
+
+def test_every_cloud_job_takes_account_and_role_from_its_github_environment():
+    """Account per environment: each GitHub environment (dev, plan-dev, staging, ... prod) holds its
+    account's PAYMENTS_ACCOUNT_ID and role ARNs as environment variables. Only a job bound to an
+    environment sees them (a workflow-level `env` is evaluated without one and would read a
+    repository variable: one account for all), and the job refuses to go on without an account or
+    with a role of another account."""
+    found = set()
+    for name in WORKFLOW_FILES:
+        doc = load(name)
+        for var in ("PAYMENTS_ACCOUNT_ID", "AWS_PLAN_ROLE_ARN", "AWS_DEPLOY_ROLE_ARN"):
+            assert var not in str(doc.get("env", {})), f"{name}: {var} at workflow level"
+        for job_name, job in doc["jobs"].items():
+            if not uses(job, "aws-actions/configure-aws-credentials"):
+                continue
+            role_var = CLOUD_JOBS[(name, job_name)]
+            found.add((name, job_name))
+            assert job.get("environment"), (name, job_name)
+            assert job["env"]["PAYMENTS_ACCOUNT_ID"] == "${{ vars.PAYMENTS_ACCOUNT_ID }}", (name, job_name)
+            (creds,) = uses(job, "aws-actions/configure-aws-credentials")
+            assert creds["with"]["role-to-assume"] == f"${{{{ vars.{role_var} }}}}"
+            check = next(s for s in steps(job) if s.get("name") == "Check the environment's account and role")
+            assert steps(job).index(check) < steps(job).index(creds), "the check runs before any credential"
+            assert check["env"]["ROLE_ARN"] == f"${{{{ vars.{role_var} }}}}"
+            assert '-z "$PAYMENTS_ACCOUNT_ID"' in check["run"]
+            assert '":iam::$PAYMENTS_ACCOUNT_ID:role/"*) ;;' in check["run"] and "exit 1" in check["run"]
+    assert found == set(CLOUD_JOBS)
+
+
+@pytest.mark.parametrize("role_arn, account, ok", [
+    ("arn:aws:iam::111111111111:role/payment-ci-plan-dev", "111111111111", True),
+    ("arn:aws:iam::333333333333:role/payment-ci-plan-prod", "111111111111", False),
+    ("arn:aws:iam::111111111111:role/x", "", False),
+])
+def test_the_account_check_refuses_a_missing_account_or_a_role_of_another(role_arn, account, ok):
+    (check,) = [s for s in steps(load("deploy.yml")["jobs"]["deploy"])
+                if s.get("name") == "Check the environment's account and role"]
+    proc = subprocess.run(["bash", "-ec", check["run"]], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "ROLE_ARN": role_arn, "PAYMENTS_ACCOUNT_ID": account})
+    assert (proc.returncode == 0) is ok, proc.stdout + proc.stderr

@@ -1,7 +1,7 @@
 """The migration from the data centre (issue 15; README "Migration runbook"): VPN, DMS replication,
 weighted DNS for the cutover, and their alarms. Synthesized only when ``migration_enabled``.
 
-``modules/payment_stack.py`` builds ``Migration`` behind that setting; nothing else imports it.
+``modules/stacks/payment_stack.py`` builds ``Migration`` behind that setting; nothing else imports it.
 """
 
 from modules.migration.stack import Migration, MigrationProps

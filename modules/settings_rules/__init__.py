@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from modules.settings_rules import (api, cost, environment, guardrails, identity, migration, network, operations,
-                                    performance, retention, slo, state)
+from modules.settings_rules import (accounts, api, cost, environment, guardrails, identity, migration, network,
+                                    operations, performance, retention, slo, state)
+from modules.settings_rules.accounts import check_accounts
 from modules.settings_rules.api import check_edge, check_throttles
 from modules.settings_rules.cost import check_capacity
 from modules.settings_rules.environment import check_environment
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from modules.settings import Settings
 
 CHECKS = (check_environment, check_capacity, check_retention, check_throttles, check_merchant_defaults,
-          check_operations, check_edge, check_network, check_state, check_migration,
+          check_operations, check_edge, check_network, check_accounts, check_state, check_migration,
           check_guardrails, check_slo, check_performance)
 
 # Settings no check above constrains beyond their type: what a value means instead of a rule.
@@ -42,7 +43,7 @@ UNCHECKED = {
 RULES: Mapping[str, str] = {
     **UNCHECKED,
     **{name: rule for module in (environment, cost, retention, api, identity, operations, network, state, migration,
-                                          guardrails, slo, performance)
+                                          guardrails, slo, performance, accounts)
        for name, rule in module.RULES.items()},
 }
 

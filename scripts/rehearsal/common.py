@@ -13,6 +13,7 @@ EXCLUSIONS = _rehearsal.EXCLUSIONS
 Exclusion = _rehearsal.Exclusion
 
 STATE_STACK = "payments-state"
+ACCOUNT_STACK = "payments-account"
 
 
 class RehearsalError(RuntimeError):

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from scripts.rehearsal.common import EXCLUSIONS, STATE_STACK, log
+from scripts.rehearsal.common import ACCOUNT_STACK, EXCLUSIONS, STATE_STACK, log
 
 
 @dataclass
@@ -17,6 +17,7 @@ class Report:
     endpoint: str = ""
     resources: int = 0
     state_resources: int = 0
+    account_resources: int = 0
     types: int = 0
     phases: list[tuple[str, float, str]] = field(default_factory=list)
     excluded_here: list[str] = field(default_factory=list)
@@ -41,6 +42,7 @@ class Report:
         """Machine-readable report (``--report-json``; read by ``make bench``)."""
         return {"environment": self.environment, "ok": not self.failure, "failure": self.failure,
                 "resources": self.resources, "state_resources": self.state_resources,
+                "account_resources": self.account_resources,
                 "phases": {name: round(seconds, 2) for name, seconds, _ in self.phases},
                 "steps": [[what, seconds] for what, seconds in self.steps],
                 "exclusions": [e.target for e in EXCLUSIONS], "excluded_here": self.excluded_here}
@@ -48,7 +50,7 @@ class Report:
     def text(self) -> str:
         lines = [f"rehearsal report: payments-{self.environment} against {self.endpoint or 'moto'}",
                  f"  resources: {self.resources} ({self.types} types) in payments-{self.environment}, "
-                 f"{self.state_resources} in {STATE_STACK}",
+                 f"{self.state_resources} in {STATE_STACK}, {self.account_resources} in {ACCOUNT_STACK}",
                  f"  {'phase':<14}{'seconds':>8}  result"]
         lines += [f"  {name:<14}{seconds:>8.1f}  {result}" for name, seconds, result in self.phases]
         lines.append(f"  {'total':<14}{sum(p[1] for p in self.phases):>8.1f}")

@@ -1,4 +1,4 @@
-"""The two stacks as a user composes them: provider, backend, data sources, outputs; and the whole
+"""The stacks as a user composes them: provider, backend, data sources, outputs; and the whole
 payment stack through ``Testing.full_synth`` + ``Testing.to_be_valid_terraform`` (terraform init +
 validate, offline through PAYMENTS_PROVIDER_MIRROR; see tests/conftest.py ``pytest_configure``)."""
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cdktf import Testing
+from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.cloudtrail import Cloudtrail
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
@@ -15,8 +16,9 @@ from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
-from modules.payment_stack import PaymentStack
-from modules.state_stack import StateBucketStack
+from modules.stacks.account_stack import AccountStack
+from modules.stacks.payment_stack import PaymentStack
+from modules.stacks.state_stack import StateBucketStack
 from tests.constructs.conftest import ACCOUNT, cdktf_testing_app, settings_for, synth_stack
 
 
@@ -59,15 +61,20 @@ def test_state_stack_backend_names_the_account_bucket_and_key():
     synthesized = synth_state_stack(settings_for("dev", account_id=ACCOUNT))
     assert json.loads(synthesized)["terraform"]["backend"]["s3"] == {
         "bucket": f"payments-terraform-state-{ACCOUNT}-us-east-1", "key": "payments/state/terraform.tfstate",
-        "region": "us-east-1", "encrypt": True, "use_lockfile": True,
+        "region": "us-east-1", "encrypt": True, "use_lockfile": True, "allowed_account_ids": [ACCOUNT],
         "kms_key_id": f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/payment-terraform-state"}
+    assert Testing.to_have_provider_with_properties(synthesized, AwsProvider.TF_RESOURCE_TYPE, {
+        "allowed_account_ids": [ACCOUNT]})
     assert Testing.to_have_resource_with_properties(synthesized, S3Bucket.TF_RESOURCE_TYPE, {
         "bucket": f"payments-terraform-state-{ACCOUNT}-us-east-1"})
 
 
-def test_state_stack_records_who_reads_the_state(state_stack):
-    assert Testing.to_have_resource_with_properties(state_stack, Cloudtrail.TF_RESOURCE_TYPE, {
+def test_account_stack_records_who_reads_the_state_and_owns_api_gateway_logging():
+    synthesized = synth_stack(lambda app: AccountStack(app, settings_for("dev")))
+    assert Testing.to_have_resource_with_properties(synthesized, Cloudtrail.TF_RESOURCE_TYPE, {
         "name": "payment-object-access-trail", "enable_log_file_validation": True})
+    assert Testing.to_have_resource_with_properties(synthesized, ApiGatewayAccount.TF_RESOURCE_TYPE, {})
+    assert json.loads(synthesized)["terraform"]["backend"]["s3"]["key"] == "payments/account/terraform.tfstate"
 
 def test_payment_stack_provider_and_data_sources(payment_stack, dev):
     synthesized = Testing.synth(payment_stack)

@@ -22,6 +22,7 @@ from modules.messaging import AlertsProps, AlertTopic
 from modules.observability import ObservabilityProps, PaymentObservability
 from modules.network import EndpointPoliciesProps, GatewayEndpointPolicies, Network, NetworkProps
 from modules.parameters import PlatformParameters
+from modules.permissions_boundary import boundary_arn, bound_every_role
 from modules.platform import aws_provider, configure_backend
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.security import KeyProps, PlatformKey
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 AUDIT_GLACIER_AFTER_DAYS = 90
 # Every environment's audit bucket starts with this; the account's trail (modules/trail.py, in the
-# payments-state stack) records object access to all buckets named so.
+# payments-account stack) records object access to all buckets named so.
 AUDIT_BUCKET_PREFIX = "payment-audit-logs-"
 
 
@@ -53,6 +54,8 @@ class PaymentStack(TerraformStack):
         identity = DataAwsCallerIdentity(self, "caller")
         partition = DataAwsPartition(self, "partition").partition
         account_id = identity.account_id
+        # Every role carries the account's deploy boundary: a CI deploy may create no other.
+        bound_every_role(self, boundary_arn(partition, account_id))
 
         self.key = PlatformKey(self, "kms", KeyProps(s, account_id, partition))
         self.network = Network(self, "network", NetworkProps(s, self.key.arn, account_id, partition))

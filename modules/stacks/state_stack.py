@@ -1,7 +1,9 @@
-"""Bootstrap stack for the Terraform state bucket itself and the key that encrypts every state.
+"""Bootstrap stack for the Terraform state bucket itself and the key that encrypts every state, one
+per account (the bucket is named after it).
 
 Its own state goes into the bucket it creates: ``make bootstrap`` (scripts/bootstrap.py) applies it
-with a local backend, then migrates that state into the bucket (README "State backend")."""
+with a local backend, then migrates that state into the bucket (README "State backend"). The trail
+that records who reads the states is the account stack's (modules/stacks/account_stack.py)."""
 
 from __future__ import annotations
 
@@ -15,13 +17,11 @@ from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 
 from modules.iam import Statement, policy_document
-from modules.payment_stack import AUDIT_BUCKET_PREFIX
 from modules.platform import (STATE_KEY_ALIAS, aws_provider, configure_backend,
                               state_bucket_name_in, state_region)
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.settings import Settings
 from modules.storage import SecureBucket, SecureBucketProps
-from modules.trail import DataEventTrail, DataEventTrailProps
 
 STACK_NAME = "payments-state"
 STATE_KEY = "payments/state/terraform.tfstate"
@@ -59,7 +59,6 @@ def state_bucket_statements(bucket_arn: str, key_arn: str, alias_arn: str, root_
             conditions={"ArnNotLike": {"aws:PrincipalArn": [root_arn, *readers]}},
         ))
     return statements
-TRAIL_NAME = "payment-object-access-trail"
 
 
 class StateBucketStack(TerraformStack):
@@ -88,12 +87,6 @@ class StateBucketStack(TerraformStack):
             name=name, kms_key_arn=key.arn, force_destroy=False,
             policy_statements=state_bucket_statements(
                 f"arn:{partition}:s3:::{name}", key.arn, alias.arn, root, settings.state_readers)))
-        # Who read or wrote which state or audit object (the state holds every secret Terraform
-        # knows): one trail for the account, see modules/trail.py.
-        self.trail = DataEventTrail(self, "trail", DataEventTrailProps(
-            name=TRAIL_NAME, log_bucket_name=f"payment-trail-logs-{account_id}",
-            object_arn_prefixes=[f"{self.bucket.arn}/", f"arn:{partition}:s3:::{AUDIT_BUCKET_PREFIX}"],
-            account_id=account_id, region=settings.region, partition=partition))
         TerraformOutput(self, "state-bucket", value=self.bucket.name)
         TerraformOutput(self, "state-key-arn", value=key.arn)
         TerraformOutput(self, "state-key-alias-arn", value=alias.arn)
