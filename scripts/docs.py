@@ -247,7 +247,7 @@ OPTIONAL = "optional"  # the environments-column label of what only the optional
 
 def synthesize(outdir: Path) -> tuple[Path, Path, list[Path]]:
     """Synthesize dev, staging and prod with the defaults and, beside it, dev with an account's settings
-    (the payments-ci stack exists only then) and every optional part on; returns the arguments of
+    (the CI roles exist only then) and every optional part on; returns the arguments of
     ``render_outputs``."""
     from scripts.rehearsal.smoke import MIGRATION_SETTINGS
     from tests.support import ACCOUNT_SETTINGS, synth_environments
@@ -293,7 +293,7 @@ def _stack_rows(stacks: dict[str, list[dict]]) -> tuple[list[list[str]], list[li
 def render_outputs(synth_root: Path | None = None, ci_stacks: Path | None = None,
                    optional_stacks: Iterable[Path] = ()) -> str:
     """docs/operators/outputs.md from ``synth_root/<env>/stacks`` (dev, staging, prod), the stacks of
-    a synth with an account's settings (payments-ci) and those of dev with the optional parts on (one
+    a synth with an account's settings (payments-account) and those of dev with the optional parts on (one
     synth or several); synthesizes them when not given (the tests pass the suite's)."""
     if synth_root is None or ci_stacks is None:
         with tempfile.TemporaryDirectory(prefix="docs-synth-") as tmp:
@@ -313,9 +313,10 @@ def render_outputs(synth_root: Path | None = None, ci_stacks: Path | None = None
          environment_stack),
         ("`payments-state`", "The state bucket and its key (`make bootstrap`); synthesized with every environment.",
          per_environment("payments-state")),
-        ("`payments-ci`", "The account's CI roles (GitHub OIDC); synthesized when `PAYMENTS_GITHUB_REPOSITORY` is "
-                          "set, the same whichever environment synthesizes it.",
-         {"account": [load(ci_stacks / "payments-ci" / "cdk.tf.json")]}),
+        ("`payments-account`", "The account's region-wide singletons: API Gateway's logging role, the object trail "
+                               "and, with `PAYMENTS_GITHUB_REPOSITORY` set, the CI roles of the environments in the "
+                               "account (GitHub OIDC); one per account.",
+         {"account": [load(ci_stacks / "payments-account" / "cdk.tf.json")]}),
     ]
     lines = [
         "# Stack outputs and SSM parameters",
@@ -323,7 +324,7 @@ def render_outputs(synth_root: Path | None = None, ci_stacks: Path | None = None
         generated_notice("python -m scripts.docs"),
         "",
         "What each stack publishes for people and other tools, read from the synthesized stacks of `dev`,",
-        "`staging` and `prod` with their default settings (and, for `payments-ci`, with an account's",
+        "`staging` and `prod` with their default settings (and, for `payments-account`, with an account's",
         "settings). Values are never printed here: read them from the deployed stack with",
         "`terraform output` in `cdktf.out/stacks/<stack>` (or `cdktf output <stack>`), and the parameters",
         "with `aws ssm get-parameter --name /payment/<name>-<env>`. *Refers to* names the resource type and",
