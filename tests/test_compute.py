@@ -282,3 +282,14 @@ def test_process_fingerprints_cards_with_the_kms_hmac_key_only(stack):
     assert _function(stack, "process")["environment"]["variables"]["CARD_FINGERPRINT_KEY_ID"] == key_arn
     for other in ("validate", "fraud-check", "audit-writer"):
         assert "kms:GenerateMac" not in _allowed_actions(_role_policy(stack, other))
+
+
+def test_operator_commands_find_the_trail_where_the_stack_puts_it(stack):
+    """scripts/reconcile.py and audit_replay.py read the SSM parameters and the writer's prefix."""
+    from scripts import audit_trail
+    writer = _function(stack, "audit-writer")["environment"]["variables"]
+    assert writer["AUDIT_PREFIX"] == audit_trail.AUDIT_PREFIX
+    names = {p["name"] for p in stack.resources("aws_ssm_parameter").values()}
+    assert {audit_trail.PARAMETER.format(name=n, environment="dev")
+            for n in audit_trail.PARAMETERS.values()} <= names
+    assert stack.one("aws_sqs_queue")["name"] == "payment-audit-dlq-dev"  # scripts/audit_replay.py --dlq
