@@ -1,5 +1,6 @@
 """CI identities (stack ``payments-ci``): the GitHub Actions OIDC provider and, per environment, a
-plan role and a deploy role, each assumable only from one GitHub environment of one repository.
+plan role, a deploy role and a read-only reconciliation role, each assumable only from one GitHub
+environment of one repository.
 
 Synthesized when PAYMENTS_GITHUB_REPOSITORY is set; applied by an operator (not by CI), once per
 account, after ``make bootstrap``. The exact trust policy is documented in README "CI identities".
@@ -39,6 +40,11 @@ DATA_READS = (
 def plan_environment(environment: str) -> str:
     """The GitHub environment a plan job of ``environment`` runs in (plan-prod: main branch only)."""
     return f"plan-{environment}"
+
+
+def reconcile_environment(environment: str) -> str:
+    """The GitHub environment the daily reconciliation of ``environment`` runs in (.github/workflows/reconcile.yml)."""
+    return f"reconcile-{environment}"
 
 
 def github_trust_policy(provider_arn: str, repository: str, github_environment: str) -> str:
@@ -121,6 +127,48 @@ class CiRoles(Construct):
         ))
 
 
+@dataclass(frozen=True)
+class ReconcileRoleProps:
+    repository: str
+    environment: str
+    provider_arn: str
+    account_id: str
+    region: str  # where the environment's stack runs
+    partition: str
+
+
+class ReconcileRole(Construct):
+    """The daily reconciliation's role (scripts/reconcile.py): reads the environment's ledger, its
+    audit trail and the SSM parameters that name them; writes nothing, no Terraform state."""
+
+    def __init__(self, scope: Construct, id: str, props: ReconcileRoleProps):
+        super().__init__(scope, id)
+        p = props
+        arn = lambda service, rest: f"arn:{p.partition}:{service}:{p.region}:{p.account_id}:{rest}"  # noqa: E731
+        bucket = f"arn:{p.partition}:s3:::payment-audit-logs-{p.environment}-{p.account_id}"
+        self.role = IamRole(
+            self, "role", name=f"payment-ci-reconcile-{p.environment}", max_session_duration=3600,
+            description=f"daily ledger/audit-trail reconciliation of payments-{p.environment}",
+            assume_role_policy=github_trust_policy(p.provider_arn, p.repository,
+                                                   reconcile_environment(p.environment)))
+        IamRolePolicy(self, "policy", role=self.role.name, name="reconcile", policy=policy_document(
+            Statement(sid="FindTheTrail", actions=["ssm:GetParameters"], resources=[
+                arn("ssm", f"parameter/payment/{name}-{p.environment}")
+                for name in ("transaction-table", "audit-bucket", "kms-key-id")]),
+            Statement(sid="ReadTheLedger", actions=["dynamodb:Scan"],
+                      resources=[arn("dynamodb", f"table/payment-transactions-{p.environment}")]),
+            Statement(sid="ListTheTrail", actions=["s3:ListBucket"], resources=[bucket],
+                      conditions={"StringLike": {"s3:prefix": ["audit/*"]}}),
+            Statement(sid="ReadTheTrail", actions=["s3:GetObject"], resources=[f"{bucket}/audit/*"]),
+            # The platform key (one per environment, found by its alias) through S3 and DynamoDB only.
+            Statement(sid="DecryptThroughS3AndDynamodb", actions=["kms:Decrypt"],
+                      resources=[arn("kms", "key/*")],
+                      conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/payment-key-{p.environment}"},
+                                  "StringEquals": {"kms:ViaService": [f"s3.{p.region}.amazonaws.com",
+                                                                      f"dynamodb.{p.region}.amazonaws.com"]}}),
+        ))
+
+
 class CiStack(TerraformStack):
     """GitHub OIDC provider plus plan and deploy roles for every environment."""
 
@@ -143,3 +191,7 @@ class CiStack(TerraformStack):
                 state_region=region, partition=partition))
             TerraformOutput(self, f"plan-role-{env}", value=self.roles[env].plan_role.arn)
             TerraformOutput(self, f"deploy-role-{env}", value=self.roles[env].deploy_role.arn)
+            reconcile = ReconcileRole(self, f"reconcile-{env}", ReconcileRoleProps(
+                repository=settings.github_repository, environment=env, provider_arn=provider.arn,
+                account_id=account_id, region=settings.region, partition=partition))
+            TerraformOutput(self, f"reconcile-role-{env}", value=reconcile.role.arn)

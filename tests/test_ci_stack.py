@@ -28,7 +28,8 @@ def test_oidc_provider_is_github_for_sts(ci):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-@pytest.mark.parametrize("kind, github_environment", [("plan", "plan-{env}"), ("deploy", "{env}")])
+@pytest.mark.parametrize("kind, github_environment", [("plan", "plan-{env}"), ("deploy", "{env}"),
+                                                     ("reconcile", "reconcile-{env}")])
 def test_role_trusts_one_github_environment_of_one_repository(ci, env, kind, github_environment):
     role = ci.one("aws_iam_role", name=f"payment-ci-{kind}-{env}")
     (trust,) = ci.policy(role, "assume_role_policy")["Statement"]
@@ -77,3 +78,31 @@ def test_ci_stack_is_valid_terraform(account_synth):
     terraform.run(workdir, ["init", "-backend=false", "-input=false", "-no-color"])
     result = json.loads(terraform.run(workdir, ["validate", "-no-color", "-json"]).stdout)
     assert result["valid"] is True, result["diagnostics"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_reconcile_role_only_reads_its_environments_ledger_and_trail(ci, env):
+    policies = policies_of(ci, f"payment-ci-reconcile-{env}")
+    assert policies["managed"] == []
+    (inline,) = policies["inline"]
+    actions = {a for st in inline["Statement"] for a in st["Action"]}
+    assert actions == {"ssm:GetParameters", "dynamodb:Scan", "s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
+    assert all(st["Effect"] == "Allow" and st["Resource"] for st in inline["Statement"])
+    account = "${data.aws_caller_identity.caller.account_id}"
+    assert statement(inline, "ReadTheLedger")["Resource"] == [
+        f"arn:${{data.aws_partition.partition.partition}}:dynamodb:us-east-1:{account}:table/payment-transactions-{env}"]
+    bucket = f"arn:${{data.aws_partition.partition.partition}}:s3:::payment-audit-logs-{env}-{account}"
+    assert statement(inline, "ReadTheTrail")["Resource"] == [f"{bucket}/audit/*"]
+    assert statement(inline, "ListTheTrail")["Condition"] == {"StringLike": {"s3:prefix": ["audit/*"]}}
+    key = statement(inline, "DecryptThroughS3AndDynamodb")["Condition"]
+    assert key["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": f"alias/payment-key-{env}"}
+    # never Terraform state, never another environment
+    text = json.dumps(inline)
+    assert "terraform" not in text and all(other not in text for other in ENVIRONMENTS if other != env)
+
+
+def test_reconcile_workflow_runs_in_the_github_environment_the_role_trusts():
+    from modules.ci_stack import reconcile_environment
+    from tests.test_workflows import load
+    job = load("reconcile.yml")["jobs"]["reconcile"]
+    assert job["environment"] == reconcile_environment("${{ matrix.environment }}")
