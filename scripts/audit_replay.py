@@ -33,8 +33,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from scripts.audit_trail import Trail, TrailError, Window, audit, parse_time, row_key  # noqa: E402
-from scripts.reconcile import connect  # noqa: E402
+from scripts.audit_trail import (  # noqa: E402
+    AWS_ERRORS, Trail, TrailError, Window, add_arguments, audit, connect, parse_time, row_key)
 
 DLQ_MARGIN = dt.timedelta(minutes=5)
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
@@ -111,13 +111,10 @@ def dlq_windows(trail: Trail, queue: str) -> list[tuple[Window, str]]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m scripts.audit_replay", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--environment", help="environment (default ENVIRONMENT_SUFFIX, cdktf.json, dev)")
-    parser.add_argument("--since", help="window start, ISO date or date-time (UTC)")
-    parser.add_argument("--until", help="window end, exclusive (default now)")
+    add_arguments(parser, until_default="now")
     parser.add_argument("--dlq", action="store_true", help="replay the windows of the audit DLQ's messages")
     parser.add_argument("--ack", action="store_true", help="with --dlq: delete each replayed message")
     parser.add_argument("--dry-run", action="store_true", help="list what would be written")
-    parser.add_argument("--endpoint-url", help="AWS endpoint (default PAYMENTS_AWS_ENDPOINT)")
     return parser.parse_args(argv)
 
 
@@ -131,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         queue = f"payment-audit-dlq-{trail.environment}"   # modules/compute.py: s.name("audit-dlq")
         windows = (dlq_windows(trail, queue) if args.dlq else
                    [(Window(parse_time(args.since), parse_time(args.until) if args.until else now), "")])
-    except TrailError as err:
+    except (TrailError, *AWS_ERRORS) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_REFUSED
     print(f"audit replay {trail.environment}: ledger {trail.table} -> s3://{trail.bucket}/{trail.prefix} "

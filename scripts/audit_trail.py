@@ -9,8 +9,10 @@ and a reconciled digest are byte for byte what the writer makes. Plain Python: n
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,9 @@ LAYER = PROJECT_ROOT / "lambdas" / "shared" / "python"
 if str(LAYER) not in sys.path:
     sys.path.insert(0, str(LAYER))
 
+from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 from payments_core import audit  # noqa: E402  (the writer's document model)
+from scripts.plain_modules import import_plain  # noqa: E402
 
 #: modules/compute.py AUDIT_PREFIX (tests/test_compute.py checks it against the deployed writer).
 AUDIT_PREFIX = "audit/"
@@ -32,6 +36,10 @@ PARAMETERS = {"table": "transaction-table", "bucket": "audit-bucket", "kms_key_i
 
 class TrailError(RuntimeError):
     """A request the command refuses; the message is the whole report."""
+
+
+#: What the commands turn into one line and exit status 2 (no credentials, access denied...).
+AWS_ERRORS = (BotoCoreError, ClientError)
 
 
 @dataclass(frozen=True)
@@ -174,3 +182,25 @@ def row_key(row: dict[str, Any]) -> audit.LedgerKey:
 
 def row_digest(key: audit.LedgerKey, row: dict[str, Any]) -> str:
     return audit.fields_digest(audit.audited_fields(key, row))
+
+
+# --------------------------------------------------------------------------- the commands' common part
+
+
+def add_arguments(parser: argparse.ArgumentParser, until_default: str) -> None:
+    """The options both commands take: which environment, which window, which endpoint."""
+    parser.add_argument("--environment", help="environment (default ENVIRONMENT_SUFFIX, cdktf.json, dev)")
+    parser.add_argument("--since", help="window start, ISO date or date-time (UTC)")
+    parser.add_argument("--until", help=f"window end, exclusive (default {until_default})")
+    parser.add_argument("--endpoint-url", help="AWS endpoint (default PAYMENTS_AWS_ENDPOINT)")
+
+
+def connect(args: argparse.Namespace) -> Trail:
+    """The trail of the environment the settings name (--environment, else ENVIRONMENT_SUFFIX...)."""
+    settings_module = import_plain("settings")
+    env_vars = {**os.environ, "ENVIRONMENT_SUFFIX": args.environment} if args.environment else None
+    try:
+        settings = settings_module.build_settings(settings_module.load_cdktf_context(), env_vars)
+    except settings_module.SettingsError as err:
+        raise TrailError(str(err)) from None
+    return Trail.connect(settings.environment, settings.region, args.endpoint_url or settings.aws_endpoint)

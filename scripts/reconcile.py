@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -38,8 +37,8 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from scripts.audit_trail import (  # noqa: E402
-    AuditedState, Trail, TrailError, Window, audit, parse_time, row_digest, row_key)
-from scripts.plain_modules import import_plain  # noqa: E402
+    AWS_ERRORS, AuditedState, Trail, TrailError, Window, add_arguments, audit, connect, parse_time,
+    row_digest, row_key)
 
 SETTLE = dt.timedelta(minutes=10)
 EXIT_CLEAN, EXIT_DIFFERENCES, EXIT_REFUSED = 0, 1, 2
@@ -185,11 +184,8 @@ def default_window(now: dt.datetime) -> Window:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m scripts.reconcile", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--environment", help="environment (default ENVIRONMENT_SUFFIX, cdktf.json, dev)")
-    parser.add_argument("--since", help="window start, ISO date or date-time (UTC)")
-    parser.add_argument("--until", help="window end, exclusive (default 10 minutes ago)")
+    add_arguments(parser, until_default="10 minutes ago")
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE")
-    parser.add_argument("--endpoint-url", help="AWS endpoint (default PAYMENTS_AWS_ENDPOINT)")
     return parser.parse_args(argv)
 
 
@@ -200,16 +196,6 @@ def window_from(args: argparse.Namespace, now: dt.datetime) -> Window:
     return Window(since, until)
 
 
-def connect(args: argparse.Namespace) -> Trail:
-    settings_module = import_plain("settings")
-    env_vars = {**os.environ, "ENVIRONMENT_SUFFIX": args.environment} if args.environment else None
-    try:
-        settings = settings_module.build_settings(settings_module.load_cdktf_context(), env_vars)
-    except settings_module.SettingsError as err:
-        raise TrailError(str(err)) from None
-    return Trail.connect(settings.environment, settings.region, args.endpoint_url or settings.aws_endpoint)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -218,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reconciling {trail.environment}: ledger {trail.table} with s3://{trail.bucket}/{trail.prefix} "
               f"for {window.describe()}")
         reports = reconcile(trail, window)
-    except TrailError as err:
+    except (TrailError, *AWS_ERRORS) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_REFUSED
     print(render(trail.environment, window, reports))
