@@ -25,7 +25,7 @@ ledger, ``"<merchant>#<transaction_id>"``) included, so every DynamoDB statement
 carries the LeadingKeys condition; tests/test_compute.py walks the synthesized policies and fails
 on any DynamoDB statement without it. What IAM still cannot require is ``attribute_not_exists``: a
 merchant session could overwrite one of its OWN transactions. That is a MODIFY stream event, which
-the audit writer files as a change object and counts in the ledger-tamper alarm
+the audit writer files as a change object and counts for the ledger-changes alarm
 (lambdas/shared/python/payments_core/audit.py). ``${...}`` is Terraform interpolation syntax, so the
 policy variable is written ``$${...}`` and Terraform renders the literal ``${...}`` IAM expects.
 """
