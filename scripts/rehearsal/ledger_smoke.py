@@ -17,6 +17,8 @@ import time
 import uuid
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from scripts import audit_replay, reconcile
 from scripts.audit_trail import Trail, Window
 from scripts.rehearsal.smoke import (
@@ -52,6 +54,16 @@ def _deliver(ctx: SmokeContext, records: list[dict[str, Any]]) -> None:
     check(result == {"batchItemFailures": []}, f"audit writer reported failures: {result}")
 
 
+def _bucket_policy(s3: Any, bucket: str) -> str | None:
+    """The bucket's policy, None when it has none (the rehearsal may exclude it)."""
+    try:
+        return s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "NoSuchBucketPolicy":
+            return None
+        raise
+
+
 def _findings(reports: list[reconcile.MerchantReport]) -> set[tuple[str, str]]:
     return {(f.kind, f.transaction_id) for r in reports for f in r.findings if f.kind != "totals_differ"}
 
@@ -82,14 +94,16 @@ def tamper_and_reconcile(ctx: SmokeContext) -> None:
     bucket = ctx.function_env("audit-writer").get("AUDIT_BUCKET", ctx.outputs["audit-bucket"])
     [object_key] = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="audit/").get("Contents", [])
                     if o["Key"].endswith(f"/{deleted}.json")]
-    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
-    s3.delete_bucket_policy(Bucket=bucket)
+    policy = _bucket_policy(s3, bucket)
+    if policy:
+        s3.delete_bucket_policy(Bucket=bucket)
     try:
         for version in s3.list_object_versions(Bucket=bucket, Prefix=object_key).get("Versions", []):
             s3.delete_object(Bucket=bucket, Key=object_key, VersionId=version["VersionId"],
                              BypassGovernanceRetention=True)
     finally:
-        s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+        if policy:
+            s3.put_bucket_policy(Bucket=bucket, Policy=policy)
 
     with function_runtime(ctx, {}):
         trail = Trail.connect(ctx.environment, ctx.region, ctx.endpoint)
