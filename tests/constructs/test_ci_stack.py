@@ -69,13 +69,14 @@ def test_deploy_role_cannot_touch_other_environments_states(staging_roles):
                                               for env in ("dev", "prod", "state", "ci"))
 
 
-def test_ci_stack_has_one_oidc_provider_and_two_roles_per_environment():
+def test_ci_stack_has_one_oidc_provider_and_three_roles_per_environment():
     synthesized = synth_stack(lambda app: CiStack(app, settings_for("dev", github_repository=REPOSITORY)))
     assert Testing.to_have_resource_with_properties(synthesized, IamOpenidConnectProvider.TF_RESOURCE_TYPE, {
         "url": "https://token.actions.githubusercontent.com", "client_id_list": ["sts.amazonaws.com"]})
     assert sorted(r["name"] for r in json.loads(synthesized)["resource"][IamRole.TF_RESOURCE_TYPE].values()) == \
-        sorted(f"payment-ci-{kind}-{env}" for kind in ("plan", "deploy") for env in ("dev", "staging", "prod"))
+        sorted(f"payment-ci-{kind}-{env}" for kind in ("plan", "deploy", "reconcile")
+               for env in ("dev", "staging", "prod"))
     parsed = json.loads(synthesized)
-    assert set(parsed["output"]) == {f"{kind}-role-{env}" for kind in ("plan", "deploy")
+    assert set(parsed["output"]) == {f"{kind}-role-{env}" for kind in ("plan", "deploy", "reconcile")
                                      for env in ("dev", "staging", "prod")}
     assert parsed["terraform"]["backend"]["s3"]["key"] == "payments/ci/terraform.tfstate"
