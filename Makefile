@@ -145,9 +145,21 @@ merchant-suspend merchant-resume merchant-register: merchant-%: deps
 # make cutover ENVIRONMENT_SUFFIX=prod [STEP=10|50|100]: move the new API's share of the merchant-facing
 # name one rung up, only when every signal is green; make rollback: all traffic back to legacy now.
 # README "Migration runbook". PAYMENTS_AWS_ENDPOINT points boto3 at a local endpoint.
-.PHONY: cutover rollback
+.PHONY: cutover rollback reconcile audit-replay
 cutover: deps
 	$(PY) -m scripts.cutover cutover --environment $(ENVIRONMENT_SUFFIX) $(if $(STEP),--step $(STEP))
 
 rollback: deps
 	$(PY) -m scripts.cutover rollback --environment $(ENVIRONMENT_SUFFIX)
+
+# make reconcile ENVIRONMENT_SUFFIX=prod [SINCE=2026-12-01] [UNTIL=2026-12-02] [JSON=build/reconcile.json]:
+# ledger vs audit trail per merchant for the window (default: the 24 hours ending 10 minutes ago);
+# exit 1 on any difference. make audit-replay ENVIRONMENT_SUFFIX=prod SINCE=... [UNTIL=...] | DLQ=1 [ACK=1]:
+# rebuild missing audit objects from the ledger, create-only. docs/operators/reconciliation.md.
+reconcile: deps
+	$(PY) -m scripts.reconcile --environment $(ENVIRONMENT_SUFFIX) $(if $(SINCE),--since "$(SINCE)") \
+		$(if $(UNTIL),--until "$(UNTIL)") $(if $(JSON),--json "$(JSON)")
+
+audit-replay: deps
+	$(PY) -m scripts.audit_replay --environment $(ENVIRONMENT_SUFFIX) $(if $(DLQ),--dlq $(if $(ACK),--ack)) \
+		$(if $(SINCE),--since "$(SINCE)") $(if $(UNTIL),--until "$(UNTIL)") $(if $(DRY_RUN),--dry-run)

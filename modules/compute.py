@@ -246,7 +246,7 @@ class PaymentFunctions(Construct):
             ),
             FunctionSpec(
                 "audit-writer", "audit_writer", "audit_writer_handler.handler",
-                "Writes one SSE-KMS audit object per committed transaction, from the table stream",
+                "Writes one SSE-KMS audit object per ledger change (insert, modify, remove), from the table stream",
                 statements=[
                     Statement(sid="ReadTransactionStream",
                               actions=["dynamodb:DescribeStream", "dynamodb:GetRecords",
@@ -302,10 +302,10 @@ class PaymentFunctions(Construct):
                           resources=[t.activity.arn], conditions=own),
                 Statement(sid="OwnIdempotencyRecords", actions=["dynamodb:GetItem", "dynamodb:PutItem"],
                           resources=[t.idempotency.arn], conditions=own),
-                # Not LeadingKeys-scoped: the partition key is the server-made transaction_id (see
-                # modules/merchant_access.py); put-if-absent only, and no read of the table.
-                Statement(sid="RecordTransaction", actions=["dynamodb:PutItem"],
-                          resources=[t.transactions.arn]),
+                # The ledger is keyed "<merchant>#<transaction_id>": a session writes its own
+                # merchant's rows only. Put only (the code sends put-if-absent); no read of the table.
+                Statement(sid="RecordOwnTransactions", actions=["dynamodb:PutItem"],
+                          resources=[t.transactions.arn], conditions=own),
                 table_key,
             ],
         }
@@ -322,7 +322,10 @@ class PaymentFunctions(Construct):
             maximum_record_age_in_seconds=86_400,
             function_response_types=["ReportBatchItemFailures"],
             filter_criteria=LambdaEventSourceMappingFilterCriteria(filter=[
-                LambdaEventSourceMappingFilterCriteriaFilter(pattern='{"eventName":["INSERT"]}')]),
+                LambdaEventSourceMappingFilterCriteriaFilter(
+                    # Every change of the ledger: a MODIFY or REMOVE of a payment never happens in
+                    # normal operation, so it is evidence, filed and alarmed (payments_core/audit.py).
+                    pattern='{"eventName":["INSERT","MODIFY","REMOVE"]}')]),
             destination_config=LambdaEventSourceMappingDestinationConfig(
                 on_failure=LambdaEventSourceMappingDestinationConfigOnFailure(destination_arn=self.dlq.arn)),
         )

@@ -3,10 +3,11 @@ idempotency records, customer activity). Everything is encrypted with the platfo
 
 Every DynamoDB key that holds merchant data starts with the merchant id (its Cognito app client
 id) and "#": idempotency records ``"<merchant>#<key digest>"``, customer activity and the
-customer index ``"<merchant>#<customer_id>"``. The same customer id or Idempotency-Key from two
-merchants is two unrelated items, and IAM can enforce the prefix (``dynamodb:LeadingKeys``,
-modules/merchant_access.py). The transactions table's own partition key stays the server-made
-``transaction_id`` (a UUID, never chosen by a client): re-keying it would replace the table."""
+customer index ``"<merchant>#<customer_id>"``, the status index ``"<merchant>#<status>"``, and the
+ledger itself (the transactions table) ``"<merchant>#<transaction_id>"``. The same customer id or
+Idempotency-Key from two merchants is two unrelated items, and IAM enforces the prefix on every item
+a merchant session touches (``dynamodb:LeadingKeys``, modules/merchant_access.py). Keying the ledger
+per merchant replaced the table (docs/maintainers/decisions/ledger-keyed-per-merchant.md)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ CUSTOMER_INDEX = "customer-index"
 STATUS_INDEX = "status-index"
 #: Partition key of a merchant's customer: "<merchant>#<customer_id>".
 MERCHANT_CUSTOMER = "merchant_customer"
+#: The ledger's partition key: "<merchant>#<transaction_id>" (the only key; no sort key, so one
+#: transaction id is one item whatever its timestamp).
+MERCHANT_TRANSACTION = "merchant_transaction"
+#: The status index's partition key: "<merchant>#<status>".
+MERCHANT_STATUS = "merchant_status"
 SECRET_ROTATION_DAYS = 30
 # Enhanced monitoring: OS metrics every 60 s, which RDS writes to this fixed, account-wide log group
 # (one stream per instance); AWS chooses the name, so it cannot be one of ours.
@@ -183,7 +189,8 @@ def _string_and_number(*pairs: tuple[str, str]) -> list[DynamodbTableAttribute]:
 
 
 class TransactionTables(Construct):
-    """The transactions table (with the stream the audit writer consumes), the idempotency table and
+    """The transactions table (the ledger, with the stream the audit writer consumes: new and old
+    images, so a MODIFY or REMOVE reaches the audit trail with both digests), the idempotency table and
     the customer-activity table (the fraud rules' strongly consistent per merchant-customer history,
     written in the same transaction as each payment)."""
 
@@ -193,20 +200,22 @@ class TransactionTables(Construct):
         encryption = [DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=props.kms_key_arn)]
         self.transactions = DynamodbTable(
             self, "transactions", name=s.name("transactions"),
-            billing_mode="PAY_PER_REQUEST", hash_key="transaction_id", range_key="timestamp",
+            billing_mode="PAY_PER_REQUEST", hash_key=MERCHANT_TRANSACTION,
             attribute=_string_and_number(
-                ("transaction_id", "S"), ("timestamp", "N"), (MERCHANT_CUSTOMER, "S"), ("status", "S")),
+                (MERCHANT_TRANSACTION, "S"), ("timestamp", "N"), (MERCHANT_CUSTOMER, "S"),
+                (MERCHANT_STATUS, "S")),
             global_secondary_index=[
                 # A merchant's customer's payments, newest first (operations and reporting; scoring
                 # reads the activity table, because a GSI can only be read eventually consistent).
                 DynamodbTableGlobalSecondaryIndex(name=CUSTOMER_INDEX, hash_key=MERCHANT_CUSTOMER,
                                                   range_key="timestamp", projection_type="ALL"),
-                DynamodbTableGlobalSecondaryIndex(name=STATUS_INDEX, hash_key="status",
+                # A merchant's payments in one status (e.g. DECLINED_REVIEW for the review queue).
+                DynamodbTableGlobalSecondaryIndex(name=STATUS_INDEX, hash_key=MERCHANT_STATUS,
                                                   range_key="timestamp", projection_type="ALL"),
             ],
             point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
             server_side_encryption=encryption[0],
-            stream_enabled=True, stream_view_type="NEW_IMAGE",
+            stream_enabled=True, stream_view_type="NEW_AND_OLD_IMAGES",
             deletion_protection_enabled=s.deletion_protection,
         )
         # Partition key "<merchant>#<keyed digest of the client's Idempotency-Key>".

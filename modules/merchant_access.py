@@ -20,12 +20,13 @@ and "Using IAM policy conditions for fine-grained access control"):
   index partition key value in the key condition. No function queries an index any more (scoring
   reads the activity item, strongly consistent), so no role grants Query at all.
 
-Not enforceable by LeadingKeys, and why: the transactions table's partition key is the server-made
-``transaction_id`` (a UUID), not merchant-prefixed; re-keying it would replace the table with its
-data. The write role therefore puts transactions without a key condition. What holds instead: the
-put is ``attribute_not_exists(transaction_id)`` (no overwrite, of anyone), the id is a fresh UUID
-made by the function, the item carries ``merchant_id`` and the merchant-prefixed customer-index
-key, and no role can read the table at all. ``${...}`` is Terraform interpolation syntax, so the
+Every table a merchant-data role touches is keyed "<merchant>#...", the transactions table (the
+ledger, ``"<merchant>#<transaction_id>"``) included, so every DynamoDB statement of these roles
+carries the LeadingKeys condition; tests/test_compute.py walks the synthesized policies and fails
+on any DynamoDB statement without it. What IAM still cannot require is ``attribute_not_exists``: a
+merchant session could overwrite one of its OWN transactions. That is a MODIFY stream event, which
+the audit writer files as a change object and counts for the ledger-changes alarm
+(lambdas/shared/python/payments_core/audit.py). ``${...}`` is Terraform interpolation syntax, so the
 policy variable is written ``$${...}`` and Terraform renders the literal ``${...}`` IAM expects.
 """
 

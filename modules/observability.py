@@ -24,6 +24,10 @@ RUNBOOK_PATH = "docs/operators/alarms.md"
 SLO_RUNBOOK_PATH = "docs/operators/slos.md"
 # CloudWatch refuses a longer alarm_description (an EventBridge rule's: 512, see migration/monitoring.py).
 ALARM_DESCRIPTION_LIMIT = 1024
+#: The audit writer's own metrics (embedded metric format; lambdas/shared/python/payments_core/audit.py).
+AUDIT_NAMESPACE = "PaymentPlatform/Audit"
+#: The audit trail may lag the ledger by minutes, never hours: the stream keeps records 24 hours.
+AUDIT_ITERATOR_AGE_MS = 5 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -77,14 +81,17 @@ class ObservabilityProps:
     function_names: Mapping[str, str]          # key -> function name
     table_name: str
     cluster_identifier: str
+    audit_writer_name: str                     # the function on the ledger stream
+    audit_dlq_name: str                        # its dead-letter queue
     extra_alarm_names: Sequence[str] = field(default_factory=tuple)
 
 
 class PaymentObservability(Construct):
     """Dashboard `payment-dashboard-<env>` (``dashboard_enabled``), metric alarms, and the composite
-    `payments degraded`. ``alarm_set`` "essential" keeps only the alarms releases roll back on (function
-    errors, API 5xx and p99 latency: ``alarms`` always has them); "full" adds throttling, DynamoDB,
-    Aurora CPU and the composite."""
+    `payments degraded`. ``alarm_set`` "essential" keeps the alarms releases roll back on (function
+    errors, API 5xx and p99 latency: ``alarms`` always has them) and the audit trail's (a lost or
+    rewritten payment record pages in every environment); "full" adds throttling, DynamoDB, Aurora
+    CPU and the composite."""
 
     def __init__(self, scope: Construct, id: str, props: ObservabilityProps):
         super().__init__(scope, id)
@@ -143,9 +150,11 @@ class PaymentObservability(Construct):
             self._alarm(f"{key}-errors", f"{key} function errors",
                         Metric("AWS/Lambda", "Errors", dims), threshold=s.alarm_function_errors,
                         periods=1, period=300, missing="notBreaching")
+        self._audit_alarms(props.audit_dlq_name, {"FunctionName": props.audit_writer_name})
         self.degraded: CloudwatchCompositeAlarm | None = None
         if s.alarm_set == "essential":
-            # Only what CodeDeploy rolls back on (modules/delivery.py): each $0.10 a month.
+            # Only what CodeDeploy rolls back on (modules/delivery.py) and the audit trail's: each
+            # $0.10 a month.
             return
         for key, dims in fn_dims.items():
             self._alarm(f"{key}-throttles", f"{key} function throttled: reserved concurrency exhausted",
@@ -169,6 +178,27 @@ class PaymentObservability(Construct):
             alarm_rule=" OR ".join(f'ALARM("{self.alarms[k].alarm_name}")' for k in critical),
             alarm_actions=[self._topic], ok_actions=[self._topic], actions_enabled=True,
         )
+
+    def _audit_alarms(self, dlq_name: str, writer: Mapping[str, str]) -> None:
+        """The audit pipeline pages instead of failing quietly: the writer reports a failed record
+        (it does not error), Lambda retries it, then parks its stream pointers in the DLQ, and the
+        stream forgets the record after 24 hours. A changed or removed payment pages too."""
+        audit = {"Environment": self._s.environment}
+        self._alarm("audit-failed-records", "Audit writer failed records: payments are missing from the "
+                    "audit trail until retried or replayed (docs/operators/reconciliation.md)",
+                    Metric(AUDIT_NAMESPACE, "FailedRecords", audit), threshold=0, periods=1, period=300,
+                    missing="notBreaching")
+        self._alarm("audit-dlq-messages", "Audit DLQ holds records the writer gave up on: replay them "
+                    "from the ledger (make audit-replay) before the stream's 24 hours pass",
+                    Metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": dlq_name},
+                           "Maximum"), threshold=0, periods=1, period=300, missing="notBreaching")
+        self._alarm("audit-iterator-age", "Audit writer is more than 5 minutes behind the ledger stream",
+                    Metric("AWS/Lambda", "IteratorAge", writer, "Maximum"),
+                    threshold=AUDIT_ITERATOR_AGE_MS, periods=3, period=60, missing="notBreaching")
+        self._alarm("ledger-changes", "A ledger row was modified or removed: a payment record is never "
+                    "changed in normal operation (audit/merchant=<id>/changes/)",
+                    Metric(AUDIT_NAMESPACE, "LedgerChanges", audit), threshold=0, periods=1, period=60,
+                    missing="notBreaching")
 
     def add_dashboard_row(self, graphs: Sequence[Graph]) -> None:
         """Append graphs (an optional part of the stack, e.g. the migration) after the platform's own."""

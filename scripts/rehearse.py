@@ -25,7 +25,9 @@
    ``scripts/merchants.py`` (scripts/rehearse_identity.py); neither the command's output nor the
    Terraform state may carry the client secret or the API key value;
 6. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``), each call
-   with the authorizer context API Gateway builds from that merchant's access token;
+   with the authorizer context API Gateway builds from that merchant's access token; then the
+   ledger's tamper-and-repair story (``tamper_and_reconcile``: a forced MODIFY, a deleted audit
+   object, reconcile reports both, audit replay restores the object, reconcile is clean);
 7. offboards the merchant, destroys the environment (Terraform: the gate reads the saved destroy plan
    that is then applied), checks that API Gateway still logs with the account stack's role (an
    environment owns no region-wide setting), and destroys the state stack (its state first moved
@@ -40,7 +42,7 @@ CLI from ``node_modules/.bin`` on the project's Node 22.
 
 This file owns the orchestration and the CLI; the parts are in ``scripts/rehearsal/``: ``endpoint``
 (moto_server, environments), ``runners`` (synth, terraform, cdktf, plans), ``state`` (the bootstrap
-check), ``smoke`` (smoke test, migration checks), ``report``.
+check), ``smoke`` (smoke test, migration checks), ``ledger_smoke`` (reconcile and audit replay), ``report``.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from scripts.rehearsal.runners import (  # noqa: E402,F401
     plugin_cache, read_plan, read_steps, saved_plan, state_addresses, synth_app, synthesize, wait_for_bucket,
 )
 from scripts.rehearsal.state import check_bootstrap  # noqa: E402
+from scripts.rehearsal.ledger_smoke import tamper_and_reconcile  # noqa: E402
 from scripts.rehearsal.smoke import (  # noqa: E402,F401
     MIGRATION_SETTINGS, SmokeContext, migration_settings, migration_smoke, smoke_test,
 )
@@ -185,6 +188,7 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
                         f"{ctx.merchant.api_key_id}; no secret in output or state")
         with report.phase("smoke") as note:
             smoke_test(ctx)
+            tamper_and_reconcile(ctx)
             migration_smoke(ctx, migration)
             for line in ctx.results:
                 log(f"[rehearsal]   {line}")

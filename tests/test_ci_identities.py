@@ -66,12 +66,13 @@ def test_each_account_has_the_ci_roles_of_its_own_environment_only(three_account
     """No role in one environment's account is assumable by another environment's jobs."""
     stack = ci(three_accounts, env)
     names = {r["name"] for r in stack.resources("aws_iam_role").values() if r["name"].startswith("payment-ci-")}
-    assert names == {f"payment-ci-plan-{env}", f"payment-ci-deploy-{env}"}
+    assert names == {f"payment-ci-plan-{env}", f"payment-ci-deploy-{env}", f"payment-ci-reconcile-{env}"}
     provider = stack.one("aws_iam_openid_connect_provider")
     assert provider["url"] == f"https://{OIDC}" and provider["client_id_list"] == ["sts.amazonaws.com"]
 
 
-@pytest.mark.parametrize("kind, github_environment", [("plan", "plan-{env}"), ("deploy", "{env}")])
+@pytest.mark.parametrize("kind, github_environment", [("plan", "plan-{env}"), ("deploy", "{env}"),
+                                                     ("reconcile", "reconcile-{env}")])
 def test_role_trusts_one_github_environment_through_its_own_accounts_provider(three_accounts, env, kind,
                                                                               github_environment):
     stack = ci(three_accounts, env)
@@ -269,3 +270,32 @@ def test_account_stack_is_valid_terraform(account_synth):
     terraform.run(workdir, ["init", "-backend=false", "-input=false", "-no-color"])
     result = json.loads(terraform.run(workdir, ["validate", "-no-color", "-json"]).stdout)
     assert result["valid"] is True, result["diagnostics"]
+
+
+# ------------------------------------------------------------------------------------- reconcile roles
+
+def test_reconcile_role_only_reads_its_environments_ledger_and_trail(three_accounts, env):
+    stack = ci(three_accounts, env)
+    ref = stack.ref("aws_iam_role", "name", name=f"payment-ci-reconcile-{env}")
+    assert not [a for a in stack.resources("aws_iam_role_policy_attachment").values() if a["role"] == ref]
+    (inline,) = [json.loads(resolved(stack, env, p["policy"]))
+                 for p in stack.resources("aws_iam_role_policy").values() if p["role"] == ref]
+    actions = {a for st in inline["Statement"] for a in st["Action"]}
+    assert actions == {"ssm:GetParameters", "dynamodb:Scan", "s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
+    assert all(st["Effect"] == "Allow" and st["Resource"] for st in inline["Statement"])
+    by_sid = {st["Sid"]: st for st in inline["Statement"]}
+    account = ACCOUNTS[env]
+    assert by_sid["ReadTheLedger"]["Resource"] == [f"arn:aws:dynamodb:us-east-1:{account}:table/payment-transactions-{env}"]
+    assert by_sid["ReadTheTrail"]["Resource"] == [f"arn:aws:s3:::payment-audit-logs-{env}-{account}/audit/*"]
+    assert by_sid["ListTheTrail"]["Condition"] == {"StringLike": {"s3:prefix": ["audit/*"]}}
+    assert by_sid["DecryptThroughS3AndDynamodb"]["Condition"]["ForAnyValue:StringEquals"] == {
+        "kms:ResourceAliases": f"alias/payment-key-{env}"}
+    text = json.dumps(inline)  # never Terraform state, never another environment
+    assert "terraform" not in text and all(other not in text for other in ENVIRONMENTS if other != env)
+
+
+def test_reconcile_workflow_runs_in_the_github_environment_the_role_trusts():
+    from modules.ci_reconcile import reconcile_environment
+    from tests.test_workflows import load
+    job = load("reconcile.yml")["jobs"]["reconcile"]
+    assert job["environment"] == reconcile_environment("${{ matrix.environment }}")

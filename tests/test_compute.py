@@ -183,19 +183,41 @@ def test_fraud_check_merchant_role_reads_only_its_merchants_activity(stack):
                          "Resource": [_table_arn(stack, "customer-activity")], "Condition": OWN_KEYS}]
 
 
-def test_process_merchant_role_is_scoped_by_leading_keys_where_the_key_allows(stack):
+def test_process_merchant_role_is_scoped_by_leading_keys_on_every_table(stack):
     policy = _merchant_policy(stack, "process")
     for sid, table in (("OwnCustomerActivity", "customer-activity"), ("OwnIdempotencyRecords", "idempotency")):
         st = statement(policy, sid)
         assert st["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem"]
         assert st["Resource"] == [_table_arn(stack, table)] and st["Condition"] == OWN_KEYS
-    # transaction_id (a server-made UUID) is the transactions table's partition key: put-if-absent
-    # only, no read; documented in modules/merchant_access.py.
-    st = statement(policy, "RecordTransaction")
+    # The ledger is keyed "<merchant>#<transaction_id>": put only, own merchant only, no read.
+    st = statement(policy, "RecordOwnTransactions")
     assert st["Action"] == ["dynamodb:PutItem"] and st["Resource"] == [_table_arn(stack, "transactions")]
+    assert st["Condition"] == OWN_KEYS
     actions = _allowed_actions(policy)
-    assert not {"dynamodb:Query", "dynamodb:Scan", "dynamodb:DeleteItem"} & actions
+    assert not {"dynamodb:Query", "dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:UpdateItem"} & actions
     assert not any(a.startswith("s3:") for a in actions)
+
+
+def _merchant_data_role_policies(stack):
+    """Every inline policy of every role a session can only assume with the merchant tag."""
+    tagged = {name for name, role in stack.resources("aws_iam_role").items()
+              if "aws:RequestTag/merchant_id" in role["assume_role_policy"]}
+    return [stack.policy(p) for p in stack.resources("aws_iam_role_policy").values()
+            if any(p["role"] == f"${{aws_iam_role.{name}.id}}" for name in tagged)]
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_no_merchant_data_role_has_a_dynamodb_statement_without_the_leading_keys_condition(
+        stack, prod_stack, environment):
+    """The issue's "done when": walk the synthesized policy of every merchant-data role."""
+    synthesized = stack if environment == "dev" else prod_stack
+    policies = _merchant_data_role_policies(synthesized)
+    assert len(policies) == 2  # merchant-read and merchant-write
+    dynamodb = [st for p in policies for st in p["Statement"]
+                if any(a.startswith("dynamodb:") for a in st["Action"])]
+    assert dynamodb and all(st["Effect"] == "Allow" for st in dynamodb)
+    unscoped = [st.get("Sid") for st in dynamodb if st.get("Condition") != OWN_KEYS]
+    assert unscoped == []
 
 
 @pytest.mark.parametrize("key", ["fraud-check", "process"])
@@ -218,7 +240,9 @@ def test_audit_writer_consumes_the_table_stream_with_retries_and_a_dlq(stack):
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert mapping["bisect_batch_on_function_error"] is True and mapping["maximum_retry_attempts"] > 0
     assert mapping["destination_config"]["on_failure"]["destination_arn"] == stack.ref("aws_sqs_queue", "arn")
-    assert json.loads(mapping["filter_criteria"]["filter"][0]["pattern"]) == {"eventName": ["INSERT"]}
+    pattern = json.loads(mapping["filter_criteria"]["filter"][0]["pattern"])
+    # Inserts are the trail; a MODIFY or REMOVE of a payment is tamper evidence and must reach it too.
+    assert pattern == {"eventName": ["INSERT", "MODIFY", "REMOVE"]}
 
 
 def test_dead_letter_queue_is_encrypted_with_the_platform_key(stack):
@@ -276,3 +300,14 @@ def test_process_fingerprints_cards_with_the_kms_hmac_key_only(stack):
     assert _function(stack, "process")["environment"]["variables"]["CARD_FINGERPRINT_KEY_ID"] == key_arn
     for other in ("validate", "fraud-check", "audit-writer"):
         assert "kms:GenerateMac" not in _allowed_actions(_role_policy(stack, other))
+
+
+def test_operator_commands_find_the_trail_where_the_stack_puts_it(stack):
+    """scripts/reconcile.py and audit_replay.py read the SSM parameters and the writer's prefix."""
+    from scripts import audit_trail
+    writer = _function(stack, "audit-writer")["environment"]["variables"]
+    assert writer["AUDIT_PREFIX"] == audit_trail.AUDIT_PREFIX
+    names = {p["name"] for p in stack.resources("aws_ssm_parameter").values()}
+    assert {audit_trail.PARAMETER.format(name=n, environment="dev")
+            for n in audit_trail.PARAMETERS.values()} <= names
+    assert stack.one("aws_sqs_queue")["name"] == "payment-audit-dlq-dev"  # scripts/audit_replay.py --dlq

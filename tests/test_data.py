@@ -84,13 +84,16 @@ def test_aurora_deletion_protection_off_in_dev(cluster):
     assert cluster["deletion_protection"] is False and cluster["skip_final_snapshot"] is True
 
 
-def test_transactions_table_keys_and_indexes_match_the_seed(stack):
+def test_ledger_and_its_indexes_are_keyed_per_merchant(stack):
+    """Partition keys "<merchant>#<transaction_id>", "<merchant>#<customer_id>", "<merchant>#<status>":
+    dynamodb:LeadingKeys can pin every item and every index lookup to one merchant."""
     table = stack.one("aws_dynamodb_table", name="payment-transactions-dev")
-    assert (table["hash_key"], table["range_key"]) == ("transaction_id", "timestamp")
+    assert table["hash_key"] == "merchant_transaction" and "range_key" not in table
     indexes = {i["name"]: (i["hash_key"], i["range_key"]) for i in table["global_secondary_index"]}
-    # customer index partitioned by "<merchant>#<customer_id>": a merchant's customers only
     assert indexes == {"customer-index": ("merchant_customer", "timestamp"),
-                       "status-index": ("status", "timestamp")}
+                       "status-index": ("merchant_status", "timestamp")}
+    assert {a["name"] for a in table["attribute"]} == {
+        "merchant_transaction", "timestamp", "merchant_customer", "merchant_status"}
     assert table["billing_mode"] == "PAY_PER_REQUEST"
 
 
@@ -103,9 +106,10 @@ def test_tables_have_pitr_and_are_encrypted_with_the_platform_key(stack, name):
     assert table["server_side_encryption"]["kms_key_arn"].startswith(KEY)
 
 
-def test_transactions_table_streams_new_images_for_the_audit_trail(stack):
+def test_transactions_table_streams_old_and_new_images_for_the_audit_trail(stack):
+    """A MODIFY or REMOVE reaches the trail with the digest of what was there before."""
     table = stack.one("aws_dynamodb_table", name="payment-transactions-dev")
-    assert table["stream_enabled"] is True and table["stream_view_type"] == "NEW_IMAGE"
+    assert table["stream_enabled"] is True and table["stream_view_type"] == "NEW_AND_OLD_IMAGES"
 
 
 def test_idempotency_records_expire(stack):

@@ -30,12 +30,14 @@ def test_dashboard_is_named_per_environment(staging_stack):
     assert staging_stack.one("aws_cloudwatch_dashboard")["dashboard_name"] == "payment-dashboard-staging"
 
 
-def test_dev_has_no_dashboard_and_only_the_alarms_releases_roll_back_on(stack):
+def test_dev_has_no_dashboard_and_only_the_alarms_releases_roll_back_on_and_the_audit_trails(stack):
     """Besides its SLO burn-rate alarms (tests/test_slo.py: /process availability in dev)."""
     assert not stack.resources("aws_cloudwatch_dashboard") and "dashboard-url" not in stack.json["output"]
     names = sorted(a["alarm_name"] for a in _alarms(stack) if not _is_slo(a))
+    audit = ("audit-failed-records", "audit-dlq-messages", "audit-iterator-age", "ledger-changes")
     assert names == sorted(["payment-api-5xx-alarm-dev", "payment-api-p99-latency-alarm-dev",
-                            *(f"payment-{k}-errors-alarm-dev" for k in FUNCTIONS)])
+                            *(f"payment-{k}-errors-alarm-dev" for k in FUNCTIONS),
+                            *(f"payment-{k}-alarm-dev" for k in audit)])
     assert all(_is_slo(c) for c in stack.resources("aws_cloudwatch_composite_alarm").values())
 
 
@@ -170,3 +172,13 @@ def test_every_log_group_is_explicit_with_retention_and_the_key(stack):
     assert {f"/aws/lambda/payment-{k}-dev" for k in FUNCTIONS} <= names
     assert "/aws/apigateway/payment-api-dev/access" in names and "/aws/vpc/flow-logs/payment-vpc-dev" in names
     assert all(g["retention_in_days"] == 7 and g["kms_key_id"].startswith("${aws_kms_key.") for g in groups)
+
+
+def test_audit_alarms_watch_the_deployed_queue_and_writer(stack):
+    dlq = stack.one("aws_cloudwatch_metric_alarm", alarm_name="payment-audit-dlq-messages-alarm-dev")
+    assert dlq["dimensions"] == {"QueueName": stack.ref("aws_sqs_queue", "name")}
+    age = stack.one("aws_cloudwatch_metric_alarm", alarm_name="payment-audit-iterator-age-alarm-dev")
+    assert age["dimensions"] == {"FunctionName": stack.ref(
+        "aws_lambda_function", "function_name", function_name="payment-audit-writer-dev")}
+    writer = stack.one("aws_lambda_function", function_name="payment-audit-writer-dev")
+    assert writer["environment"]["variables"]["ENVIRONMENT"] == "dev"  # the metrics' dimension

@@ -234,4 +234,6 @@ def test_full_rehearsal(tmp_path: Path) -> None:
         assert e.target in report
     assert "process: transaction" in proc.stdout and "audit: 1 object" in proc.stdout
     assert "as merchant client " in proc.stdout
+    # issue 20: a forced MODIFY and a deleted audit object are both reported, replay restores, clean
+    assert "(digest_differs) and deleted object of" in proc.stdout and "second reconcile clean" in proc.stdout
     print(report, f"\n(wall {time.monotonic() - started:.0f}s)")

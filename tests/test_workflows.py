@@ -67,7 +67,8 @@ def test_checkov_github_actions_checks_pass():
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 
-WORKFLOW_FILES = ["pull-request.yml", "main.yml", "verify-and-plan.yml", "deploy.yml", "drift.yml"]
+WORKFLOW_FILES = ["pull-request.yml", "main.yml", "verify-and-plan.yml", "deploy.yml", "drift.yml",
+                  "reconcile.yml"]
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
 
 
@@ -166,12 +167,12 @@ def test_plan_runs_in_the_github_environment_its_role_trusts():
 def test_pull_requests_from_forks_get_no_cloud_credentials():
     plan = load("verify-and-plan.yml")["jobs"]["plan"]
     assert "github.event.pull_request.head.repo.full_name == github.repository" in plan["if"]
-    # The only jobs that can get an OIDC token are the plan, deploy and drift jobs.
+    # The only jobs that can get an OIDC token are the plan, deploy, drift and reconcile jobs.
     for name in WORKFLOW_FILES:
         for job_name, job in load(name)["jobs"].items():
             if "id-token" in job.get("permissions", {}) and "uses" not in job:
                 assert (name, job_name) in {("verify-and-plan.yml", "plan"), ("deploy.yml", "deploy"),
-                                            ("drift.yml", "plan")}, (name, job_name)
+                                            ("drift.yml", "plan"), ("reconcile.yml", "reconcile")}, (name, job_name)
 
 
 def test_pull_requests_never_plan_prod():
@@ -241,13 +242,30 @@ def test_drift_check_runs_nightly_with_detailed_exitcode_and_least_permissions()
                 assert "issues" not in job.get("permissions", {}), (name, job_name)
 
 
+def test_reconcile_runs_daily_for_every_environment_and_fails_on_a_difference():
+    doc = load("reconcile.yml")
+    assert doc["on"]["schedule"] and "cron" in doc["on"]["schedule"][0] and "workflow_dispatch" in doc["on"]
+    job = doc["jobs"]["reconcile"]
+    assert job["if"] == "github.ref == 'refs/heads/main'"
+    assert job["strategy"]["matrix"]["environment"] == list(ENVIRONMENTS)
+    assert job["permissions"] == {"id-token": "write", "contents": "read"}
+    # Its own read-only role and GitHub environment: never the plan role (no data reads) or deploy's.
+    assert job["environment"] == "reconcile-${{ matrix.environment }}"
+    (creds,) = uses(job, "aws-actions/configure-aws-credentials")
+    assert creds["with"]["role-to-assume"] == "${{ vars.AWS_RECONCILE_ROLE_ARN }}"
+    run = next(s["run"] for s in steps(job) if "scripts.reconcile" in s.get("run", ""))
+    assert '--environment "$ENVIRONMENT_SUFFIX"' in run and "--json" in run and 'exit "$code"' in run
+    (upload,) = uses(job, "actions/upload-artifact")
+    assert upload["if"] == "always()" and "reconcile" in upload["with"]["path"]
+
+
 def test_no_secrets_are_referenced():
     for path in WORKFLOWS.glob("*.yml"):
         assert "secrets." not in path.read_text(), f"{path.name}: OIDC only, no stored secrets"
 
 
 CLOUD_JOBS = {("verify-and-plan.yml", "plan"): "AWS_PLAN_ROLE_ARN", ("drift.yml", "plan"): "AWS_PLAN_ROLE_ARN",
-              ("deploy.yml", "deploy"): "AWS_DEPLOY_ROLE_ARN"}
+              ("deploy.yml", "deploy"): "AWS_DEPLOY_ROLE_ARN", ("reconcile.yml", "reconcile"): "AWS_RECONCILE_ROLE_ARN"}
 
 
 def test_every_cloud_job_takes_account_and_role_from_its_github_environment():

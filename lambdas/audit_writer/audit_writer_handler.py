@@ -1,4 +1,4 @@
-"""DynamoDB Stream consumer: one SSE-KMS audit object per inserted transaction.
+"""DynamoDB Stream consumer: one SSE-KMS audit object per change of the ledger (insert, modify, remove).
 
 Returns the partial batch response (ReportBatchItemFailures) so only failed
 records are retried; exhausted records go to the on-failure destination.
@@ -24,4 +24,5 @@ def handler(event: dict, context: Any) -> dict:
         bucket=config.require("audit_bucket"),
         prefix=config.audit_prefix,
         kms_key_id=config.require("audit_kms_key_id"),
+        environment=config.environment,
     )

@@ -21,6 +21,7 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from modules.api_logging import ApiGatewayLogging, ApiGatewayLoggingProps
 from modules.api_logging import role_name as logging_role_name
 from modules.ci_identities import CiIdentities, CiIdentitiesProps
+from modules.ci_reconcile import ReconcileRole, ReconcileRoleProps
 from modules.platform import aws_provider, configure_backend, state_bucket_name_in, state_region
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.settings import Settings
@@ -68,5 +69,9 @@ class AccountStack(TerraformStack):
             for env, roles in self.ci.roles.items():
                 TerraformOutput(self, f"plan-role-{env}", value=roles.plan_role.arn)
                 TerraformOutput(self, f"deploy-role-{env}", value=roles.deploy_role.arn)
+                reconcile = ReconcileRole(self, f"reconcile-{env}", ReconcileRoleProps(
+                    repository=s.github_repository, environment=env, provider_arn=self.ci.provider.arn,
+                    account_id=account_id, region=s.region, partition=partition))
+                TerraformOutput(self, f"reconcile-role-{env}", value=reconcile.role.arn)
         if s.rehearsal:
             apply_rehearsal_overrides(self)

@@ -98,7 +98,9 @@ class PaymentStack(TerraformStack):
             api_stage=self.api.stage.stage_name,
             function_names={k: f.function.function_name for k, f in self.compute.functions.items()},
             table_name=self.tables.transactions.name,
-            cluster_identifier=self.database.cluster.cluster_identifier))
+            cluster_identifier=self.database.cluster.cluster_identifier,
+            audit_writer_name=self.compute.functions["audit-writer"].function.function_name,
+            audit_dlq_name=self.compute.dlq.name))
         alarms = self.observability.alarms
         self.slo = ServiceLevelAlarms(self, "slo", SloProps(
             settings=s, alert_topic_arn=self.alerts.arn, api_name=self.api.api.name,

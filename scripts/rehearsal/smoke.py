@@ -315,9 +315,9 @@ def smoke_test(ctx: SmokeContext) -> list[str]:
         source = source if source != "dynamodbstreams" else "stored item; stream had no record"
         records = [{"eventID": str(uuid.uuid4()), "eventName": "INSERT", "eventSource": "aws:dynamodb",
                     "awsRegion": ctx.region,
-                    "dynamodb": {"Keys": {"transaction_id": items[0]["transaction_id"]},
+                    "dynamodb": {"Keys": {"merchant_transaction": items[0]["merchant_transaction"]},
                                  "NewImage": items[0], "SequenceNumber": "1",
-                                 "StreamViewType": "NEW_IMAGE"}}]
+                                 "StreamViewType": "NEW_AND_OLD_IMAGES"}}]
     audit_env = ctx.function_env("audit-writer")
     with function_runtime(ctx, audit_env):
         result = load_handler("audit-writer")({"Records": records},

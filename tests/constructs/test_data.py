@@ -24,11 +24,12 @@ def database(dev) -> Scoped:
     return scoped(lambda scope: CustomerDatabase(scope, "aurora", DatabaseProps(dev, KEY_ARN, SUBNETS, "sg-aurora", ACCOUNT)))
 
 
-def test_transactions_table_streams_new_images_and_is_encrypted(tables):
+def test_transactions_table_streams_old_and_new_images_and_is_encrypted(tables):
+    """Old and new images: a MODIFY or REMOVE reaches the audit trail with both digests."""
     assert Testing.to_have_resource_with_properties(tables.synthesized, DynamodbTable.TF_RESOURCE_TYPE, {
         "name": "payment-transactions-dev", "billing_mode": "PAY_PER_REQUEST",
-        "hash_key": "transaction_id", "range_key": "timestamp",
-        "stream_enabled": True, "stream_view_type": "NEW_IMAGE",
+        "hash_key": "merchant_transaction",
+        "stream_enabled": True, "stream_view_type": "NEW_AND_OLD_IMAGES",
         "server_side_encryption": {"enabled": True, "kms_key_arn": KEY_ARN},
         "point_in_time_recovery": {"enabled": True}})
 

@@ -17,7 +17,8 @@ def build(settings) -> Scoped:
     return scoped(lambda scope: PaymentObservability(scope, "observability", ObservabilityProps(
         settings=settings, alert_topic_arn=TOPIC_ARN, api_name="payment-api-dev", api_stage="prod",
         function_names=FUNCTIONS, table_name="payment-transactions-dev",
-        cluster_identifier="payment-customer-db-dev")))
+        cluster_identifier="payment-customer-db-dev", audit_writer_name="payment-audit-writer-dev",
+        audit_dlq_name="payment-audit-dlq-dev")))
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +47,13 @@ def test_api_latency_alarm_uses_p99(observability):
         "dimensions": {"ApiName": "payment-api-dev", "Stage": "prod"}})
 
 
-def test_dev_keeps_only_the_alarms_releases_roll_back_on(observability):
+AUDIT_ALARMS = {"audit-failed-records", "audit-dlq-messages", "audit-iterator-age", "ledger-changes"}
+
+
+def test_dev_keeps_only_the_alarms_releases_roll_back_on_and_the_audit_trails(observability):
     assert set(observability.construct.alarms) == {
-        "api-p99-latency", "api-5xx", "validate-errors", "process-errors"}
-    assert len(observability.resources(CloudwatchMetricAlarm.TF_RESOURCE_TYPE)) == 4
+        "api-p99-latency", "api-5xx", "validate-errors", "process-errors", *AUDIT_ALARMS}
+    assert len(observability.resources(CloudwatchMetricAlarm.TF_RESOURCE_TYPE)) == 8
     assert not Testing.to_have_resource(observability.synthesized, CloudwatchCompositeAlarm.TF_RESOURCE_TYPE)
     assert not Testing.to_have_resource(observability.synthesized, CloudwatchDashboard.TF_RESOURCE_TYPE)
     assert observability.construct.degraded is None and observability.construct.dashboard_url is None
@@ -70,3 +74,39 @@ def test_dashboard_name_and_url_output(full):
     assert Testing.to_have_resource_with_properties(full.synthesized, CloudwatchDashboard.TF_RESOURCE_TYPE, {
         "dashboard_name": "payment-dashboard-dev"})
     assert full.construct.dashboard_url.endswith("#dashboards:name=payment-dashboard-dev")
+
+
+@pytest.mark.parametrize("alarm, namespace, metric, dimensions, statistic, threshold", [
+    ("audit-failed-records", "PaymentPlatform/Audit", "FailedRecords", {"Environment": "dev"}, "Sum", 0),
+    ("ledger-changes", "PaymentPlatform/Audit", "LedgerChanges", {"Environment": "dev"}, "Sum", 0),
+    ("audit-dlq-messages", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+     {"QueueName": "payment-audit-dlq-dev"}, "Maximum", 0),
+    # minutes, not hours: the stream keeps a record 24 hours
+    ("audit-iterator-age", "AWS/Lambda", "IteratorAge", {"FunctionName": "payment-audit-writer-dev"},
+     "Maximum", 300_000),
+])
+def test_the_audit_pipeline_pages_on_any_failure_lag_or_ledger_change(
+        observability, alarm, namespace, metric, dimensions, statistic, threshold):
+    assert Testing.to_have_resource_with_properties(
+        observability.synthesized, CloudwatchMetricAlarm.TF_RESOURCE_TYPE, {
+            "alarm_name": f"payment-{alarm}-alarm-dev", "namespace": namespace, "metric_name": metric,
+            "dimensions": dimensions, "statistic": statistic, "threshold": threshold,
+            "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching",
+            "alarm_actions": [TOPIC_ARN], "ok_actions": [TOPIC_ARN]})
+
+
+def _payments_core_audit():
+    import sys
+    from tests.support import PROJECT_ROOT
+    layer = str(PROJECT_ROOT / "lambdas" / "shared" / "python")
+    if layer not in sys.path:
+        sys.path.insert(0, layer)
+    from payments_core import audit
+    return audit
+
+
+def test_the_audit_metrics_alarmed_on_are_the_ones_the_writer_emits(observability):
+    audit = _payments_core_audit()
+    alarms = observability.resources(CloudwatchMetricAlarm.TF_RESOURCE_TYPE).values()
+    own = {a["metric_name"] for a in alarms if a["namespace"] == audit.METRIC_NAMESPACE}
+    assert own == {audit.FAILED_RECORDS, audit.LEDGER_CHANGES}

@@ -2,7 +2,7 @@
 
 Puts the layer package (lambdas/shared/python) and each function dir on
 sys.path, and provides a moto-backed AWS environment with the same schema
-Terraform creates (transactions table + GSIs + NEW_IMAGE stream, idempotency
+Terraform creates (the ledger keyed "<merchant>#<transaction_id>" + GSIs + new-and-old-image stream, idempotency
 table with TTL, customer-activity table, audit bucket, audit KMS key, and the KMS HMAC_256 key used for
 card fingerprints, whose ARN is CARD_FINGERPRINT_KEY_ID).
 """
@@ -62,24 +62,23 @@ def _create_resources(boto3):
         TableName=TRANSACTION_TABLE,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
-            {"AttributeName": "transaction_id", "AttributeType": "S"},
+            {"AttributeName": "merchant_transaction", "AttributeType": "S"},
             {"AttributeName": "timestamp", "AttributeType": "N"},
             {"AttributeName": "merchant_customer", "AttributeType": "S"},
-            {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "merchant_status", "AttributeType": "S"},
         ],
-        KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"},
-                   {"AttributeName": "timestamp", "KeyType": "RANGE"}],
+        KeySchema=[{"AttributeName": "merchant_transaction", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
             {"IndexName": "customer-index",
              "KeySchema": [{"AttributeName": "merchant_customer", "KeyType": "HASH"},
                            {"AttributeName": "timestamp", "KeyType": "RANGE"}],
              "Projection": {"ProjectionType": "ALL"}},
             {"IndexName": "status-index",
-             "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"},
+             "KeySchema": [{"AttributeName": "merchant_status", "KeyType": "HASH"},
                            {"AttributeName": "timestamp", "KeyType": "RANGE"}],
              "Projection": {"ProjectionType": "ALL"}},
         ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     ddb.create_table(
         TableName=IDEMPOTENCY_TABLE,

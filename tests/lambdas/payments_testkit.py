@@ -155,7 +155,7 @@ class AwsHelpers:
 
     def purge(self):
         """Delete every item and audit object (used between tests sharing moto)."""
-        for table, keys in ((TRANSACTION_TABLE, ("transaction_id", "timestamp")),
+        for table, keys in ((TRANSACTION_TABLE, ("merchant_transaction",)),
                             (IDEMPOTENCY_TABLE, ("idempotency_key",)),
                             (ACTIVITY_TABLE, ("merchant_customer",))):
             for item in self.scan(table):

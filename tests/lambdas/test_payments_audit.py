@@ -52,26 +52,82 @@ def test_insert_records_become_encrypted_audit_objects(aws, capsys):
         assert doc["amount"] == body["amount"]  # exact decimal text
         assert doc["status"] == "COMPLETED" and doc["card_last4"] == body["card_last4"]
         assert doc["audit_source"]["event_source_arn"].startswith("arn:aws:dynamodb")
+        assert doc["event"] == "INSERT" and doc["digest"].startswith("sha256:")
         assert not contains_pan(json.dumps(doc))
     assert not contains_pan(capsys.readouterr().out)
 
 
-def test_non_insert_records_are_ignored(aws):
-    body = _pay("audit-modify")
+def _ledger_key(body, merchant=MERCHANT_A):
+    return {"merchant_transaction": {"S": f"{merchant}#{body['transaction_id']}"}}
+
+
+def _doc(aws, key, bucket=AUDIT_BUCKET):
+    return json.loads(aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _metrics(out):
+    """The embedded-metric-format lines the writer printed, as {metric: value}."""
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+    for line in lines:
+        [directive] = line["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "PaymentPlatform/Audit" and directive["Dimensions"] == [["Environment"]]
+        assert line["Environment"] == "test"
+    return [{m["Name"]: line[m["Name"]] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+            for line in lines]
+
+
+def test_modify_and_remove_become_their_own_change_objects_and_count_as_ledger_changes(aws, capsys):
+    body = _pay("audit-modify", card_number=MASTERCARD)
+    assert _audit(aws.helpers.stream_event()) == {"batchItemFailures": []}
+    [insert_key] = aws.helpers.audit_keys()
+    insert = _doc(aws, insert_key)
+    capsys.readouterr()
+
     aws.ddb.update_item(
-        TableName=TRANSACTION_TABLE,
-        Key={"transaction_id": {"S": body["transaction_id"]},
-             "timestamp": {"N": str(int(dt.datetime.fromisoformat(body["created_at"]).timestamp()))}},
+        TableName=TRANSACTION_TABLE, Key=_ledger_key(body),
         UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": {"S": "REFUNDED"}})
-    event = aws.helpers.stream_event()
-    modify = [r for r in event["Records"] if r["eventName"] == "MODIFY"]
-    assert modify, "moto should emit a MODIFY record"
-    assert _audit({"Records": modify}) == {"batchItemFailures": []}
-    assert aws.helpers.audit_keys() == []
-    remove = {**modify[0], "eventName": "REMOVE"}
-    assert _audit({"Records": [remove]}) == {"batchItemFailures": []}
-    assert aws.helpers.audit_keys() == []
+    aws.ddb.delete_item(TableName=TRANSACTION_TABLE, Key=_ledger_key(body))
+    records = [r for r in aws.helpers.stream_event()["Records"] if r["eventName"] != "INSERT"]
+    assert [r["eventName"] for r in records] == ["MODIFY", "REMOVE"]
+    assert _audit({"Records": records}) == {"batchItemFailures": []}
+
+    out = capsys.readouterr().out
+    changes = sorted(k for k in aws.helpers.audit_keys() if k != insert_key)
+    assert len(changes) == 2
+    prefix = f"audit/merchant={MERCHANT_A}/changes/"
+    modify, remove = sorted((_doc(aws, k) for k in changes), key=lambda d: d["event"])
+    for doc, record in ((modify, records[0]), (remove, records[1])):
+        day = dt.datetime.fromtimestamp(record["dynamodb"]["ApproximateCreationDateTime"], dt.timezone.utc)
+        expected = (f"{prefix}{day:%Y/%m/%d}/{body['transaction_id']}/"
+                    f"{record['dynamodb']['SequenceNumber']}.json")
+        assert expected in changes
+        assert doc["merchant_id"] == MERCHANT_A and doc["transaction_id"] == body["transaction_id"]
+    assert modify["event"] == "MODIFY" and modify["old_digest"] == insert["digest"]
+    assert modify["new_digest"] not in (None, insert["digest"])
+    assert modify["changed_attributes"] == ["status"] and modify["new"]["status"] == "REFUNDED"
+    assert remove["event"] == "REMOVE" and remove["new_digest"] is None and remove["new"] is None
+    assert remove["old_digest"] == modify["new_digest"]
+    assert not contains_pan(json.dumps([modify, remove]))
+    assert _metrics(out) == [{"FailedRecords": 0, "LedgerChanges": 2, "ObjectsWritten": 2}]
+
+
+def test_owner_is_read_from_the_ledger_key_never_from_a_planted_attribute(aws):
+    """Merchant A's session can only write keys "A#..." (LeadingKeys); whatever merchant_id it plants,
+    the row is A's and is filed under A's prefix."""
+    body = _pay("audit-planted")
+    aws.helpers.purge()
+    planted = {"merchant_transaction": {"S": f"{MERCHANT_A}#{body['transaction_id']}"},
+               "transaction_id": {"S": body["transaction_id"]}, "merchant_id": {"S": MERCHANT_B},
+               "timestamp": {"N": "1704067199"}, "amount": {"N": "5"}, "currency": {"S": "USD"}}
+    aws.ddb.put_item(TableName=TRANSACTION_TABLE, Item=planted)
+    inserts = [r for r in aws.helpers.stream_event()["Records"]
+               if r["dynamodb"]["Keys"] == {"merchant_transaction": planted["merchant_transaction"]}
+               and r["eventName"] == "INSERT"]
+    assert _audit({"Records": inserts[-1:]}) == {"batchItemFailures": []}
+    [key] = aws.helpers.audit_keys()
+    assert key == f"audit/merchant={MERCHANT_A}/2023/12/31/{body['transaction_id']}.json"
+    assert _doc(aws, key)["merchant_id"] == MERCHANT_A
 
 
 def test_s3_failure_reports_only_the_failed_record_then_retry_succeeds(aws, monkeypatch, capsys):
@@ -126,7 +182,7 @@ def test_malformed_record_is_reported_not_written(aws):
     _pay("audit-malformed")
     record = aws.helpers.stream_event()["Records"][0]
     bad = json.loads(json.dumps(record))
-    bad["dynamodb"]["NewImage"]["transaction_id"] = {"S": "../../../etc/passwd"}
+    bad["dynamodb"]["Keys"]["merchant_transaction"] = {"S": f"{MERCHANT_A}#../../../etc/passwd"}
     bad["dynamodb"]["SequenceNumber"] = "999"
     result = _audit({"Records": [record, bad]})
     assert result == {"batchItemFailures": [{"itemIdentifier": "999"}]}
@@ -135,10 +191,9 @@ def test_malformed_record_is_reported_not_written(aws):
 
 
 def test_audit_prefix_and_date_come_from_config_and_utc_timestamp(aws, monkeypatch):
-    from payments_core.audit import audit_key
-    item = {"transaction_id": "0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11", "timestamp": 1704067199,
-            "merchant_id": MERCHANT_B}
-    assert audit_key("audit/", item) == \
+    from payments_core.audit import LedgerKey, insert_key
+    key = LedgerKey(MERCHANT_B, "0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11")
+    assert insert_key("audit/", key, {"timestamp": 1704067199}) == \
         f"audit/merchant={MERCHANT_B}/2023/12/31/0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11.json"  # 23:59:59 UTC
     monkeypatch.setenv("AUDIT_PREFIX", "trail")
     _pay("audit-prefix")
@@ -168,25 +223,53 @@ def test_audit_objects_of_two_merchants_are_separated_by_prefix(aws):
         assert doc["merchant_id"] == merchant
 
 
-@pytest.mark.parametrize("merchant_id,expected", [
-    (None, "audit/unattributed/2023/12/31/"),  # written before merchants existed
-    (MERCHANT_A, f"audit/merchant={MERCHANT_A}/2023/12/31/"),
+@pytest.mark.parametrize("value", [
+    None, "", "0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11",            # no merchant prefix
+    "#0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11", "../other#0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11",
+    "a/b#0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11", "x" * 129 + "#0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11",
+    "m1#not-a-uuid", "m1#0B7C7A4E-8F6A-4D4E-9A51-3F0D2A7C1E11", "m1#../../etc/passwd",
 ])
-def test_audit_key_names_the_merchant_or_unattributed(merchant_id, expected):
-    from payments_core.audit import audit_key
-    item = {"transaction_id": "0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11", "timestamp": 1704067199}
-    if merchant_id is not None:
-        item["merchant_id"] = merchant_id
-    assert audit_key("audit/", item).startswith(expected)
-
-
-@pytest.mark.parametrize("merchant_id", ["", "../other", "a/b", "m#1", 42, "x" * 129])
-def test_audit_key_refuses_a_malformed_merchant_id(merchant_id):
-    from payments_core.audit import AuditRecordError, audit_key
-    item = {"transaction_id": "0b7c7a4e-8f6a-4d4e-9a51-3f0d2a7c1e11", "timestamp": 1704067199,
-            "merchant_id": merchant_id}
+def test_a_ledger_key_without_a_valid_merchant_and_canonical_uuid_is_refused(value):
+    from payments_core.audit import AuditRecordError, LedgerKey
     with pytest.raises(AuditRecordError):
-        audit_key("audit/", item)
+        LedgerKey.parse(value)
+
+
+def test_failed_records_are_counted_in_the_writers_own_metric(aws, capsys):
+    """process_stream_batch never errors on a bad record (it reports it), so the function's Errors
+    alarm cannot see it: the writer's FailedRecords metric does."""
+    _pay("audit-failed-metric")
+    [record] = aws.helpers.stream_event()["Records"]
+    bad = json.loads(json.dumps(record))
+    bad["dynamodb"]["Keys"] = {}
+    bad["dynamodb"]["SequenceNumber"] = "7"
+    capsys.readouterr()
+    assert _audit({"Records": [record, bad]}) == {"batchItemFailures": [{"itemIdentifier": "7"}]}
+    assert _metrics(capsys.readouterr().out) == [{"FailedRecords": 1, "LedgerChanges": 0, "ObjectsWritten": 1}]
+
+
+def test_every_put_carries_a_sha256_checksum(aws):
+    """An Object Lock bucket with default retention refuses a put without an integrity header; the
+    local endpoint does not, so the request itself is checked, as botocore sends it."""
+    from payments_core import aws as core_aws
+    _pay("audit-checksum")
+    s3 = core_aws.client("s3")
+    sent = []
+
+    def capture(request, **_):
+        sent.append(dict(request.headers))
+    s3.meta.events.register("before-send.s3.PutObject", capture)
+    try:
+        assert _audit(aws.helpers.stream_event()) == {"batchItemFailures": []}
+    finally:
+        s3.meta.events.unregister("before-send.s3.PutObject", capture)
+    assert len(sent) == 1
+    headers = {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in sent[0].items()}
+    # Without ChecksumAlgorithm botocore would pick its own default (CRC32), or none before 1.36.
+    assert headers["x-amz-sdk-checksum-algorithm"] == "SHA256", headers
+    assert "x-amz-checksum-sha256" in headers or headers.get("x-amz-trailer") == "x-amz-checksum-sha256"
+    assert headers.get("if-none-match") == "*"
+
 
 LOCKED_BUCKET = "test-audit-locked"
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from payments_core.audit import audit_amount, audit_document
+from payments_core.audit import LedgerKey, audit_amount, audited_fields
 from payments_core.config import load_config
 from payments_core.currencies import (CURRENCIES, HIGH_VALUE_USD, MAX_AMOUNT_USD, MINOR_UNITS,
                                       USD_RATES)
@@ -205,7 +205,8 @@ def test_limits_defaults_equal_the_table_and_overrides_merge():
 ])
 def test_audit_amount_keeps_the_currency_minor_units(stored, currency, text):
     assert audit_amount(stored, currency) == text
-    assert audit_document({"amount": stored, "currency": currency}, {})["amount"] == text
+    key = LedgerKey("m1", "0b9f8a9e-2b1d-4c55-9d0e-2a61f1c0b7aa")
+    assert audited_fields(key, {"amount": stored, "currency": currency})["amount"] == text
 
 
 @pytest.mark.parametrize("stored, currency, text", [
@@ -228,7 +229,9 @@ def test_audit_object_from_a_normalised_stream_record(aws):
     from payments_core.audit import process_stream_batch
     record = {
         "eventID": "e1", "eventName": "INSERT", "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/t",
-        "dynamodb": {"SequenceNumber": "100000000000000000001", "NewImage": {
+        "dynamodb": {"SequenceNumber": "100000000000000000001",
+                     "Keys": {"merchant_transaction": {"S": "m1#0b9f8a9e-2b1d-4c55-9d0e-2a61f1c0b7aa"}},
+                     "NewImage": {
             "transaction_id": {"S": "0b9f8a9e-2b1d-4c55-9d0e-2a61f1c0b7aa"},
             "timestamp": {"N": "1764241234"}, "amount": {"N": "99.9"}, "currency": {"S": "USD"}}},
     }

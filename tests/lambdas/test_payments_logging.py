@@ -55,7 +55,7 @@ def test_botocore_debug_request_bodies_reach_stdout_without_a_pan(aws, logging_s
     log.configure("test", "corr-debug", "DEBUG")
     request_id = str(uuid.uuid4())
     aws.ddb.put_item(TableName="test-transactions", Item={
-        "transaction_id": {"S": request_id}, "timestamp": {"N": EPOCH_MS},
+        "merchant_transaction": {"S": f"m#{request_id}"}, "timestamp": {"N": EPOCH_MS},
         "customer_id": {"S": f"cust{VISA}"}, "note": {"S": "5555 5555 5555 4444"},
         "amount": {"N": "12.34"}})
     aws.kms.generate_mac(KeyId=aws.fingerprint_key_arn, MacAlgorithm="HMAC_SHA_256",

@@ -59,12 +59,15 @@ def test_process_success_stores_safe_item(aws, capsys):
     assert isinstance(item["amount"], Decimal) and item["amount"] == Decimal("99.50")
     assert item["card_last4"] == "1111"
     assert len(item["card_fingerprint"]) == 64
-    assert set(item) == {"transaction_id", "timestamp", "created_at", "merchant_id",
-                         "merchant_customer", "customer_id", "amount",
+    assert set(item) == {"merchant_transaction", "transaction_id", "timestamp", "created_at",
+                         "merchant_id", "merchant_customer", "merchant_status", "customer_id", "amount",
                          "currency", "card_last4", "card_fingerprint", "risk_score",
                          "risk_level", "status", "idempotency_key"}
     assert item["merchant_id"] == MERCHANT_A
     assert item["merchant_customer"] == f"{MERCHANT_A}#cust_001"
+    # the ledger and status keys are the merchant's own: IAM's LeadingKeys pins them
+    assert item["merchant_transaction"] == f"{MERCHANT_A}#{body['transaction_id']}"
+    assert item["merchant_status"] == f"{MERCHANT_A}#COMPLETED"
     # the client's Idempotency-Key is stored only as its keyed digest
     assert item["idempotency_key"] == _record_key(aws, "key-0001").split("#")[1]
     created = dt.datetime.fromisoformat(item["created_at"])

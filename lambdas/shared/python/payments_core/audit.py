@@ -1,23 +1,37 @@
-"""Audit trail: DynamoDB Stream INSERT records -> one S3 object each (SSE-KMS).
+"""Audit trail: the ledger's stream records -> write-once S3 objects (SSE-KMS).
 
-The object key is a pure function of the item
-(``{prefix}merchant={merchant_id}/{YYYY}/{MM}/{DD}/{transaction_id}.json``, UTC
-date of the item's timestamp), and every write is create-only (``If-None-Match: *``):
-a retried or redelivered record finds its object already there and writes nothing,
-so the Object Lock bucket holds exactly one version per transaction, whatever the
-number of deliveries. Each merchant's trail sits under its own prefix (an export or
-a prefix-scoped grant for one merchant never includes another's). An item written
-before merchants existed (no ``merchant_id``; e.g. by the previous function version
-during a canary) goes under ``{prefix}unattributed/``, a prefix no merchant id can
-produce; a malformed ``merchant_id`` is a failed record.
+Who a record belongs to is read from the ledger's KEY, ``merchant_transaction =
+"<merchant>#<transaction_id>"``, never from an attribute: IAM pins the key to the
+writing merchant's session (``dynamodb:LeadingKeys``), while any attribute
+(``merchant_id``...) is whatever the writer put there. A key that does not parse
+is a failed record, never an object filed under a guessed owner.
+
+Object keys are pure functions of the record, and every write is create-only
+(``If-None-Match: *``), so a redelivered record writes nothing:
+
+- INSERT (a payment): ``{prefix}merchant=<m>/<YYYY>/<MM>/<DD>/<transaction_id>.json``
+  (UTC date of the item's ``timestamp``), the allow-listed fields and their digest.
+- MODIFY / REMOVE (never happens in normal operation: tamper evidence):
+  ``{prefix}merchant=<m>/changes/<YYYY>/<MM>/<DD>/<transaction_id>/<sequence>.json``
+  (UTC date of the change), the old and new digests, the NAMES of the changed
+  attributes, and (MODIFY) the new allow-listed fields.
+
+A digest is SHA-256 over the canonical JSON of the allow-listed fields (no PAN is
+ever among them): the audit documents, the replay (scripts/audit_replay.py) and
+the reconciliation (scripts/reconcile.py) all compute it with ``fields_digest``.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
+import re
+import sys
+import time
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
@@ -25,23 +39,56 @@ from botocore.exceptions import ClientError
 from .apigw import MERCHANT_ID_RE
 from .currencies import MINOR_UNITS
 from .log import get_logger
+from .repository import LEDGER_KEY
 from .validation import decimal_places, format_amount
 
 _deserializer = TypeDeserializer()
 
-#: Allow-list of transaction attributes copied into the audit document.
+INSERT, MODIFY, REMOVE = "INSERT", "MODIFY", "REMOVE"
+CHANGES = "changes"
+#: Allow-list of ledger attributes copied into audit documents and digests (never a PAN).
 AUDIT_FIELDS = (
     "transaction_id", "timestamp", "created_at", "merchant_id", "customer_id", "amount", "currency",
     "card_last4", "card_fingerprint", "risk_score", "risk_level", "status",
     "idempotency_key",
 )
-
-
-UNATTRIBUTED = "unattributed"
+_SEQUENCE_RE = re.compile(r"[0-9]{1,64}")
 
 
 class AuditRecordError(ValueError):
     """A stream record that cannot be turned into an audit object."""
+
+
+@dataclass(frozen=True)
+class LedgerKey:
+    """A parsed ledger key: the merchant IAM let write the row, and the transaction id."""
+
+    merchant_id: str
+    transaction_id: str
+
+    @classmethod
+    def parse(cls, value: Any) -> "LedgerKey":
+        if not isinstance(value, str):
+            raise AuditRecordError("ledger key missing")
+        merchant_id, sep, transaction_id = value.partition("#")
+        if not sep or not MERCHANT_ID_RE.fullmatch(merchant_id):
+            raise AuditRecordError("ledger key has no valid merchant prefix")
+        try:
+            canonical = str(uuid.UUID(transaction_id))
+        except (ValueError, TypeError, AttributeError):
+            raise AuditRecordError("ledger key's transaction id is not a UUID") from None
+        if canonical != transaction_id:
+            raise AuditRecordError("ledger key's transaction id is not a canonical UUID")
+        return cls(merchant_id, transaction_id)
+
+    @property
+    def value(self) -> str:
+        return f"{self.merchant_id}#{self.transaction_id}"
+
+
+def merchant_prefix(prefix: str, merchant_id: str) -> str:
+    """Everything of one merchant's trail sits under this prefix."""
+    return f"{prefix}merchant={merchant_id}/"
 
 
 def _plain(value: Any) -> Any:
@@ -50,13 +97,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def new_image(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The deserialised NEW_IMAGE of an INSERT record, else None."""
-    if record.get("eventName") != "INSERT":
-        return None
-    image = (record.get("dynamodb") or {}).get("NewImage")
-    if not image:
-        return None
+def deserialize(image: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in image.items()}
 
 
@@ -75,44 +116,103 @@ def audit_amount(amount: Any, currency: Any) -> str:
     return format_amount(value, currency)
 
 
-def audit_document(item: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    doc = {name: _plain(item[name]) for name in AUDIT_FIELDS if name in item}
+def audited_fields(key: LedgerKey, item: Mapping[str, Any]) -> dict[str, Any]:
+    """The allow-listed fields of a ledger item (deserialised), owner and id from its key."""
+    fields = {name: _plain(item[name]) for name in AUDIT_FIELDS if name in item}
     if "amount" in item:
-        doc["amount"] = audit_amount(item["amount"], item.get("currency"))
+        fields["amount"] = audit_amount(item["amount"], item.get("currency"))
+    fields["merchant_id"], fields["transaction_id"] = key.merchant_id, key.transaction_id
+    return fields
+
+
+def fields_digest(fields: Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` of the canonical JSON of audited fields."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _utc(seconds: Any, what: str) -> _dt.datetime:
+    try:
+        return _dt.datetime.fromtimestamp(int(seconds), tz=_dt.timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise AuditRecordError(f"{what} missing or invalid") from None
+
+
+def insert_key(prefix: str, key: LedgerKey, item: Mapping[str, Any]) -> str:
+    moment = _utc(item.get("timestamp"), "timestamp")
+    return f"{merchant_prefix(prefix, key.merchant_id)}{moment:%Y/%m/%d}/{key.transaction_id}.json"
+
+
+def change_key(prefix: str, key: LedgerKey, changed_at: Any, sequence_number: Any) -> str:
+    moment = _utc(changed_at, "ApproximateCreationDateTime")
+    if not isinstance(sequence_number, str) or not _SEQUENCE_RE.fullmatch(sequence_number):
+        raise AuditRecordError("sequence number missing or invalid")
+    return (f"{merchant_prefix(prefix, key.merchant_id)}{CHANGES}/{moment:%Y/%m/%d}/"
+            f"{key.transaction_id}/{sequence_number}.json")
+
+
+def insert_document(key: LedgerKey, item: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
+    fields = audited_fields(key, item)
+    return {**fields, "event": INSERT, "digest": fields_digest(fields), "audit_source": dict(source)}
+
+
+def changed_attribute_names(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Names only: a changed value (a planted PAN, say) never reaches the trail."""
+    return sorted(n for n in set(old) | set(new) if old.get(n) != new.get(n))
+
+
+def change_document(event: str, key: LedgerKey, old: Mapping[str, Any] | None,
+                    new: Mapping[str, Any] | None, source: Mapping[str, Any]) -> dict[str, Any]:
+    new_fields = audited_fields(key, new) if new is not None else None
+    return {
+        "event": event, "merchant_id": key.merchant_id, "transaction_id": key.transaction_id,
+        "old_digest": fields_digest(audited_fields(key, old)) if old is not None else None,
+        "new_digest": fields_digest(new_fields) if new_fields is not None else None,
+        "changed_attributes": changed_attribute_names(old or {}, new or {}),
+        "new": new_fields,
+        "audit_source": dict(source),
+    }
+
+
+def stream_source(record: Mapping[str, Any]) -> dict[str, Any]:
     stream = record.get("dynamodb") or {}
-    doc["audit_source"] = {
+    return {
         "event_id": record.get("eventID"),
         "event_source_arn": record.get("eventSourceARN"),
         "sequence_number": stream.get("SequenceNumber"),
+        "approximate_creation_time": _plain(stream.get("ApproximateCreationDateTime")),
     }
-    return doc
 
 
-def audit_key(prefix: str, item: dict[str, Any]) -> str:
-    transaction_id = item.get("transaction_id")
-    try:
-        canonical = str(uuid.UUID(str(transaction_id)))
-    except (ValueError, TypeError, AttributeError):
-        raise AuditRecordError("transaction_id is not a UUID") from None
-    if canonical != transaction_id:
-        raise AuditRecordError("transaction_id is not a canonical UUID")
-    try:
-        moment = _dt.datetime.fromtimestamp(int(item["timestamp"]), tz=_dt.timezone.utc)
-    except (KeyError, TypeError, ValueError, OverflowError, OSError):
-        raise AuditRecordError("timestamp missing or invalid") from None
-    merchant_id = item.get("merchant_id")
-    if merchant_id is None:
-        owner = UNATTRIBUTED
-    elif isinstance(merchant_id, str) and MERCHANT_ID_RE.fullmatch(merchant_id):
-        owner = f"merchant={merchant_id}"
-    else:
-        raise AuditRecordError("merchant_id is malformed")
-    return f"{prefix}{owner}/{moment:%Y}/{moment:%m}/{moment:%d}/{canonical}.json"
+def audit_object(prefix: str, record: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(event name, object key, document) of one stream record of the ledger."""
+    event = record.get("eventName")
+    stream = record.get("dynamodb") or {}
+    key_attr = (stream.get("Keys") or {}).get(LEDGER_KEY) or {}
+    key = LedgerKey.parse(key_attr.get("S"))
+    old = deserialize(stream["OldImage"]) if stream.get("OldImage") else None
+    new = deserialize(stream["NewImage"]) if stream.get("NewImage") else None
+    source = stream_source(record)
+    if event == INSERT:
+        if new is None:
+            raise AuditRecordError("INSERT without a new image")
+        return event, insert_key(prefix, key, new), insert_document(key, new, source)
+    if event in (MODIFY, REMOVE):
+        if old is None and new is None:
+            raise AuditRecordError(f"{event} without images")
+        path = change_key(prefix, key, stream.get("ApproximateCreationDateTime"),
+                          stream.get("SequenceNumber"))
+        return event, path, change_document(event, key, old, new if event == MODIFY else None, source)
+    raise AuditRecordError("unknown event name")
 
 
 def put_audit_object(s3: Any, bucket: str, key: str, kms_key_id: str,
-                     document: dict[str, Any]) -> bool:
+                     document: Mapping[str, Any]) -> bool:
     """Write the object once. True if this call wrote it, False if it was already there.
+
+    ``ChecksumAlgorithm="SHA256"``: a bucket with Object Lock default retention refuses a put
+    without an integrity header (Content-MD5 or x-amz-checksum-*); the writer sends one itself
+    rather than relying on the runtime's botocore adding it by default.
 
     412 PreconditionFailed is the object already existing: an earlier delivery of the same record
     wrote it, which is success. 409 ConditionalRequestConflict (a concurrent write of the same key
@@ -127,6 +227,7 @@ def put_audit_object(s3: Any, bucket: str, key: str, kms_key_id: str,
             ContentType="application/json",
             ServerSideEncryption="aws:kms",
             SSEKMSKeyId=kms_key_id,
+            ChecksumAlgorithm="SHA256",
             IfNoneMatch="*",
         )
     except ClientError as exc:
@@ -136,21 +237,51 @@ def put_audit_object(s3: Any, bucket: str, key: str, kms_key_id: str,
     return True
 
 
-def process_stream_batch(event: dict[str, Any], s3: Any, bucket: str, prefix: str,
-                         kms_key_id: str) -> dict[str, Any]:
-    """Handle one stream batch; returns the partial-batch-failure response."""
+# --------------------------------------------------------------------------- the stream consumer
+
+#: CloudWatch namespace of the writer's own metrics (embedded metric format, no API call);
+#: modules/observability.py alarms on them.
+METRIC_NAMESPACE = "PaymentPlatform/Audit"
+FAILED_RECORDS = "FailedRecords"
+LEDGER_CHANGES = "LedgerChanges"          # MODIFY + REMOVE records of the ledger (tamper evidence)
+OBJECTS_WRITTEN = "ObjectsWritten"
+
+
+def metric_line(environment: str, counts: Mapping[str, int], now_ms: int) -> str:
+    """One CloudWatch embedded-metric-format log line: CloudWatch Logs turns it into metrics
+    (dimension ``Environment``) without an extra API call or permission."""
+    return json.dumps({
+        "_aws": {"Timestamp": int(now_ms), "CloudWatchMetrics": [{
+            "Namespace": METRIC_NAMESPACE, "Dimensions": [["Environment"]],
+            "Metrics": [{"Name": name, "Unit": "Count"} for name in counts]}]},
+        "Environment": environment, **{name: int(value) for name, value in counts.items()},
+    }, separators=(",", ":"))
+
+
+def process_stream_batch(event: Mapping[str, Any], s3: Any, bucket: str, prefix: str,
+                         kms_key_id: str, environment: str = "unknown",
+                         emit: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Handle one stream batch; returns the partial-batch-failure response.
+
+    A failed record is never silent: it is retried through ``batchItemFailures`` (then the DLQ),
+    logged, and counted in the ``FailedRecords`` metric, which pages (the function itself does not
+    error, so its Errors alarm would not). A MODIFY or REMOVE is filed and counted in
+    ``LedgerChanges``, which pages too: a payment is never changed in normal operation.
+    """
     logger = get_logger()
     failures: list[dict[str, Any]] = []
-    written = skipped = already_written = 0
+    written = already_written = changes = 0
     for record in event.get("Records") or []:
         sequence_number = (record.get("dynamodb") or {}).get("SequenceNumber")
         try:
-            item = new_image(record)
-            if item is None:
-                skipped += 1
-                continue
-            key = audit_key(prefix, item)
-            if put_audit_object(s3, bucket, key, kms_key_id, audit_document(item, record)):
+            name, key, document = audit_object(prefix, record)
+            if name != INSERT:
+                changes += 1
+                logger.warning("ledger row changed", extra={
+                    "event_name": name, "merchant_id": document["merchant_id"],
+                    "transaction_id": document["transaction_id"],
+                    "changed_attributes": document["changed_attributes"]})
+            if put_audit_object(s3, bucket, key, kms_key_id, document):
                 written += 1
             else:
                 already_written += 1
@@ -161,6 +292,15 @@ def process_stream_batch(event: dict[str, Any], s3: Any, bucket: str, prefix: st
                                 "error": str(exc) if isinstance(exc, AuditRecordError) else None})
             failures.append({"itemIdentifier": sequence_number})
     logger.info("audit batch processed", extra={
-        "written": written, "already_written": already_written, "skipped": skipped,
+        "written": written, "already_written": already_written, "changes": changes,
         "failed": len(failures)})
+    line = metric_line(environment, {FAILED_RECORDS: len(failures), LEDGER_CHANGES: changes,
+                                     OBJECTS_WRITTEN: written}, int(time.time() * 1000))
+    (emit or _print_line)(line)
     return {"batchItemFailures": failures}
+
+
+def _print_line(line: str) -> None:
+    # Straight to stdout, not through the logger: EMF needs the line to be exactly this object.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

@@ -1,4 +1,4 @@
-"""DynamoDB adapter for transactions, idempotency records and customer activity.
+"""DynamoDB adapter for the ledger (transactions), idempotency records and customer activity.
 
 Uses the low-level client (thread-safe) with TypeSerializer/TypeDeserializer
 so amounts stay ``Decimal`` end to end. Every key of merchant data starts with
@@ -27,6 +27,9 @@ from .fraud import HistoricalTransaction
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+
+#: The ledger's partition key: ``"<merchant>#<transaction_id>"`` (modules/data.py).
+LEDGER_KEY = "merchant_transaction"
 
 _TRANSACT_ATTEMPTS = 4
 #: Item order inside the payment's TransactWriteItems (cancellation reasons follow it).
@@ -148,7 +151,7 @@ def write_transaction(ddb: Any, idempotency_table: str, transaction_table: str,
             "TableName": transaction_table,
             "Item": serialize(transaction_item),
             "ConditionExpression": "attribute_not_exists(#t)",
-            "ExpressionAttributeNames": {"#t": "transaction_id"},
+            "ExpressionAttributeNames": {"#t": LEDGER_KEY},
         }},
         activity_update,
     ]

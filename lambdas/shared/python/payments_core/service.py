@@ -90,13 +90,17 @@ def build_transaction(request: PaymentRequest, merchant: Merchant, assessment: F
 
     ``idempotency_key`` holds the keyed digest of the client's key, never the key.
     """
+    status = STATUS_DECLINED_REVIEW if assessment.requires_review else STATUS_COMPLETED
     return {
+        # The ledger's key: IAM (dynamodb:LeadingKeys) lets a session write its own merchant's only.
+        repository.LEDGER_KEY: repository.merchant_key(merchant.id, transaction_id),
         "transaction_id": transaction_id,
         "timestamp": int(now),
         "created_at": _utc_iso(now),
         "merchant_id": merchant.id,
-        # customer-index partition key: a merchant's customer, never another merchant's.
+        # customer-index and status-index partition keys: a merchant's own, never another's.
         "merchant_customer": repository.merchant_key(merchant.id, request.customer_id),
+        "merchant_status": repository.merchant_key(merchant.id, status),
         "customer_id": request.customer_id,
         "amount": request.amount,  # Decimal
         "currency": request.currency,
@@ -104,7 +108,7 @@ def build_transaction(request: PaymentRequest, merchant: Merchant, assessment: F
         "card_fingerprint": fingerprint,
         "risk_score": assessment.score,
         "risk_level": assessment.level,
-        "status": STATUS_DECLINED_REVIEW if assessment.requires_review else STATUS_COMPLETED,
+        "status": status,
         "idempotency_key": idempotency_key_digest,
     }
 
