@@ -335,15 +335,15 @@ ACCOUNTS_SETTING = "dev=111111111111,staging=222222222222,prod=333333333333"
 @pytest.mark.parametrize("environment, account", [("dev", "111111111111"), ("pr42", "111111111111"),
                                                   ("staging", "222222222222"), ("prod", "333333333333")])
 def test_each_environment_takes_its_account_from_environment_accounts(environment, account):
-    s = build_settings({}, {"ENVIRONMENT_SUFFIX": environment, "PAYMENTS_ENVIRONMENT_ACCOUNTS": ACCOUNTS_SETTING})
+    s = build_settings({}, environment_env(environment, PAYMENTS_ENVIRONMENT_ACCOUNTS=ACCOUNTS_SETTING))
     assert s.account_id == account
     assert s.environments_in_account == (s.account_environment,)  # each in its own account
 
 
 def test_account_id_must_agree_with_environment_accounts():
     with pytest.raises(SettingsError) as err:
-        build_settings({}, {"ENVIRONMENT_SUFFIX": "prod", "PAYMENTS_ACCOUNT_ID": "111111111111",
-                            "PAYMENTS_ENVIRONMENT_ACCOUNTS": ACCOUNTS_SETTING})
+        build_settings({}, environment_env("prod", PAYMENTS_ACCOUNT_ID="111111111111",
+                                           PAYMENTS_ENVIRONMENT_ACCOUNTS=ACCOUNTS_SETTING))
     assert err.value.setting == "account_id" and "333333333333" in str(err.value)
 
 
@@ -356,13 +356,13 @@ def test_account_id_must_agree_with_environment_accounts():
 ])
 def test_prod_or_staging_sharing_an_account_is_refused_outside_a_sandbox(env):
     with pytest.raises(SettingsError) as err:
-        build_settings({}, env)
+        build_settings({}, environment_env(env.pop("ENVIRONMENT_SUFFIX", "dev"), **env))
     assert err.value.setting == "environment_accounts" and "SINGLE_ACCOUNT_SANDBOX" in str(err.value)
 
 
 def test_a_single_account_sandbox_must_be_said_and_hosts_every_environment():
-    s = build_settings({}, {"ENVIRONMENT_SUFFIX": "prod", "PAYMENTS_SINGLE_ACCOUNT_SANDBOX": "true",
-                            "PAYMENTS_ENVIRONMENT_ACCOUNTS": "dev=111111111111,prod=111111111111"})
+    s = build_settings({}, environment_env("prod", PAYMENTS_SINGLE_ACCOUNT_SANDBOX="true",
+                                           PAYMENTS_ENVIRONMENT_ACCOUNTS="dev=111111111111,prod=111111111111"))
     assert s.account_id == "111111111111" and s.environments_in_account == ("dev", "staging", "prod")
     with pytest.raises(SettingsError) as err:  # a sandbox is one account
         build_settings({}, {"PAYMENTS_SINGLE_ACCOUNT_SANDBOX": "true", "PAYMENTS_ENVIRONMENT_ACCOUNTS": ACCOUNTS_SETTING})
@@ -380,6 +380,6 @@ def test_bad_environment_accounts_fail(value, problem):
 
 def test_accounts_default_to_unknown_in_every_profile():
     for environment in ("dev", "staging", "prod", "pr7"):
-        s = build_settings({}, {"ENVIRONMENT_SUFFIX": environment})
+        s = build_settings({}, environment_env(environment))
         assert (s.account_id, s.environment_accounts, s.single_account_sandbox) == ("", "", False)
         assert s.environments_in_account == (s.account_environment,)
