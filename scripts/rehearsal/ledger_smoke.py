@@ -30,8 +30,9 @@ from scripts.rehearsal.smoke import (
 def _pay(ctx: SmokeContext, handler: Any, amount: str) -> str:
     body = {"amount": amount, "currency": "EUR", "card_number": TEST_CARD,
             "customer_id": f"cust-ledger-{uuid.uuid4().hex[:8]}"}
-    response = handler(process_event(f"ledger-{uuid.uuid4()}", body, merchant_authorizer(ctx, "payments/process")),
-                       FakeContext(f"payment-process-{ctx.environment}"))
+    api_key_id = ctx.merchant.api_key_id if ctx.merchant else None  # the key bound to it in the registry
+    response = handler(process_event(f"ledger-{uuid.uuid4()}", body, merchant_authorizer(ctx, "payments/process"),
+                                     api_key_id), FakeContext(f"payment-process-{ctx.environment}"))
     check(response.get("statusCode") == 200, f"process returned {response.get('statusCode')}: {response.get('body')}")
     return json.loads(response["body"])["transaction_id"]
 
