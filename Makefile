@@ -2,7 +2,7 @@
 #   make synth     synthesize the `dev` stack to cdktf.out/ (no AWS account needed)
 #   make test      the whole test suite (unit, synth, terraform validate, checkov, rehearsal)
 #   make docs      regenerate the generated documentation pages (scripts/docs.py)
-# Settings: ENVIRONMENT_SUFFIX, PAYMENTS_* (README "Settings"); PAYMENTS_PROVIDER_MIRROR names an
+# Settings: ENVIRONMENT_SUFFIX, PAYMENTS_* (docs/maintainers/settings.md); PAYMENTS_PROVIDER_MIRROR names an
 # offline Terraform provider mirror. Unset, the targets that run Terraform look for a mirror already
 # on the machine (scripts/find-provider-mirror) and otherwise use the public registry.
 
@@ -105,7 +105,7 @@ release: deps
 	$(PY) -m scripts.release
 
 # make cost [ENVIRONMENT_SUFFIX=prod] [BUDGET=15]: idle monthly cost of the synthesized stack, line by
-# line, from the price table scripts/prices.json (README "Idle cost"); exit 1 over BUDGET.
+# line, from the price table scripts/prices.json (docs/maintainers/cost.md); exit 1 over BUDGET.
 cost: deps
 	ENVIRONMENT_SUFFIX=$(ENVIRONMENT_SUFFIX) $(PY) main.py > /dev/null
 	$(PY) -m scripts.cost $(PLAN_DIR)/cdk.tf.json $(if $(BUDGET),--budget $(BUDGET))
@@ -124,7 +124,7 @@ plan: deps
 	$(PY) -m scripts.plan_summary build/plan-$(ENVIRONMENT_SUFFIX).json $(addprefix --allow-destroy ,$(ALLOW_DESTROY))
 
 # make merchant-add NAME=acme [ENVIRONMENT_SUFFIX=dev] [SCOPES=payments/validate,payments/process]:
-# the merchant's OAuth2 app client, API key and usage plan (README "Merchants"). Prints the client id
+# the merchant's OAuth2 app client, API key and usage plan (docs/operators/merchants.md). Prints the client id
 # and the command that fetches the secret once; never the secret. PAYMENTS_AWS_ENDPOINT for moto.
 merchant-add: deps
 	$(PY) -m scripts.merchants add "$(NAME)" --environment $(ENVIRONMENT_SUFFIX) $(if $(SCOPES),--scopes "$(SCOPES)")
@@ -144,7 +144,7 @@ merchant-suspend merchant-resume merchant-register: merchant-%: deps
 
 # make cutover ENVIRONMENT_SUFFIX=prod [STEP=10|50|100]: move the new API's share of the merchant-facing
 # name one rung up, only when every signal is green; make rollback: all traffic back to legacy now.
-# README "Migration runbook". PAYMENTS_AWS_ENDPOINT points boto3 at a local endpoint.
+# docs/operators/migration.md. PAYMENTS_AWS_ENDPOINT points boto3 at a local endpoint.
 .PHONY: cutover rollback reconcile audit-replay
 cutover: deps
 	$(PY) -m scripts.cutover cutover --environment $(ENVIRONMENT_SUFFIX) $(if $(STEP),--step $(STEP))

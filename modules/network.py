@@ -159,7 +159,7 @@ class Network(Construct):
                 description="HTTPS to AWS APIs (via NAT and the gateway endpoints)",
             )
         # No function talks to Aurora yet, so no rule opens 5432 between the two groups: the function
-        # that first does adds the Lambda egress and Aurora ingress rules with it (README "Network").
+        # that first does adds the Lambda egress and Aurora ingress rules with it (docs/maintainers/security.md).
 
 
 @dataclass(frozen=True)

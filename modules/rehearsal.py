@@ -4,7 +4,7 @@ Owned by the rehearsal; production synth never calls into this module (PaymentSt
 ``apply_rehearsal_overrides`` only when ``settings.rehearsal``), so nothing here can reach a real
 account. Every deviation of the rehearsed stack from the production one is one entry of
 ``EXCLUSIONS``, keyed by resource type (``aws_x``) or attribute (``aws_x.attr``), never by a
-resource name, so resources added later are covered by the same rule. See README "Offline deploy rehearsal".
+resource name, so resources added later are covered by the same rule. See docs/maintainers/rehearsal.md.
 
 Kinds:
   ``ignore_changes``   ``aws_x.attr``: moto accepts the attribute but does not store/return it, so the

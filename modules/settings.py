@@ -57,10 +57,10 @@ class Settings:
     environment: str = "dev"
     region: str = "us-east-1"
     alert_email: str = "ops@example.com"
-    # Cost levers (README "Idle cost"); defaults are the cheap development shape.
+    # Cost levers (docs/maintainers/cost.md); defaults are the cheap development shape.
     nat_gateways: int = 0
     # Attach the functions to the private subnets (staging, prod). Off (dev, previews) they call AWS
-    # APIs on the public endpoints and need no interface endpoints: $14.60/month less (README "Idle cost").
+    # APIs on the public endpoints and need no interface endpoints: $14.60/month less (docs/maintainers/cost.md).
     functions_in_vpc: bool = False
     # Interface endpoints (KMS, STS) in this many AZs; 1 is one ENI per endpoint, 3 survives an AZ.
     interface_endpoint_azs: int = 1
@@ -167,7 +167,7 @@ class Settings:
     management_account_id: str = ""       # the organisation's management account (the stack runs only there)
     break_glass_role_arn: str = "arn:aws:iam::*:role/payments-break-glass"  # exempt from every SCP
     guardrails_regions: str = ""          # comma-separated; empty = region and the state region
-    # --- Migration from the data centre (issue 15; README "Migration runbook"). Off by default; when
+    # --- Migration from the data centre (issue 15; docs/operators/migration.md). Off by default; when
     # on, every setting without a usable default below must be given (validation names the missing one).
     migration_enabled: bool = False
     onprem_public_ip: str = ""            # the data centre VPN device's public IPv4
@@ -453,7 +453,7 @@ def _check_unknown_variables(env: Mapping[str, str]) -> None:
             # Compared without the shared prefix, which would make every name look close.
             close = difflib.get_close_matches(var.removeprefix(VAR_PREFIX),
                                               sorted(k.removeprefix(VAR_PREFIX) for k in known), n=1)
-            hint = f"did you mean {VAR_PREFIX}{close[0]}?" if close else "see README \"Settings\""
+            hint = f"did you mean {VAR_PREFIX}{close[0]}?" if close else "see docs/maintainers/settings.md"
             raise SettingsError(var, f"unknown variable ({hint})")
 
 

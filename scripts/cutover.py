@@ -1,5 +1,5 @@
 """Move merchant traffic from the legacy on-premises API to the new one, one step at a time, only on
-green signals; or move all of it back (README "Migration runbook").
+green signals; or move all of it back (docs/operators/migration.md).
 
 ``make cutover ENVIRONMENT_SUFFIX=prod STEP=10`` checks, from the live account:
   * the DMS task is ``running``;

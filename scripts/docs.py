@@ -370,12 +370,44 @@ def render_exclusions() -> str:
     return replace_block(REHEARSAL_PAGE, "exclusions", table(["target", "kind", "why", "error seen"], rows))
 
 
+ARCHITECTURE_PAGE = "docs/maintainers/architecture.md"
+# What the layout table lists, in its order: each module's or package's docstring says what it owns.
+LAYOUT = ("modules/stacks", "modules", "modules/settings_rules", "modules/migration", "lambdas/shared/python/payments_core",
+          "scripts", "scripts/rehearsal")
+
+
+def first_sentence(path: Path) -> str:
+    """The first sentence of a module's (or package's ``__init__``) docstring: what it owns."""
+    import ast
+
+    source = path / "__init__.py" if path.is_dir() else path
+    doc = ast.get_docstring(ast.parse(source.read_text())) or ""
+    paragraph = " ".join(doc.split("\n\n")[0].split())
+    end = re.search(r"(?<!e\.g)(?<!i\.e)\.(\s|$)", paragraph)
+    return paragraph[:end.start() + 1] if end else paragraph
+
+
+def render_layout() -> str:
+    """The layout table of the architecture page: one row per module of ``LAYOUT``'s folders."""
+    rows = []
+    for folder in LAYOUT:
+        base = PROJECT_ROOT / folder
+        entries = sorted(p for p in base.iterdir()
+                         if (p.suffix == ".py" and p.name != "__init__.py")
+                         or (p.is_dir() and (p / "__init__.py").exists() and f"{folder}/{p.name}" not in LAYOUT))
+        for entry in [base, *entries] if (base / "__init__.py").exists() else entries:
+            name = f"{entry.relative_to(PROJECT_ROOT)}{'/' if entry.is_dir() else ''}"
+            rows.append([f"`{name}`", prose(first_sentence(entry))])
+    return replace_block(ARCHITECTURE_PAGE, "layout", table(["path", "what it owns (its docstring)"], rows))
+
+
 # --------------------------------------------------------------------------- registry
 
 GENERATED: dict[str, Callable[[], str]] = {
     SETTINGS_PAGE: render_settings,
     OUTPUTS_PAGE: render_outputs,
     REHEARSAL_PAGE: render_exclusions,
+    ARCHITECTURE_PAGE: render_layout,
 }
 # The OpenAPI document (scripts/openapi.py, when present) registers its own pages the same way.
 if importlib.util.find_spec("scripts.openapi") is not None:

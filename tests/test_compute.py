@@ -37,7 +37,7 @@ def test_function_runs_python_312_in_private_subnets_with_lambda_sg_in_staging(s
 
 @pytest.mark.parametrize("key", FUNCTIONS)
 def test_dev_function_runs_outside_the_vpc_without_eni_rights(stack, key):
-    """functions_in_vpc is off in dev and previews (README "Idle cost"): no subnets, no ENI actions."""
+    """functions_in_vpc is off in dev and previews (docs/maintainers/cost.md): no subnets, no ENI actions."""
     fn = _function(stack, key)
     assert fn["runtime"] == "python3.12" and "vpc_config" not in fn
     assert not {a for a in _allowed_actions(_role_policy(stack, key)) if a.startswith("ec2:")}

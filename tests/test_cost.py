@@ -56,7 +56,7 @@ def test_dev_idle_cost_meets_the_target(bills):
     dev = bills["dev"]
     print(f"\ndev idle: {cost.usd(cost.total(dev))}/month")
     assert cost.total(dev) <= ISSUE_IDLE_TARGET
-    # Its functions run outside the VPC: no interface endpoint to pay for (README "Idle cost").
+    # Its functions run outside the VPC: no interface endpoint to pay for (docs/maintainers/cost.md).
     assert _line(dev, "aws_vpc_endpoint") == (0, 0)
 
 

@@ -18,7 +18,7 @@ from tests.support import Synthesized, statement, synth_environments
 from tests.test_cutover import MIGRATION_ENV
 
 ZONE = "Z0123456789ABCDEFGHIJ"
-# Dev has no dashboard by default (README "Idle cost"); the migration's row needs one.
+# Dev has no dashboard by default (docs/maintainers/cost.md); the migration's row needs one.
 ENV = {**MIGRATION_ENV, "PAYMENTS_CUTOVER_HOSTED_ZONE_ID": ZONE, "PAYMENTS_DASHBOARD_ENABLED": "true"}
 ENV.pop("ENVIRONMENT_SUFFIX")
 SOURCE_SECRET = ENV["PAYMENTS_ONPREM_DB_SECRET_ARN"]

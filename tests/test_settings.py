@@ -258,7 +258,7 @@ def test_unknown_payments_variable_fails_and_names_the_closest_setting():
 
 
 def test_unknown_payments_variable_without_a_close_name_points_at_the_readme():
-    with pytest.raises(SettingsError, match='unknown variable \\(see README "Settings"\\)'):
+    with pytest.raises(SettingsError, match='unknown variable \\(see docs/maintainers/settings.md\\)'):
         build_settings({}, {"PAYMENTS_ZZZ": "1"})
 
 

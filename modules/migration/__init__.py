@@ -1,4 +1,4 @@
-"""The migration from the data centre (issue 15; README "Migration runbook"): VPN, DMS replication,
+"""The migration from the data centre (issue 15; docs/operators/migration.md): VPN, DMS replication,
 weighted DNS for the cutover, and their alarms. Synthesized only when ``migration_enabled``.
 
 ``modules/stacks/payment_stack.py`` builds ``Migration`` behind that setting; nothing else imports it.

@@ -4,7 +4,7 @@ API and one to the new API, each with a Route 53 health check.
 The weights are set from settings when the records are created and then belong to
 ``scripts/cutover.py`` (``make cutover`` / ``make rollback``), as the Lambda alias belongs to
 CodeDeploy: Terraform ignores later changes to them, so an apply in the middle of a cutover never
-moves traffic back. README "Migration runbook" says how to reconcile the settings afterwards.
+moves traffic back. docs/operators/migration.md says how to reconcile the settings afterwards.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ full load then change data capture, validated row by row.
 
 Credentials never pass through Terraform: both endpoints name a Secrets Manager secret that DMS
 reads through its own role (``secrets_manager_access_role_arn``): the source secret is created by
-the team (README "Migration runbook"), the target one is Aurora's managed master secret.
+the team (docs/operators/migration.md), the target one is Aurora's managed master secret.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from modules.settings import PROJECT_ROOT, Settings
 
 TABLE_MAPPINGS = PROJECT_ROOT / "migration" / "table-mappings.json"
 AURORA_PORT = 5432
-# DMS looks these two roles up by these exact names (account-wide; README "Migration runbook").
+# DMS looks these two roles up by these exact names (account-wide; docs/operators/migration.md).
 DMS_SERVICE_ROLES = {
     "dms-vpc-role": "service-role/AmazonDMSVPCManagementRole",
     "dms-cloudwatch-logs-role": "service-role/AmazonDMSCloudWatchLogsRole",
@@ -52,7 +52,7 @@ def task_settings() -> str:
     return json.dumps({
         "TargetMetadata": {"SupportLobs": True, "FullLobMode": False, "LimitedSizeLobMode": True,
                            "LobMaxSize": 64},
-        # The schema is created and reviewed before the load (README), never dropped by DMS.
+        # The schema is created and reviewed before the load (docs/operators/migration.md), never dropped by DMS.
         "FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING", "MaxFullLoadSubTasks": 8,
                              "CommitRate": 10000},
         "ValidationSettings": {"EnableValidation": True, "ValidationMode": "ROW_LEVEL",
@@ -145,7 +145,7 @@ class Replication(Construct):
             replication_instance_arn=f"${{one({self.instance.fqn}[*].replication_instance_arn)}}",
             source_endpoint_arn=self.source.endpoint_arn, target_endpoint_arn=self.target.endpoint_arn,
             table_mappings=table_mappings(), replication_task_settings=task_settings(),
-            # Started by the operator after the preparation checklist (README), never by an apply.
+            # Started by the operator after the preparation checklist (docs/operators/migration.md), never by an apply.
             start_replication_task=False,
             depends_on=[self.log_group],
         )
@@ -175,7 +175,7 @@ class Replication(Construct):
             policy=policy_document(
                 Statement(sid="ReadEndpointSecrets", actions=["secretsmanager:GetSecretValue"],
                           resources=[s.onprem_db_secret_arn, self.target_secret_arn]),
-                # Both secrets are encrypted with the platform key (README); decrypt only via Secrets Manager.
+                # Both secrets are encrypted with the platform key (docs/operators/migration.md); decrypt only via Secrets Manager.
                 Statement(sid="DecryptEndpointSecrets", actions=["kms:Decrypt"], resources=[props.kms_key_arn],
                           conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{s.region}.amazonaws.com"}}),
             ),

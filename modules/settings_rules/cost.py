@@ -1,4 +1,4 @@
-"""Rules for the cost levers (README "Idle cost"): NAT, endpoints, Aurora capacity, alarm set."""
+"""Rules for the cost levers (docs/maintainers/cost.md): NAT, endpoints, Aurora capacity, alarm set."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rules for the migration from the data centre (issue 15; README "Migration runbook")."""
+"""Rules for the migration from the data centre (issue 15; docs/operators/migration.md)."""
 
 from __future__ import annotations
 

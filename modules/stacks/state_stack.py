@@ -2,7 +2,7 @@
 per account (the bucket is named after it).
 
 Its own state goes into the bucket it creates: ``make bootstrap`` (scripts/bootstrap.py) applies it
-with a local backend, then migrates that state into the bucket (README "State backend"). The trail
+with a local backend, then migrates that state into the bucket (docs/operators/state-and-bootstrap.md). The trail
 that records who reads the states is the account stack's (modules/stacks/account_stack.py)."""
 
 from __future__ import annotations
