@@ -139,7 +139,8 @@ def test_replay_of_a_dlq_batch_uses_its_arrival_window_and_acks_only_when_asked(
     import boto3
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName="payment-audit-dlq-dev")["QueueUrl"]
-    stamp = NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # the batch arrived now, just after the ledger fixture's payments (not at import: a slow run drifts)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"requestContext": {"condition": "RetryAttemptsExhausted"},
                      "DDBStreamBatchInfo": {"shardId": "shardId-1", "startSequenceNumber": "1",
                                             "endSequenceNumber": "9", "approximateArrivalOfFirstRecord": stamp,
