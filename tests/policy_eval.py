@@ -94,6 +94,25 @@ def decide(policies: Iterable[Mapping[str, Any]], action: str, resource: str,
     return "Allow" if allowed else "ImplicitDeny"
 
 
+def denied_by(policies: Iterable[Mapping[str, Any]], action: str, resource: str, context: Context) -> list[str]:
+    """The Sids of every Deny statement of ``policies`` that applies to the request (empty: not
+    denied); for service control policies, which only ever deny here."""
+    if "aws:PrincipalArn" not in context:
+        raise ValueError("a request always has aws:PrincipalArn")
+    found = []
+    for policy in policies:
+        statements = policy["Statement"]
+        for st in [statements] if isinstance(statements, dict) else statements:
+            if st["Effect"] == "Deny" and statement_applies(st, action, resource, context):
+                found.append(st.get("Sid", "?"))
+    return found
+
+
+def like(pattern: str, value: str) -> bool:
+    """IAM's ``*``/``?`` wildcard match (case-sensitive, as for ARNs)."""
+    return _like(pattern, value)
+
+
 # AWS managed policies the CI roles attach, as the evaluator must assume them: everything allowed
 # (the worst case: the Denies must hold whatever the managed policy grants).
 ALLOW_EVERYTHING = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}

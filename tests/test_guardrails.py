@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from modules.settings import SettingsError, build_settings
-from tests.policy_evaluator import denied_by
+from tests.policy_eval import denied_by
 from tests.support import ACCOUNT, GUARDRAIL_SETTINGS, GUARDRAIL_TARGETS, MANAGEMENT_ACCOUNT, Synthesized
 
 SCPS = ("payments-guardrails", "payments-regions")
@@ -136,7 +136,7 @@ def test_stack_runs_only_in_the_management_account_with_its_own_state(guardrails
 def test_the_protected_names_are_the_platforms_names(prod_stack, synth_all, documents):
     """The patterns the SCP protects match what the platform creates (a renamed bucket or alias would
     silently fall out of the guardrails otherwise)."""
-    from tests.policy_evaluator import _like
+    from tests.policy_eval import like as _like
     statements = {s["Sid"]: s for d in documents for s in d["Statement"]}
     buckets = statements["DenyDeletingAuditBuckets"]["Resource"]
     aliases = statements["DenyDeletingPlatformKeys"]["Condition"]["ForAnyValue:StringLike"]["kms:ResourceAliases"]
