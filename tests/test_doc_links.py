@@ -1,6 +1,6 @@
 """Links inside the repository's documentation resolve: every relative link in README.md and
 docs/**/*.md names a file that exists, and every #anchor (on the same page or another) is a heading
-of that page by GitHub's rules (scripts.docs.heading_anchors). External http(s) links are not fetched."""
+of that page by GitHub's rules (scripts.markdown.heading_anchors). External http(s) links are not fetched."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.docs import heading_anchors, markdown_lines
+from scripts.markdown import heading_anchors, markdown_lines
 from tests.support import PROJECT_ROOT
 
 PAGES = sorted([PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").rglob("*.md")])

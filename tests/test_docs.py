@@ -13,7 +13,7 @@ import pytest
 from modules import settings as settings_module
 from modules.settings import Settings, SettingsError, build_settings
 from modules.settings_rules import RULES
-from scripts import docs
+from scripts import docs, markdown
 from tests.conftest import ENVIRONMENTS, once_per_run
 from tests.support import ACCOUNTS, ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized, synth_environments
 from tests.test_api import CERTIFICATE, DOMAIN
@@ -127,10 +127,10 @@ def _paging_descriptions(stack: Synthesized) -> dict[str, str]:
 def _runbook_sections() -> list[str]:
     """The anchors of the alarm sections: the ### headings of the alarm runbook, and those under the
     "## Runbook" part of the pages that own their concern's alarms."""
-    sections = [docs.slug(line[4:]) for line in docs.markdown_lines(RUNBOOK.read_text()) if line.startswith("### ")]
+    sections = [markdown.slug(line[4:]) for line in markdown.markdown_lines(RUNBOOK.read_text()) if line.startswith("### ")]
     for page in CONCERN_RUNBOOKS:
         part = page.read_text().split("\n## Runbook\n", 1)[1].split("\n## ", 1)[0]
-        sections += [docs.slug(line[4:]) for line in docs.markdown_lines(part) if line.startswith("### ")]
+        sections += [markdown.slug(line[4:]) for line in markdown.markdown_lines(part) if line.startswith("### ")]
     return sections
 
 
@@ -153,7 +153,7 @@ def test_every_alarm_description_links_to_its_runbook_section(all_alarms: dict[s
         link = RUNBOOK_LINK.search(description)
         assert link, f"{key}: no runbook link in {description!r}"
         assert link["anchor"] == key.split(":", 1)[1].removesuffix(f"-{environment}"), key
-        anchors = docs.heading_anchors((PROJECT_ROOT / link["page"]).read_text())
+        anchors = markdown.heading_anchors((PROJECT_ROOT / link["page"]).read_text())
         assert link["anchor"] in anchors, f"{key}: {link['page']} has no section #{link['anchor']}"
         assert len(description) <= 1024
 
