@@ -5,6 +5,7 @@ description links to its own section of the alarm runbook, which has no section 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -91,6 +92,16 @@ def test_documented_rule_is_the_text_the_check_refuses_with(setting: str, variab
     with pytest.raises(SettingsError) as refused:
         build_settings({}, {variable: value})
     assert refused.value.setting == setting and RULES[setting] in str(refused.value)
+
+
+def test_every_output_says_what_it_is(synth_all: Path, account_synth: Path, optional_synths: list[Path]) -> None:
+    """The outputs page is read by operators: no output without a description, in any stack."""
+    files = [*synth_all.glob("*/stacks/*/cdk.tf.json"), *account_synth.glob("*/cdk.tf.json"),
+             *(f for stacks in optional_synths for f in stacks.glob("*/cdk.tf.json"))]  # guardrails: beside prod
+    undescribed = [f"{f.parent.name}:{name}" for f in files
+                   for name, output in json.loads(f.read_text()).get("output", {}).items()
+                   if not output.get("description")]
+    assert files and not undescribed
 
 
 def test_outputs_page_prints_names_never_values(synth_all: Path, account_synth: Path,

@@ -53,8 +53,10 @@ class AccountStack(TerraformStack):
             name=TRAIL_NAME, log_bucket_name=f"payment-trail-logs-{account_id}",
             object_arn_prefixes=[f"{state_bucket_arn}/", f"arn:{partition}:s3:::{AUDIT_BUCKET_PREFIX}"],
             account_id=account_id, region=s.region, partition=partition))
-        TerraformOutput(self, "api-logging-role-arn", value=self.api_logging.role.arn)
-        TerraformOutput(self, "trail-arn", value=self.trail.arn)
+        TerraformOutput(self, "api-logging-role-arn", value=self.api_logging.role.arn,
+                        description="API Gateway's CloudWatch logging role (the region-wide account setting)")
+        TerraformOutput(self, "trail-arn", value=self.trail.arn,
+                        description="trail of the object reads and writes of the state and audit buckets")
 
         self.ci: CiIdentities | None = None
         if s.github_repository:
@@ -67,11 +69,14 @@ class AccountStack(TerraformStack):
                 protected_role_arns=(f"{iam}:role/{logging_role_name(s.region)}", f"{iam}:role/{TRAIL_NAME}-logs"),
                 account_id=account_id, partition=partition, state_region=region))
             for env, roles in self.ci.roles.items():
-                TerraformOutput(self, f"plan-role-{env}", value=roles.plan_role.arn)
-                TerraformOutput(self, f"deploy-role-{env}", value=roles.deploy_role.arn)
+                TerraformOutput(self, f"plan-role-{env}", value=roles.plan_role.arn,
+                                description="CI plan role: AWS_PLAN_ROLE_ARN of GitHub environment plan-<env>")
+                TerraformOutput(self, f"deploy-role-{env}", value=roles.deploy_role.arn,
+                                description="CI deploy role: AWS_DEPLOY_ROLE_ARN of GitHub environment <env>")
                 reconcile = ReconcileRole(self, f"reconcile-{env}", ReconcileRoleProps(
                     repository=s.github_repository, environment=env, provider_arn=self.ci.provider.arn,
                     account_id=account_id, region=s.region, partition=partition))
-                TerraformOutput(self, f"reconcile-role-{env}", value=reconcile.role.arn)
+                TerraformOutput(self, f"reconcile-role-{env}", value=reconcile.role.arn,
+                                description="daily reconciliation role: AWS_RECONCILE_ROLE_ARN of reconcile-<env>")
         if s.rehearsal:
             apply_rehearsal_overrides(self)

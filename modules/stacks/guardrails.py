@@ -47,4 +47,5 @@ class GuardrailsStack(TerraformStack):
             targets=settings.guardrail_targets, regions=platform_regions(settings),
             break_glass_arn=settings.break_glass_role_arn, partition=partition(settings.region)))
         for name, policy in self.guardrails.policies.items():
-            TerraformOutput(self, f"{name}-id", value=policy.id)
+            TerraformOutput(self, f"{name}-id", value=policy.id,
+                            description=f"id of the service control policy {name}")

@@ -137,16 +137,23 @@ class PaymentStack(TerraformStack):
         PlatformParameters(self, "ssm", s, outputs)
         for name, (value, description) in outputs.items():
             TerraformOutput(self, name, value=value, description=description)
-        TerraformOutput(self, "aurora-reader-endpoint", value=self.database.reader_endpoint)
-        TerraformOutput(self, "alert-topic-arn", value=self.alerts.arn)
-        TerraformOutput(self, "idempotency-table", value=self.tables.idempotency.name)
+        TerraformOutput(self, "aurora-reader-endpoint", value=self.database.reader_endpoint,
+                        description="Aurora reader endpoint (read-only connections)")
+        TerraformOutput(self, "alert-topic-arn", value=self.alerts.arn,
+                        description="SNS topic every alarm notifies (KMS-encrypted)")
+        TerraformOutput(self, "idempotency-table", value=self.tables.idempotency.name,
+                        description="DynamoDB table of the idempotency records")
         if self.observability.dashboard_url:
-            TerraformOutput(self, "dashboard-url", value=self.observability.dashboard_url)
-        TerraformOutput(self, "codedeploy-application", value=self.delivery.app.name)
+            TerraformOutput(self, "dashboard-url", value=self.observability.dashboard_url,
+                            description="CloudWatch dashboard of the environment")
+        TerraformOutput(self, "codedeploy-application", value=self.delivery.app.name,
+                        description="CodeDeploy application that shifts the functions' live aliases (make release)")
         if self.api.domain:
             # What the DNS record for the API's domain points at (CNAME, or Route 53 alias + zone id).
-            TerraformOutput(self, "api-domain-target", value=self.api.domain.regional_domain_name)
-            TerraformOutput(self, "api-domain-zone-id", value=self.api.domain.regional_zone_id)
+            TerraformOutput(self, "api-domain-target", value=self.api.domain.regional_domain_name,
+                            description="regional hostname the custom domain's DNS record (CNAME or alias) points at")
+            TerraformOutput(self, "api-domain-zone-id", value=self.api.domain.regional_zone_id,
+                            description="hosted zone id of that hostname, for a Route 53 alias record")
         if s.rehearsal:
             apply_rehearsal_overrides(self)
 
@@ -168,5 +175,6 @@ class PaymentStack(TerraformStack):
                               else execute_api_hostname(self.api.api.id, s.region)),
             new_api_alarm_name=self.observability.alarms["api-5xx"].alarm_name))
         self.observability.add_dashboard_row(migration.graphs)
-        TerraformOutput(self, "migration-task-id", value=migration.task_id)
+        TerraformOutput(self, "migration-task-id", value=migration.task_id,
+                        description="DMS replication task of the migration (make cutover reads it)")
         return migration

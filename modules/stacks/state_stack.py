@@ -87,8 +87,11 @@ class StateBucketStack(TerraformStack):
             name=name, kms_key_arn=key.arn, force_destroy=False,
             policy_statements=state_bucket_statements(
                 f"arn:{partition}:s3:::{name}", key.arn, alias.arn, root, settings.state_readers)))
-        TerraformOutput(self, "state-bucket", value=self.bucket.name)
-        TerraformOutput(self, "state-key-arn", value=key.arn)
-        TerraformOutput(self, "state-key-alias-arn", value=alias.arn)
+        TerraformOutput(self, "state-bucket", value=self.bucket.name,
+                        description="S3 bucket holding every Terraform state of the account")
+        TerraformOutput(self, "state-key-arn", value=key.arn,
+                        description="KMS key encrypting the Terraform states")
+        TerraformOutput(self, "state-key-alias-arn", value=alias.arn,
+                        description="alias of the state key, as the S3 backend names it (kms_key_id)")
         if settings.rehearsal:
             apply_rehearsal_overrides(self)
