@@ -106,7 +106,6 @@ class ApiProps:
     kms_key_arn: str
     functions: Mapping[str, PaymentFunction]
     auth: MerchantAuth
-    partition: str = "aws"
 
 
 class PaymentApi(Construct):

@@ -92,7 +92,7 @@ class PaymentStack(TerraformStack):
         self.identity = MerchantIdentity(self, "identity", IdentityProps(s, account_id))
         self.api = PaymentApi(self, "api", ApiProps(
             s, self.key.arn, self.compute.functions,
-            MerchantAuth(self.identity.user_pool_arn, self.identity.scopes), partition))
+            MerchantAuth(self.identity.user_pool_arn, self.identity.scopes)))
         self.observability = PaymentObservability(self, "observability", ObservabilityProps(
             settings=s, alert_topic_arn=self.alerts.arn, api_name=self.api.api.name,
             api_stage=self.api.stage.stage_name,
