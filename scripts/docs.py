@@ -42,17 +42,20 @@ def settings_by_environment() -> dict[str, object]:
             for env in (*ENVIRONMENTS, PREVIEW)}
 
 
-# Settings an environment has no default for and refuses to synthesize without (settings_rules): the
-# page prints "required" for them; these well-formed stand-ins only let the rest of the column resolve.
-REQUIRED = {"prod": {"api_domain_name": "api.payments.example.com",
-                     "api_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/"
-                                            "00000000-0000-0000-0000-000000000000"}}
-
-
 def required_variables(environment: str) -> dict[str, str]:
+    """What an environment refuses to synthesize without (settings_rules: production's custom domain),
+    as the suite's synths give it: well-formed stand-ins that only let the rest of the column resolve."""
+    from tests.support import PROD_SETTINGS
+
+    return dict(PROD_SETTINGS) if environment == "prod" else {}
+
+
+def required_settings(environment: str) -> set[str]:
+    """The settings the page prints as **required** in ``environment``'s column."""
     from modules.settings import ENV_VARS
 
-    return {ENV_VARS[name]: value for name, value in REQUIRED.get(environment, {}).items()}
+    variables = required_variables(environment)
+    return {name for name, variable in ENV_VARS.items() if variable in variables}
 
 
 def field_comments(source: Path = PROJECT_ROOT / "modules" / "settings.py") -> dict[str, str]:
@@ -88,6 +91,7 @@ def render_settings() -> str:
     from modules.settings_rules import RULES
 
     resolved = settings_by_environment()
+    required = {env: required_settings(env) for env in resolved}
     fields = [f for f in dataclasses.fields(Settings)]
     preview_differs = [f.name for f in fields if f.name != "environment"
                        and getattr(resolved[PREVIEW], f.name) != getattr(resolved["dev"], f.name)]
@@ -97,7 +101,7 @@ def render_settings() -> str:
     for f in fields:
         variable = ENV_VARS.get(f.name, ENVIRONMENT_VAR if f.name == "environment" else "")
         rows.append([f"`{f.name}`", f"`{variable}`", f.type,
-                     *("**required**" if f.name in REQUIRED.get(env, {}) else cell(getattr(resolved[env], f.name))
+                     *("**required**" if f.name in required[env] else cell(getattr(resolved[env], f.name))
                        for env in columns),
                      prose(RULES[f.name]), prose(about[f.name])])
     preview = (f"Any other environment name (a pull request preview such as `{PREVIEW}`) gets dev's defaults: "
