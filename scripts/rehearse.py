@@ -17,22 +17,24 @@
    roles name exists nor that the account has a logging role before a stage logs, so the rehearsal
    runs them side by side to save a minute.) The environment lives in moto's default account,
    which every provider pins (allowed_account_ids);
-4. ``cdktf diff payments-<env>`` (the plan the plan-review gate reads: all creates), then
-   ``cdktf deploy payments-<env> --auto-approve`` (S3 backend with lock file on the endpoint), whose
-   state must hold exactly the reviewed creates; then ``cdktf diff`` must report no changes; beside
-   the merchant phases, a plan with another account's credentials is refused before it reads anything;
+4. ``cdktf deploy payments-<env> --auto-approve`` (S3 backend with lock file on the endpoint); beside
+   it, in a working copy of the stack, the reviewed plan: what a pull request's plan job shows for
+   a stack that does not exist yet (a plan against an empty state), which must be all creates and
+   pass the plan-review gate; the deploy must create exactly its resources;
 5. checks the applied API's authorizer and scopes and onboards a merchant with
    ``scripts/merchants.py`` (scripts/rehearse_identity.py); neither the command's output nor the
    Terraform state may carry the client secret or the API key value;
 6. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``), each call
    with the authorizer context API Gateway builds from that merchant's access token; then the
    ledger's tamper-and-repair story (``tamper_and_reconcile``: a forced MODIFY, a deleted audit
-   object, reconcile reports both, audit replay restores the object, reconcile is clean);
-7. offboards the merchant, destroys the environment (Terraform: the gate reads the saved destroy plan
-   that is then applied), checks that API Gateway still logs with the account stack's role (an
-   environment owns no region-wide setting), and destroys the state stack (its state first moved
-   back to a local file, beside the environment's destroy: a bucket cannot be destroyed by a
-   Terraform whose state it holds). The account stack stays: the endpoint is thrown away;
+   object, reconcile reports both, audit replay restores the object, reconcile is clean); then
+   offboards the merchant. Beside these phases (boto3 only), the Terraform work: ``cdktf diff``
+   must report no changes, then the destroy plan is saved; and in another working copy, a plan
+   with another account's credentials is refused before it reads anything;
+7. destroys the environment (Terraform: the gate must refuse the saved destroy plan until every
+   stateful address is allowed; then that plan is applied) and checks that API Gateway still logs
+   with the account stack's role (an environment owns no region-wide setting). The state and
+   account stacks stay, as they do in an account: the endpoint is thrown away;
 
 and prints a short report: resource count, seconds per phase, the exclusion list of
 ``modules/rehearsal.py``. Exits non-zero on any failure. Nothing is cached between runs: the app is
@@ -52,6 +54,7 @@ import json
 import shutil
 import signal
 import sys
+import threading
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +70,8 @@ from scripts.rehearsal.endpoint import MotoServer, endpoint_env  # noqa: E402,F4
 from scripts.rehearsal.report import Report, exclusions_in  # noqa: E402
 from scripts.rehearsal.runners import (  # noqa: E402,F401
     PARALLELISM, Background, Cdktf, Terraform, cdktf_env, count_resources, empty_bucket, no_changes,
-    plugin_cache, read_plan, read_steps, saved_plan, state_addresses, synth_app, synthesize, wait_for_bucket,
+    plugin_cache, read_plan, read_steps, review_create_plan, saved_plan, state_addresses, synth_app, synthesize,
+    wait_for_bucket, wait_for_object, working_copy,
 )
 from scripts.rehearsal.state import check_bootstrap  # noqa: E402
 from scripts.rehearsal.ledger_smoke import tamper_and_reconcile  # noqa: E402
@@ -77,6 +81,8 @@ from scripts.rehearsal.smoke import (  # noqa: E402,F401
 from scripts.rehearse_identity import check_api_authorization, offboard_merchant, onboard_merchant  # noqa: E402
 
 WORK_ROOT = PROJECT_ROOT / "build" / "rehearsal"
+# What Terraform prints for a plan without any change (resources and outputs).
+NO_CHANGES = "No changes. Your infrastructure matches the configuration."
 # The account stack's CI identities are rehearsed too (OIDC provider, boundary, plan and deploy roles).
 REPOSITORY = "acme/payments-cdktf"
 
@@ -88,7 +94,8 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
     logs = workdir / "logs"
     state_bucket = f"payments-rehearsal-state-{environment}"
     server = MotoServer(logs / "moto.log", port)
-    state_apply = account_apply = other_account = state_to_local = None
+    state_apply = account_apply = review = terraform_beside = None
+    stopping = threading.Event()  # set when the main line ends: background waits give up
     try:
         with report.phase("endpoint") as note:
             server.start()
@@ -111,7 +118,6 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
         region = str(stack_json["provider"]["aws"][0]["region"])
         env = endpoint_env(server.url, region)
         env["TF_PLUGIN_CACHE_DIR"] = str(plugin_cache())
-        state_tf = Terraform(state_dir, env, logs / "state")
         account_tf = Terraform(account_dir, env, logs / "account")
         tf = Terraform(stack_dir, env, logs / "stack")
 
@@ -133,32 +139,46 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             account_tf("init", "init", "-input=false")
             account_tf("apply", "apply", "-auto-approve", "-input=false", PARALLELISM)
 
+        # In working copies of the stack, beside the bootstrap and the deploy: the reviewed plan of a
+        # new stack (what the plan-review gate reads before anything exists: a plan against an
+        # empty state); then, once the deploy has written the stack's first state (its apply then
+        # waits on Aurora for a minute), a plan with another account's credentials, refused before
+        # any read.
+        reviewed: list[plan_summary.Change] = []
+        refused: list[str] = []
+
+        def review_then_other_account() -> None:
+            reviewed.extend(review_create_plan(stack_dir, workdir / "review", env, logs))
+            wait_for_object(s3, state_bucket, str(bootstrap.s3_backend(stack_dir)["key"]), stopping)
+            refused.append(refuse_other_account(working_copy(stack_dir, workdir / "other-account", initialized=True),
+                                                env, boto("sts"), logs / "stack"))
+
+        review = Background(review_then_other_account)
         state_apply = Background(bootstrap_state_stack)
         with report.phase("state-apply") as note:
             state_apply.start()
+            review.start()
             wait_for_bucket(s3, state_bucket, state_apply)
             account_apply = Background(apply_account_stack)
             account_apply.start()
             note.append(f"bucket {state_bucket} exists; the state and account stacks' applies go on "
                         "beside the deploy")
         with report.phase("apply") as note:
-            # The reviewed plan: `cdktf diff` writes it to <stack dir>/plan; all creates, gate passes.
-            cdktf("diff-create", "diff", stack_name)
-            changes = read_plan(tf, "create", "plan")
-            totals = plan_summary.totals(changes)
-            created = totals["create"]
-            if not created or set(+totals) != {"create"} or plan_summary.blocked_changes(changes):
-                raise RehearsalError(f"create plan of a new stack: {dict(totals)}; "
-                                     f"gate: {plan_summary.blocked_changes(changes)}")
             cdktf("deploy", "deploy", stack_name, "--auto-approve")
-            # cdktf deploy plans again (it cannot apply a saved plan): what it created must be
+            review.join_result()
+            totals = plan_summary.totals(reviewed)
+            created = totals["create"]
+            if not created or set(+totals) != {"create"} or plan_summary.blocked_changes(reviewed):
+                raise RehearsalError(f"create plan of a new stack: {dict(totals)}; "
+                                     f"gate: {plan_summary.blocked_changes(reviewed)}")
+            # cdktf deploy plans on its own (it cannot apply a saved plan): what it created must be
             # exactly what the gate reviewed.
             deployed = {a for a in state_addresses(tf) if not a.startswith("data.")}
-            reviewed = {c.address for c in changes}
-            if deployed != reviewed:
+            wanted = {c.address for c in reviewed}
+            if deployed != wanted:
                 raise RehearsalError(f"deployed resources differ from the reviewed plan: "
-                                     f"not reviewed {sorted(deployed - reviewed)[:10]}, "
-                                     f"missing {sorted(reviewed - deployed)[:10]}")
+                                     f"not reviewed {sorted(deployed - wanted)[:10]}, "
+                                     f"missing {sorted(wanted - deployed)[:10]}")
             note.append(f"plan gate passed ({created} creates), cdktf deploy created exactly those")
         with report.phase("state-join") as note:
             note.append(f"state stack bootstrapped in {state_apply.join_result():.1f}s, account stack applied in "
@@ -167,19 +187,28 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             account_outputs = json.loads(account_tf("output", "output", "-json").stdout)
             logging_role = account_outputs["api-logging-role-arn"]["value"]
             note.append(check_api_logging(boto("apigateway"), boto("iam"), logging_role, "account stack applied"))
-        with report.phase("plan") as note:
-            cdktf("diff", "diff", stack_name)
-            changed = no_changes(json.loads(tf("show-diff", "show", "-json", "plan").stdout))
-            if changed:
-                raise RehearsalError("cdktf diff after deploy is not empty (drift):\n" + "\n".join(changed))
-            note.append("no changes")
-        # Beside the merchant phases (boto3 only, no terraform in the stack's directory that needs the
-        # provider): a plan with another account's credentials, refused before any read.
-        refused: list[str] = []
-        other_account = Background(lambda: refused.append(
-            refuse_other_account(stack_dir, env, boto("sts"), logs / "stack")))
-        other_account.start()
         outputs = {k: v.get("value") for k, v in json.loads(tf("output", "output", "-json").stdout).items()}
+        # Beside the merchant phases (boto3 only), in the stack's directory: `cdktf diff` must find no
+        # change, then the destroy plan is made (no refresh: the diff has just refreshed every
+        # resource, and the merchant phases touch only data, which no resource's attributes hold).
+        drift: list[str] = []
+        destroy_plan: list[plan_summary.Change] = []
+
+        def diff_then_destroy_plan() -> None:
+            diff = cdktf("diff", "diff", stack_name)
+            # Terraform says "No changes." only for a plan that changes no resource and no output;
+            # otherwise the saved plan's JSON says what would change.
+            if NO_CHANGES not in diff.stdout:
+                drift.extend(no_changes(json.loads(tf("show-diff", "show", "-json", "plan").stdout))
+                             or [f"cdktf diff did not say {NO_CHANGES!r}"])
+                return
+            forget = [a for a in state_addresses(tf) if exclusion_for(a, "keep_on_destroy")]
+            if forget:  # one command: each terraform run loads the provider's schema again
+                tf("state-rm", "state", "rm", *forget)
+            destroy_plan.extend(saved_plan(tf, "destroy", ["-destroy", "-refresh=false"]))
+
+        terraform_beside = Background(diff_then_destroy_plan)
+        terraform_beside.start()
         ctx = SmokeContext(environment, region, server.url, outputs, stack_json)
         with report.phase("onboard") as note:
             note.append(check_api_authorization(ctx))
@@ -195,41 +224,27 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             note.append(f"ok ({len(ctx.results)} checks)")
         with report.phase("offboard") as note:
             note.append(offboard_merchant(ctx, endpoint_env(server.url, region), ctx.merchant))
+        with report.phase("plan") as note:
+            terraform_beside.join_result()
+            if drift:
+                raise RehearsalError("cdktf diff after deploy is not empty (drift):\n" + "\n".join(drift))
+            note.append("no changes")
         with report.phase("other-account") as note:
-            other_account.join_result()
             note.extend(refused)
-        # The state stack's state moves back to a local file beside the destroy (see docstring, 7.).
-        def state_back_to_local() -> None:
-            bootstrap.use_local_state(state_dir, local_state)
-            state_tf("init-local", "init", "-input=false", "-migrate-state", "-force-copy")
-
-        state_to_local = Background(state_back_to_local)
-        state_to_local.start()
         with report.phase("destroy") as note:
-            forget = [a for a in state_addresses(tf) if exclusion_for(a, "keep_on_destroy")]
-            if forget:  # one command: each terraform run loads the provider's schema again
-                tf("state-rm", "state", "rm", *forget)
             # The plan-review gate must refuse this plan (it deletes tables, buckets, the cluster,
-            # the keys) unless every stateful address is named; then that exact plan is applied.
-            # No refresh: the no-change `cdktf diff` just refreshed every resource and found the
-            # state true (only the smoke test's data writes happened since); destroy still calls
-            # Delete on every resource and fails on any it cannot delete.
-            changes = saved_plan(tf, "destroy", ["-destroy", "-refresh=false"])
-            blocked = [c.address for c in plan_summary.blocked_changes(changes)]
-            if not blocked or plan_summary.blocked_changes(changes, blocked):
+            # the keys) unless every stateful address is named; then that exact plan is applied,
+            # which still calls Delete on every resource and fails on any it cannot delete.
+            blocked = [c.address for c in plan_summary.blocked_changes(destroy_plan)]
+            if not blocked or plan_summary.blocked_changes(destroy_plan, blocked):
                 raise RehearsalError(f"destroy plan: the gate blocked {blocked or 'nothing'}")
             tf("destroy", "apply", "-input=false", PARALLELISM, "destroy.tfplan")
             note.append(f"plan gate blocked {len(blocked)} stateful deletions until allowed")
             note.append(check_api_logging(boto("apigateway"), boto("iam"), logging_role,
                                           f"payments-{environment} destroyed"))
-        with report.phase("state-destroy"):
-            state_to_local.join_result()
-            empty_bucket(s3, state_bucket)
-            # No refresh, as for the environment: its state was read back from S3 just now and
-            # nothing but the bootstrap's own second run has touched these resources.
-            state_tf("destroy", "destroy", "-auto-approve", "-input=false", "-refresh=false", PARALLELISM)
     finally:
-        for background in (state_apply, account_apply, other_account, state_to_local):
+        stopping.set()
+        for background in (state_apply, account_apply, review, terraform_beside):
             if background is not None and background.is_alive():
                 background.join(timeout=300)  # let its terraform finish before the endpoint goes
         server.stop()

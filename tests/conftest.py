@@ -13,7 +13,9 @@ from typing import Callable
 
 import pytest
 
-from tests.support import ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized, synth_environments
+from tests.support import (
+    ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized, read_botocore_data_once_per_process, synth_environments,
+)
 
 RUNS_ROOT = PROJECT_ROOT / "build" / "test-runs"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -156,3 +158,4 @@ def _terraform_settings_for_the_jsii_kernel() -> None:
 
 
 _terraform_settings_for_the_jsii_kernel()
+read_botocore_data_once_per_process()

@@ -100,3 +100,34 @@ def statement(policy: dict[str, Any], sid: str) -> dict[str, Any]:
 def synthesized(stacks: Path, name: str) -> Synthesized:
     """The stack ``name`` under a synthesized ``stacks`` folder."""
     return Synthesized(stacks / name / "cdk.tf.json")
+
+
+def read_botocore_data_once_per_process() -> None:
+    """Tests build their clients in fresh moto contexts, so in fresh boto3 sessions (moto
+    replaces boto3's default one; payments_core drops its own), and botocore caches the endpoint
+    rules and service models it reads from disk per session: the suite read the same JSON files
+    thousands of times (a third of the handler tests' time). Here they are read once per test process (the files do not change while
+    it runs, and botocore treats what it loaded as read-only, as it does within one session)."""
+    import botocore.loaders
+
+    if getattr(botocore.loaders.JSONFileLoader.load_file, "read_once", False):
+        return
+    read = botocore.loaders.JSONFileLoader.load_file
+    listed = botocore.loaders.Loader.list_available_services
+    files: dict[str, object] = {}
+    services: dict[tuple[tuple[str, ...], str], list[str]] = {}
+
+    def load_file(self: object, file_path: str) -> object:
+        if file_path not in files:
+            files[file_path] = read(self, file_path)
+        return files[file_path]
+
+    def list_available_services(self: botocore.loaders.Loader, type_name: str) -> list[str]:
+        key = (tuple(self.search_paths), type_name)
+        if key not in services:
+            services[key] = listed(self, type_name)
+        return list(services[key])
+
+    load_file.read_once = True  # type: ignore[attr-defined]
+    botocore.loaders.JSONFileLoader.load_file = load_file  # type: ignore[method-assign]
+    botocore.loaders.Loader.list_available_services = list_available_services  # type: ignore[method-assign]

@@ -40,7 +40,7 @@ class InjectedTableStatistics(cutover.Signals):
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    with MotoServer(tmp_path_factory.mktemp("cutover") / "moto.log") as server:
+    with MotoServer(tmp_path_factory.mktemp("cutover") / "moto.log", aws_managed_policies=False) as server:
         yield server
 
 

@@ -200,7 +200,7 @@ def organisation(tmp_path_factory):
 
     from scripts.rehearsal.endpoint import REHEARSAL_KEY, MotoServer, endpoint_env
     from scripts.rehearsal.runners import plugin_cache
-    with MotoServer(tmp_path_factory.mktemp("guardrails-moto") / "moto.log") as server:
+    with MotoServer(tmp_path_factory.mktemp("guardrails-moto") / "moto.log", aws_managed_policies=False) as server:
         org = boto3.client("organizations", endpoint_url=server.url, region_name="us-east-1",
                            aws_access_key_id=REHEARSAL_KEY, aws_secret_access_key=REHEARSAL_KEY)
         management = org.create_organization(FeatureSet="ALL")["Organization"]["MasterAccountId"]

@@ -28,7 +28,7 @@ REGISTRY = "payment-merchant-registry-dev"
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    with rehearse.MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+    with rehearse.MotoServer(tmp_path_factory.mktemp("moto") / "moto.log", aws_managed_policies=False) as server:
         yield server.url
 
 

@@ -1,10 +1,13 @@
 """scripts/plan_summary.py over REAL plans: Terraform plans a small config against a local moto server.
 
-The fixture applies a DynamoDB table (provisioned capacity: it has an idle cost), an S3 bucket and a
-SecureString SSM parameter with a local backend, then plans five edits of it (create from nothing,
-in-place update, a change of the table's capacity, forced replacement of the table, deletion of the
-table) and keeps each ``terraform show -json`` output. The moto server
-and ``terraform init`` happen once per run (a file lock, shared by the xdist workers).
+Each scenario is one instance of a small module: a DynamoDB table (provisioned capacity: it has an
+idle cost), an S3 bucket and a SecureString SSM parameter. The fixture applies four instances with
+a local backend, then makes two plans: the whole configuration from nothing, and one edit of each
+instance (in-place update, a change of the table's capacity, forced replacement of the table,
+deletion of the table). A scenario's plan is that plan's JSON restricted to its instance, with the
+addresses as the module itself names them (``aws_dynamodb_table.payments``): what Terraform
+plans for the module alone, at a third of the Terraform runs (each one loads the provider's schema).
+The moto server and the Terraform runs happen once per run (a file lock, shared by the xdist workers).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import copy
 from decimal import Decimal
 import io
 import json
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -33,23 +35,36 @@ BUCKET = "aws_s3_bucket.receipts"
 PARAMETER = "aws_ssm_parameter.api_secret"
 SECRET_BEFORE, SECRET_AFTER = "s3cr3t-before-7f1c", "s3cr3t-after-92ab"
 SCENARIOS = ("create", "update", "capacity", "replace", "delete")
+EDITS = SCENARIOS[1:]  # one module instance each; "create" plans the first of them from nothing
 BASE_CAPACITY, SCALED_CAPACITY = (5, 5), (50, 20)  # (read, write) capacity units
 
 
-def config(endpoint: str, state: Path, *, hash_key: str = "id", team: str = "payments", secret: str = SECRET_BEFORE,
-           table: bool = True, capacity: tuple[int, int] = BASE_CAPACITY) -> dict[str, Any]:
-    """Terraform JSON: provider on moto, local backend, table + bucket + secure parameter."""
+def scenario_module(table: bool) -> dict[str, Any]:
+    """The module every scenario instantiates (Terraform JSON): bucket + secure parameter, and the
+    table unless ``table`` is false (the deleted table's edit: the same module without it)."""
     resources: dict[str, Any] = {
-        "aws_s3_bucket": {"receipts": {"bucket": "plan-summary-receipts", "force_destroy": True}},
-        "aws_ssm_parameter": {"api_secret": {"name": "/plan-summary/api-secret", "type": "SecureString",
-                                             "value": secret}},
+        "aws_s3_bucket": {"receipts": {"bucket": "plan-summary-receipts-${var.name}", "force_destroy": True}},
+        "aws_ssm_parameter": {"api_secret": {"name": "/plan-summary/${var.name}/api-secret",
+                                             "type": "SecureString", "value": "${var.secret}"}},
     }
     if table:
         resources["aws_dynamodb_table"] = {"payments": {
-            "name": "plan-summary-payments", "billing_mode": "PROVISIONED", "hash_key": hash_key,
-            "read_capacity": capacity[0], "write_capacity": capacity[1],
-            "attribute": [{"name": hash_key, "type": "S"}], "tags": {"Team": team},
+            "name": "plan-summary-payments-${var.name}", "billing_mode": "PROVISIONED",
+            "hash_key": "${var.hash_key}", "read_capacity": "${var.read}", "write_capacity": "${var.write}",
+            "attribute": [{"name": "${var.hash_key}", "type": "S"}], "tags": {"Team": "${var.team}"},
         }}
+    variables = {name: {} for name in ("name", "hash_key", "team", "secret", "read", "write")}
+    return {"variable": variables, "resource": resources}
+
+
+def instance(name: str, *, hash_key: str = "id", team: str = "payments", secret: str = SECRET_BEFORE,
+             table: bool = True, capacity: tuple[int, int] = BASE_CAPACITY) -> dict[str, Any]:
+    return {"source": "./with-table" if table else "./without-table", "name": name, "hash_key": hash_key,
+            "team": team, "secret": secret, "read": capacity[0], "write": capacity[1]}
+
+
+def config(endpoint: str, state: Path, modules: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Terraform JSON: provider on moto, local backend, the scenario instances."""
     return {
         "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "5.100.0"}},
                       "backend": {"local": {"path": str(state)}}},
@@ -59,59 +74,63 @@ def config(endpoint: str, state: Path, *, hash_key: str = "id", team: str = "pay
             "skip_requesting_account_id": False, "s3_use_path_style": True, "max_retries": 3,
             "endpoints": [{s: endpoint for s in ("dynamodb", "s3", "sts", "kms", "ssm")}],
         }]},
-        "resource": resources,
+        "module": modules,
     }
 
 
-def plan_json(workdir: Path, cfg: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-    """``terraform plan -out`` + ``show -json`` of ``cfg`` in ``workdir`` (plans only read the state)."""
-    (workdir / "main.tf.json").write_text(json.dumps(cfg, indent=1))
+BASE = {name: instance(name) for name in EDITS}
+EDITED = {"update": instance("update", team="risk", secret=SECRET_AFTER),
+          "capacity": instance("capacity", capacity=SCALED_CAPACITY),
+          "replace": instance("replace", hash_key="payment_id"),
+          "delete": instance("delete", table=False)}
+
+
+def workdir_with_modules(path: Path, cfg: dict[str, Any]) -> Path:
+    path.mkdir(parents=True)
+    for name, table in (("with-table", True), ("without-table", False)):
+        (path / name).mkdir()
+        (path / name / "main.tf.json").write_text(json.dumps(scenario_module(table), indent=1))
+    (path / "main.tf.json").write_text(json.dumps(cfg, indent=1))
+    return path
+
+
+def plan_json(workdir: Path, env: dict[str, str]) -> dict[str, Any]:
+    """``terraform init``, ``plan -out`` + ``show -json`` in ``workdir`` (plans only read the state)."""
+    terraform.run(workdir, ["init", "-input=false", "-no-color"], env=env)
     terraform.run(workdir, ["plan", "-input=false", "-no-color", "-lock=false", "-out=plan.out"], env=env)
     return json.loads(terraform.run(workdir, ["show", "-json", "plan.out"], env=env).stdout)
 
 
-def create_plan(workdir: Path, cfg: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-    workdir.mkdir()
-    (workdir / "main.tf.json").write_text(json.dumps(cfg))
-    terraform.run(workdir, ["init", "-input=false", "-no-color"], env=env)
-    return plan_json(workdir, cfg, env)
-
-
-def sibling(workdir: Path, name: str) -> Path:
-    """Another working directory on the same initialized providers, backend and state."""
-    other = workdir.parent / name
-    (other / ".terraform").mkdir(parents=True)
-    (other / ".terraform" / "providers").symlink_to(workdir / ".terraform" / "providers")
-    shutil.copy(workdir / ".terraform" / "terraform.tfstate", other / ".terraform" / "terraform.tfstate")
-    shutil.copy(workdir / ".terraform.lock.hcl", other / ".terraform.lock.hcl")
-    return other
+def only_module(plan: dict[str, Any], name: str) -> dict[str, Any]:
+    """``plan`` restricted to the changes of ``module.<name>``, addressed as inside the module."""
+    prefix = f"module.{name}."
+    changes = []
+    for rc in plan.get("resource_changes", []):
+        if rc["address"].startswith(prefix):
+            rc = {k: v for k, v in rc.items() if k != "module_address"}
+            changes.append(dict(rc, address=rc["address"][len(prefix):]))
+    return {"format_version": plan["format_version"], "terraform_version": plan.get("terraform_version"),
+            "resource_changes": changes}
 
 
 def build_plans(outdir: Path) -> None:
-    """Plan the base config from nothing while applying it, then plan the three edits in parallel.
-
-    Each terraform command starts the AWS provider (seconds of CPU for its schema), so independent
-    commands run side by side: the create plan in its own directory against an empty state, the
-    edits in sibling directories against the applied state, read-only (-lock=false).
-    """
-    workdir = outdir / "base"
-    workdir.mkdir()
+    """Apply the four instances while the plan from nothing runs beside it; then plan every edit
+    at once (read-only, -lock=false) and keep each scenario's share of the two plans."""
     state = outdir / "terraform.tfstate"
-    edits = {"update": dict(team="risk", secret=SECRET_AFTER), "capacity": dict(capacity=SCALED_CAPACITY),
-             "replace": dict(hash_key="payment_id"), "delete": dict(table=False)}
     # The rehearsal's own local endpoint and scrubbed environment (no real AWS profile can leak in).
-    with rehearse.MotoServer(outdir / "moto.log") as server:
+    with rehearse.MotoServer(outdir / "moto.log", aws_managed_policies=False) as server:
         endpoint = server.url
         env = rehearse.endpoint_env(endpoint, "us-east-1")
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            create = pool.submit(create_plan, outdir / "create", config(endpoint, outdir / "empty.tfstate"), env)
-            (workdir / "main.tf.json").write_text(json.dumps(config(endpoint, state)))
-            terraform.run(workdir, ["init", "-input=false", "-no-color"], env=env)
-            terraform.run(workdir, ["apply", "-input=false", "-no-color", "-auto-approve"], env=env)
-            dirs = {name: sibling(workdir, name) for name in edits}
-            futures = {name: pool.submit(plan_json, dirs[name], config(endpoint, state, **kw), env)
-                       for name, kw in edits.items()}
-            plans = {"create": create.result(), **{name: f.result() for name, f in futures.items()}}
+        base = workdir_with_modules(outdir / "base", config(endpoint, state, BASE))
+        fresh = workdir_with_modules(outdir / "create", config(endpoint, outdir / "empty.tfstate", BASE))
+        edited = workdir_with_modules(outdir / "edit", config(endpoint, state, EDITED))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            create = pool.submit(plan_json, fresh, env)
+            terraform.run(base, ["init", "-input=false", "-no-color"], env=env)
+            terraform.run(base, ["apply", "-input=false", "-no-color", "-auto-approve"], env=env)
+            edits = plan_json(edited, env)
+            plans = {"create": only_module(create.result(), "update"),
+                     **{name: only_module(edits, name) for name in EDITS}}
     for name, plan in plans.items():
         (outdir / f"{name}.json").write_text(json.dumps(plan))
 

@@ -30,9 +30,14 @@ def free_port() -> int:
 
 
 class MotoServer:
-    """``python -m moto.server`` on a free loopback port; only this process is ever stopped."""
+    """``python -m moto.server`` on a free loopback port; only this process is ever stopped.
 
-    def __init__(self, log_path: Path, port: int | None = None):
+    ``aws_managed_policies``: IAM knows AWS's managed policies (ReadOnlyAccess and the like), as the
+    rehearsal's account stack needs. They cost the server ~0.5 s after every ``/moto-api/reset``,
+    so tests that reset the endpoint per test and touch no managed policy turn them off."""
+
+    def __init__(self, log_path: Path, port: int | None = None, *, aws_managed_policies: bool = True):
+        self.aws_managed_policies = aws_managed_policies
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -40,7 +45,8 @@ class MotoServer:
 
     def start(self, timeout: float = READY_TIMEOUT) -> "MotoServer":
         env = clean_env()
-        env.update(MOTO_IAM_LOAD_MANAGED_POLICIES="true", PYTHONDONTWRITEBYTECODE="1")
+        env.update(MOTO_IAM_LOAD_MANAGED_POLICIES=str(self.aws_managed_policies).lower(),
+                   PYTHONDONTWRITEBYTECODE="1")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(

@@ -168,6 +168,20 @@ def wait_for_bucket(s3: Any, bucket: str, background: Background, timeout: float
     raise RehearsalError(f"state bucket {bucket} not created after {timeout:.0f}s")
 
 
+def wait_for_object(s3: Any, bucket: str, key: str, stop: threading.Event,
+                    timeout: float = BUCKET_TIMEOUT * 2) -> None:
+    """Until ``s3://bucket/key`` exists (a state another command is writing), unless ``stop`` is set
+    (that command failed) or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+            return
+        except Exception:  # botocore ClientError 404 until the first state is written
+            time.sleep(0.5)
+    raise RehearsalError(f"s3://{bucket}/{key} did not appear")
+
+
 def no_changes(plan_json: Mapping[str, Any]) -> list[str]:
     """What a plan would change (resources and outputs); empty when the stack matches the config."""
     changed = [f"{c.action} {c.address}" for c in plan_summary.parse_changes(plan_json)]
@@ -192,6 +206,40 @@ def empty_bucket(s3: Any, bucket: str) -> None:
         if objects:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
 
+
+
+def working_copy(stack_dir: Path, target: Path, *, initialized: bool) -> Path:
+    """``target``: a second working directory of the synthesized stack in ``stack_dir``, for a
+    Terraform run beside one there (each run may add override files that the other must not see).
+    The configuration and assets are linked, the lock file copied (init may rewrite it);
+    ``initialized``: the providers are linked and the backend configuration copied, so no init is
+    needed, else the copy gets none and is initialized by the caller."""
+    target.mkdir(parents=True)
+    for entry in stack_dir.iterdir():
+        if entry.name == ".terraform.lock.hcl":
+            (target / entry.name).write_bytes(entry.read_bytes())
+        elif entry.name in ("cdk.tf.json", "assets"):
+            (target / entry.name).symlink_to(entry.resolve())
+    if initialized:
+        (target / ".terraform").mkdir()
+        (target / ".terraform" / "providers").symlink_to((stack_dir / ".terraform" / "providers").resolve())
+        (target / ".terraform" / "terraform.tfstate").write_bytes(
+            (stack_dir / ".terraform" / "terraform.tfstate").read_bytes())
+    return target
+
+
+def review_create_plan(stack_dir: Path, target: Path, env: dict[str, str], logs: Path) -> list[plan_summary.Change]:
+    """The plan a pull request's plan job makes of a stack that does not exist yet: the
+    configuration of ``stack_dir`` planned against an empty state (a local backend, in the working
+    copy ``target``, so that a deploy can run in ``stack_dir`` meanwhile), as the plan-review
+    summary reads it (kept as ``plans/create.json``)."""
+    from scripts import bootstrap  # (it imports this package's neighbours)
+
+    review = working_copy(stack_dir, target, initialized=False)
+    bootstrap.use_local_state(review, review / "empty.tfstate")
+    tf = Terraform(review, env, logs / "stack")
+    tf("init-review", "init", "-input=false")
+    return saved_plan(tf, "create", [])
 
 
 def saved_plan(tf: Terraform, name: str, extra: list[str]) -> list[plan_summary.Change]:

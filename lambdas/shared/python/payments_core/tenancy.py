@@ -20,8 +20,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import boto3
-
 from . import aws, snapstart
 
 MERCHANT_TAG = "merchant_id"
@@ -60,13 +58,10 @@ def merchant_client(service: str, merchant_id: str, role_arn: str, *, sts: Any |
         Tags=[{"Key": MERCHANT_TAG, "Value": merchant_id}],
     )["Credentials"]
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    with _lock:  # boto3 session/client creation is not thread-safe
-        client = boto3.session.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=region,
-        ).client(service, config=aws.BOTO_CONFIG)
+    client = aws.new_client(service, region, aws_access_key_id=credentials["AccessKeyId"],
+                            aws_secret_access_key=credentials["SecretAccessKey"],
+                            aws_session_token=credentials["SessionToken"])
+    with _lock:
         _sessions[key] = _Session(client, credentials["Expiration"].timestamp())
         _sessions.move_to_end(key)
         while len(_sessions) > MAX_CACHED_SESSIONS:
