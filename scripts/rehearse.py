@@ -69,7 +69,7 @@ from scripts.rehearsal.common import (  # noqa: E402,F401  (re-exported: tests r
 from scripts.rehearsal.endpoint import MotoServer, endpoint_env  # noqa: E402,F401
 from scripts.rehearsal.report import Report, exclusions_in  # noqa: E402
 from scripts.rehearsal.runners import (  # noqa: E402,F401
-    PARALLELISM, Background, Cdktf, Terraform, cdktf_env, count_resources, empty_bucket, no_changes,
+    BESIDE, PARALLELISM, Background, Cdktf, Terraform, cdktf_env, count_resources, empty_bucket, no_changes,
     plugin_cache, read_plan, read_steps, review_create_plan, saved_plan, state_addresses, synth_app, synthesize,
     wait_for_bucket, wait_for_object, working_copy,
 )
@@ -118,7 +118,7 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
         region = str(stack_json["provider"]["aws"][0]["region"])
         env = endpoint_env(server.url, region)
         env["TF_PLUGIN_CACHE_DIR"] = str(plugin_cache())
-        account_tf = Terraform(account_dir, env, logs / "account")
+        account_tf = Terraform(account_dir, env, logs / "account", niceness=BESIDE)
         tf = Terraform(stack_dir, env, logs / "stack")
 
         local_state = workdir / "payments-state.tfstate"
@@ -151,7 +151,7 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             reviewed.extend(review_create_plan(stack_dir, workdir / "review", env, logs))
             wait_for_object(s3, state_bucket, str(bootstrap.s3_backend(stack_dir)["key"]), stopping)
             refused.append(refuse_other_account(working_copy(stack_dir, workdir / "other-account", initialized=True),
-                                                env, boto("sts"), logs / "stack"))
+                                                env, boto("sts"), logs / "stack", niceness=BESIDE))
 
         review = Background(review_then_other_account)
         state_apply = Background(bootstrap_state_stack)
@@ -187,7 +187,6 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             account_outputs = json.loads(account_tf("output", "output", "-json").stdout)
             logging_role = account_outputs["api-logging-role-arn"]["value"]
             note.append(check_api_logging(boto("apigateway"), boto("iam"), logging_role, "account stack applied"))
-        outputs = {k: v.get("value") for k, v in json.loads(tf("output", "output", "-json").stdout).items()}
         # Beside the merchant phases (boto3 only), in the stack's directory: `cdktf diff` must find no
         # change, then the destroy plan is made (no refresh: the diff has just refreshed every
         # resource, and the merchant phases touch only data, which no resource's attributes hold).
@@ -202,13 +201,14 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
                 drift.extend(no_changes(json.loads(tf("show-diff", "show", "-json", "plan").stdout))
                              or [f"cdktf diff did not say {NO_CHANGES!r}"])
                 return
-            forget = [a for a in state_addresses(tf) if exclusion_for(a, "keep_on_destroy")]
+            forget = sorted(a for a in deployed if exclusion_for(a, "keep_on_destroy"))
             if forget:  # one command: each terraform run loads the provider's schema again
                 tf("state-rm", "state", "rm", *forget)
             destroy_plan.extend(saved_plan(tf, "destroy", ["-destroy", "-refresh=false"]))
 
         terraform_beside = Background(diff_then_destroy_plan)
         terraform_beside.start()
+        outputs = {k: v.get("value") for k, v in json.loads(tf("output", "output", "-json").stdout).items()}
         ctx = SmokeContext(environment, region, server.url, outputs, stack_json)
         with report.phase("onboard") as note:
             note.append(check_api_authorization(ctx))

@@ -5,6 +5,7 @@ whichever xdist worker asks first while the others wait on a file lock."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import time
@@ -14,7 +15,8 @@ from typing import Callable
 import pytest
 
 from tests.support import (
-    ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized, read_botocore_data_once_per_process, synth_environments,
+    ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized, checkov_scan, read_botocore_data_once_per_process,
+    synth_environments,
 )
 
 RUNS_ROOT = PROJECT_ROOT / "build" / "test-runs"
@@ -59,6 +61,34 @@ def three_accounts(run_dir: Path) -> Path:
     synthesize it (PAYMENTS_ENVIRONMENT_ACCOUNTS: state backend with bucket and key per account,
     reader allow-list, the CI identities in each account stack)."""
     return once_per_run(run_dir, "synth-account", lambda o: synth_environments(o, ENVIRONMENTS, **ACCOUNT_SETTINGS))
+
+
+# What the security gate scans (tests/test_checkov.py): prod's stacks as an account synthesizes them.
+GATED_STACKS = ("payments-prod", "payments-state", "payments-account", "payments-guardrails")
+
+
+@pytest.fixture(scope="session")
+def migration_synth(run_dir: Path) -> Path:
+    """``<run>/synth-migration/dev/stacks``: dev with the migration on (tests/test_migration.py ENV)."""
+    from tests.test_migration import ENV
+
+    return once_per_run(run_dir, "synth-migration", lambda o: synth_environments(o, ["dev"], **ENV)) / "dev" / "stacks"
+
+
+@pytest.fixture(scope="session")
+def checkov_reports(run_dir: Path, three_accounts: Path, migration_synth: Path) -> dict[str, dict]:
+    """checkov's report of each gated stack and of dev with the migration on (``payments-dev-migration``),
+    from one checkov run per test run."""
+    files = {name: three_accounts / "prod" / "stacks" / name / "cdk.tf.json" for name in GATED_STACKS}
+    files["payments-dev-migration"] = migration_synth / "payments-dev" / "cdk.tf.json"
+
+    def scan(out: Path) -> None:
+        by_path = checkov_scan(files.values())
+        for name, path in files.items():
+            (out / f"{name}.json").write_text(json.dumps(by_path[path.resolve()]))
+
+    out = once_per_run(run_dir, "checkov", scan)
+    return {name: json.loads((out / f"{name}.json").read_text()) for name in files}
 
 
 @pytest.fixture(scope="session")
@@ -116,12 +146,14 @@ def dev_in_vpc(run_dir: Path) -> Synthesized:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Longest first: the rehearsal (minutes, mostly waiting on the endpoint) goes to a worker before
     anything else, so the rest of the suite runs beside it instead of before it. (``--dist worksteal``
-    in pytest.ini: the tests queued behind it move to the other worker once that one is idle.)"""
+    in pytest.ini: the tests queued behind it move to the other workers once they are idle.) Three
+    workers on two cores: the rehearsal's worker leaves about one core idle while the provider
+    waits on Aurora and KMS (fixed polls), which a second worker for the other tests fills."""
     items.sort(key=lambda item: item.get_closest_marker("rehearsal") is None)  # stable sort
 
 
 # How much lower the CPU priority of everything but the rehearsal is, on a worker (os.nice increment).
-BESIDE_THE_REHEARSAL_NICENESS = 10
+BESIDE_THE_REHEARSAL_NICENESS = 19  # the lowest priority: the rehearsal is the critical path
 _lowered = False  # this worker's priority is lowered already
 
 
@@ -153,7 +185,7 @@ def _terraform_settings_for_the_jsii_kernel() -> None:
     from scripts.terraform import terraform_env
 
     env = terraform_env()
-    for name in ("TF_CLI_CONFIG_FILE", "TF_IN_AUTOMATION", "CHECKPOINT_DISABLE"):
+    for name in ("TF_CLI_CONFIG_FILE", "TF_IN_AUTOMATION", "CHECKPOINT_DISABLE", "GOGC"):
         os.environ[name] = env[name]
 
 

@@ -131,3 +131,37 @@ def read_botocore_data_once_per_process() -> None:
     load_file.read_once = True  # type: ignore[attr-defined]
     botocore.loaders.JSONFileLoader.load_file = load_file  # type: ignore[method-assign]
     botocore.loaders.Loader.list_available_services = list_available_services  # type: ignore[method-assign]
+
+
+CHECKOV_CONFIG = PROJECT_ROOT / ".checkov.yaml"
+
+
+def checkov_scan(paths: Iterable[Path]) -> dict[Path, dict[str, Any]]:
+    """checkov (the pinned version, the project's .checkov.yaml) over Terraform JSON files, in one
+    run: its start-up is most of a stack's scan. Returns each file's report as a one-file run
+    reports it: ``results`` (failed, passed and skipped checks) and ``summary`` (their counts and
+    the file's parsing errors)."""
+    paths = [Path(p).resolve() for p in paths]
+    proc = subprocess.run(
+        [str(CHECKOV), *(arg for path in paths for arg in ("-f", str(path))), "--framework", "terraform_json",
+         "--config-file", str(CHECKOV_CONFIG), "-o", "json"],
+        cwd=PROJECT_ROOT, env=clean_env(), capture_output=True, text=True,
+    )
+    assert proc.returncode in (0, 1), f"checkov crashed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+    report = json.loads(proc.stdout)
+    results = (report[0] if isinstance(report, list) else report)["results"]
+
+    def of(path: Path, kind: str) -> list[dict[str, Any]]:
+        return [c for c in results.get(kind, []) if (PROJECT_ROOT / c["file_abs_path"]).resolve() == path]
+
+    reports = {}
+    for path in paths:
+        checks = {kind: of(path, kind) for kind in ("failed_checks", "passed_checks", "skipped_checks")}
+        parsing = [e for e in results.get("parsing_errors", []) if (PROJECT_ROOT / e).resolve() == path]
+        reports[path] = {"results": checks, "summary": {
+            "failed": len(checks["failed_checks"]), "passed": len(checks["passed_checks"]),
+            "skipped": len(checks["skipped_checks"]), "parsing_errors": len(parsing)}}
+    counted = sum(r["summary"]["failed"] + r["summary"]["passed"] + r["summary"]["skipped"] for r in reports.values())
+    listed = sum(len(results.get(k, [])) for k in ("failed_checks", "passed_checks", "skipped_checks"))
+    assert counted == listed, f"checks of files not scanned? {listed - counted} unattributed"
+    return reports

@@ -9,42 +9,24 @@ Gateway's logging role, CI identities: scanned as prod's account synthesizes it,
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import once_per_run
+from tests.conftest import GATED_STACKS
 from tests.support import CHECKOV, PROJECT_ROOT, Synthesized, clean_env
 
 CONFIG = PROJECT_ROOT / ".checkov.yaml"
 CHECKOV_VERSION = "3.3.30"
-GATED_STACKS = ("payments-prod", "payments-state", "payments-account", "payments-guardrails")
 CHECK_ID = re.compile(r"^\s*-\s*(CKV2?_[A-Z0-9]+_\d+)\s*(?:#\s*(.*))?$")
 
 
-def scan(path: Path) -> dict[str, Any]:
-    proc = subprocess.run(
-        [str(CHECKOV), "-f", str(path), "--framework", "terraform_json",
-         "--config-file", str(CONFIG), "-o", "json", "--quiet"],
-        cwd=PROJECT_ROOT, env=clean_env(), capture_output=True, text=True,
-    )
-    assert proc.returncode in (0, 1), f"checkov crashed ({proc.returncode}):\n{proc.stderr[-3000:]}"
-    report = json.loads(proc.stdout)
-    return report[0] if isinstance(report, list) else report
-
-
 @pytest.fixture(scope="module")
-def reports(run_dir: Path, three_accounts: Path) -> dict[str, dict[str, Any]]:
-    """The session's prod synth with the account settings, scanned once per run."""
-    def scan_all(out: Path) -> None:
-        for name in GATED_STACKS:
-            (out / f"{name}.json").write_text(json.dumps(scan(three_accounts / "prod" / "stacks" / name / "cdk.tf.json")))
-    out = once_per_run(run_dir, "checkov", scan_all)
-    return {name: json.loads((out / f"{name}.json").read_text()) for name in GATED_STACKS}
+def reports(checkov_reports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The session's prod synth with the account settings, scanned once per run (conftest)."""
+    return checkov_reports
 
 
 @pytest.mark.parametrize("stack_name", GATED_STACKS)

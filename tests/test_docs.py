@@ -15,10 +15,8 @@ from modules import settings as settings_module
 from modules.settings import Settings, SettingsError, build_settings
 from modules.settings_rules import RULES
 from scripts import docs, markdown
-from tests.conftest import ENVIRONMENTS, once_per_run
-from tests.support import ACCOUNTS, ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized, synth_environments
-from tests.test_api import CERTIFICATE, DOMAIN
-from tests.test_migration import ENV as MIGRATION_SETTINGS
+from tests.conftest import ENVIRONMENTS
+from tests.support import ACCOUNTS, ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized
 
 RUNBOOK = PROJECT_ROOT / "docs" / "operators" / "alarms.md"
 RUNBOOK_LINK = re.compile(r"Runbook: (?P<base>\S*?(?P<page>docs/operators/[a-z0-9-]+\.md))#(?P<anchor>[a-z0-9_-]+)$")
@@ -27,17 +25,17 @@ CONCERN_RUNBOOKS = (PROJECT_ROOT / "docs" / "operators" / "slos.md",)
 
 
 @pytest.fixture(scope="module")
-def optional_synths(run_dir: Path) -> list[Path]:
-    """The stacks of dev with each optional part on: the suite's once-per-run synths of
-    tests/test_migration.py and tests/test_api.py (the same names and settings, so built once)."""
-    migration = once_per_run(run_dir, "synth-migration", lambda o: synth_environments(o, ["dev"], **MIGRATION_SETTINGS))
-    domain = once_per_run(run_dir, "synth-api-domain", lambda o: synth_environments(
-        o, ["dev"], PAYMENTS_API_DOMAIN_NAME=DOMAIN, PAYMENTS_API_CERTIFICATE_ARN=CERTIFICATE))
-    return [migration / "dev" / "stacks", domain / "dev" / "stacks"]
+def optional_synths(migration_synth: Path) -> list[Path]:
+    """The stacks of dev with the optional parts on that no environment has by default: the suite's
+    once-per-run migration synth (conftest ``migration_synth``, as tests/test_migration.py reads it).
+    The custom domain needs none: prod has it (it is required there), so its outputs are listed as
+    prod's, whichever synth adds them too."""
+    return [migration_synth]
 
 
-def test_the_suite_synthesizes_every_optional_part_the_generator_does() -> None:
+def test_the_suite_synthesizes_every_optional_part_the_generator_does(prod_stack: Synthesized) -> None:
     assert sorted(docs.OPTIONAL_PARTS) == ["api_domain_name", "migration_enabled"]  # optional_synths above
+    assert prod_stack.resources("aws_api_gateway_domain_name"), "prod has the custom domain (its outputs)"
 
 
 def _rendered(path: str, request: pytest.FixtureRequest) -> str:

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from modules.migration.replication import TABLE_MAPPINGS
-from tests.conftest import once_per_run
-from tests.support import Synthesized, statement, synth_environments
+from tests.support import Synthesized, statement
 from tests.test_cutover import MIGRATION_ENV
 
 ZONE = "Z0123456789ABCDEFGHIJ"
@@ -31,9 +30,8 @@ MIGRATION_TYPES = (
 
 
 @pytest.fixture(scope="module")
-def mig(run_dir: Path) -> Synthesized:
-    out = once_per_run(run_dir, "synth-migration", lambda o: synth_environments(o, ["dev"], **ENV))
-    return Synthesized(out / "dev" / "stacks" / "payments-dev" / "cdk.tf.json")
+def mig(migration_synth: Path) -> Synthesized:
+    return Synthesized(migration_synth / "payments-dev" / "cdk.tf.json")
 
 
 def resources_under(stack: Synthesized, prefix: str) -> list[str]:
@@ -235,15 +233,11 @@ def test_migration_leaves_the_rest_of_the_stack_unchanged(mig: Synthesized, stac
     assert set(mig.json["output"]) - set(stack.json["output"]) == {"migration-task-id", "dashboard-url"}
 
 
-def test_checkov_finds_nothing_on_the_migration_beyond_dev_relaxations(run_dir: Path, mig: Synthesized) -> None:
+def test_checkov_finds_nothing_on_the_migration_beyond_dev_relaxations(checkov_reports: dict[str, Any]) -> None:
     """The gate scans prod, where the migration is off; this scans the migration-on dev stack and
     allows on the migration's resources only checks that dev's own settings fail everywhere (log
     retention under a year), which prod's settings pass."""
-    from tests.test_checkov import scan
-
-    out = once_per_run(run_dir, "checkov-migration",
-                       lambda o: (o / "report.json").write_text(json.dumps(scan(mig.path))))
-    failed = json.loads((out / "report.json").read_text())["results"]["failed_checks"]
+    failed = checkov_reports["payments-dev-migration"]["results"]["failed_checks"]
     ours = [c for c in failed if c["resource"].split(".", 1)[-1].startswith("migration_")]
     dev_relaxations = {c["check_id"] for c in failed if c not in ours}
     assert ours, "expected the dev-retention finding on the DMS log group (proves the scan saw it)"

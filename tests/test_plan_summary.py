@@ -1,12 +1,12 @@
 """scripts/plan_summary.py over REAL plans: Terraform plans a small config against a local moto server.
 
 Each scenario is one instance of a small module: a DynamoDB table (provisioned capacity: it has an
-idle cost), an S3 bucket and a SecureString SSM parameter. The fixture applies four instances with
-a local backend, then makes two plans: the whole configuration from nothing, and one edit of each
-instance (in-place update, a change of the table's capacity, forced replacement of the table,
-deletion of the table). A scenario's plan is that plan's JSON restricted to its instance, with the
-addresses as the module itself names them (``aws_dynamodb_table.payments``): what Terraform
-plans for the module alone, at a third of the Terraform runs (each one loads the provider's schema).
+idle cost), an S3 bucket and a SecureString SSM parameter. The fixture plans four instances from
+nothing with a local backend and applies that plan, then plans one edit of each instance (in-place
+update, a change of the table's capacity, forced replacement of the table, deletion of the table).
+A scenario's plan is that plan's JSON restricted to its instance, with the addresses as the module
+itself names them (``aws_dynamodb_table.payments``): what Terraform plans for the module alone, in
+a third of the Terraform runs (each run starts the provider up to three times).
 The moto server and the Terraform runs happen once per run (a file lock, shared by the xdist workers).
 """
 
@@ -18,7 +18,6 @@ import io
 import json
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +94,7 @@ def workdir_with_modules(path: Path, cfg: dict[str, Any]) -> Path:
 
 
 def plan_json(workdir: Path, env: dict[str, str]) -> dict[str, Any]:
-    """``terraform init``, ``plan -out`` + ``show -json`` in ``workdir`` (plans only read the state)."""
+    """``terraform init``, ``plan -out plan.out`` + ``show -json`` in ``workdir``."""
     terraform.run(workdir, ["init", "-input=false", "-no-color"], env=env)
     terraform.run(workdir, ["plan", "-input=false", "-no-color", "-lock=false", "-out=plan.out"], env=env)
     return json.loads(terraform.run(workdir, ["show", "-json", "plan.out"], env=env).stdout)
@@ -114,23 +113,17 @@ def only_module(plan: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def build_plans(outdir: Path) -> None:
-    """Apply the four instances while the plan from nothing runs beside it; then plan every edit
-    at once (read-only, -lock=false) and keep each scenario's share of the two plans."""
+    """Plan the four instances from nothing and apply that saved plan; then plan every edit at once
+    and keep each scenario's share of the two plans."""
     state = outdir / "terraform.tfstate"
     # The rehearsal's own local endpoint and scrubbed environment (no real AWS profile can leak in).
     with rehearse.MotoServer(outdir / "moto.log", aws_managed_policies=False) as server:
-        endpoint = server.url
-        env = rehearse.endpoint_env(endpoint, "us-east-1")
-        base = workdir_with_modules(outdir / "base", config(endpoint, state, BASE))
-        fresh = workdir_with_modules(outdir / "create", config(endpoint, outdir / "empty.tfstate", BASE))
-        edited = workdir_with_modules(outdir / "edit", config(endpoint, state, EDITED))
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            create = pool.submit(plan_json, fresh, env)
-            terraform.run(base, ["init", "-input=false", "-no-color"], env=env)
-            terraform.run(base, ["apply", "-input=false", "-no-color", "-auto-approve"], env=env)
-            edits = plan_json(edited, env)
-            plans = {"create": only_module(create.result(), "update"),
-                     **{name: only_module(edits, name) for name in EDITS}}
+        env = rehearse.endpoint_env(server.url, "us-east-1")
+        base = workdir_with_modules(outdir / "base", config(server.url, state, BASE))
+        create = plan_json(base, env)
+        terraform.run(base, ["apply", "-input=false", "-no-color", "plan.out"], env=env)
+        edits = plan_json(workdir_with_modules(outdir / "edit", config(server.url, state, EDITED)), env)
+    plans = {"create": only_module(create, "update"), **{name: only_module(edits, name) for name in EDITS}}
     for name, plan in plans.items():
         (outdir / f"{name}.json").write_text(json.dumps(plan))
 

@@ -95,3 +95,9 @@ def test_locked_hash_is_the_mirrors_provider(tmp_path, stack):
     mirror = set(re.findall(r'"(h1:[^"]+)"', _locked_aws((tmp_path / ".terraform.lock.hcl").read_text())))
     committed = set(re.findall(r'"(h1:[^"]+)"', _locked_aws((PROJECT_ROOT / ".terraform.lock.hcl").read_text())))
     assert mirror and mirror <= committed
+
+
+def test_terraform_runs_with_a_less_eager_go_gc_unless_the_caller_chose_one():
+    """Terraform and the provider allocate heavily exchanging the provider's schema (scripts/terraform.py)."""
+    assert terraform.terraform_env({})["GOGC"] == terraform.GO_GC_PERCENT == "400"
+    assert terraform.terraform_env({"GOGC": "100"})["GOGC"] == "100"

@@ -237,3 +237,18 @@ def test_full_rehearsal(tmp_path: Path) -> None:
     # issue 20: a forced MODIFY and a deleted audit object are both reported, replay restores, clean
     assert "(digest_differs) and deleted object of" in proc.stdout and "second reconcile clean" in proc.stdout
     print(report, f"\n(wall {time.monotonic() - started:.0f}s)")
+
+
+def test_endpoints_started_side_by_side_each_answer_for_themselves(tmp_path: Path) -> None:
+    """Each endpoint binds its own free port (a port picked first and bound later could be taken by
+    another test's endpoint meanwhile, and the rehearsal would then deploy into that one)."""
+    import boto3
+
+    servers = [rehearse.MotoServer(tmp_path / f"moto-{n}.log", aws_managed_policies=False) for n in (1, 2)]
+    with servers[0] as one, servers[1] as two:
+        assert one.port and two.port and one.port != two.port
+        s3 = {s.url: boto3.client("s3", endpoint_url=s.url, region_name="us-east-1", aws_access_key_id="test",
+                                  aws_secret_access_key="test") for s in (one, two)}
+        s3[one.url].create_bucket(Bucket="only-on-one")
+        assert [b["Name"] for b in s3[one.url].list_buckets()["Buckets"]] == ["only-on-one"]
+        assert s3[two.url].list_buckets()["Buckets"] == []

@@ -37,7 +37,7 @@ def other_account_credentials(sts: Any) -> dict[str, str]:
             "token": creds["SessionToken"]}
 
 
-def refuse_other_account(stack_dir: Path, env: Mapping[str, str], sts: Any, logs: Path) -> str:
+def refuse_other_account(stack_dir: Path, env: Mapping[str, str], sts: Any, logs: Path, niceness: int = 0) -> str:
     """``terraform plan`` of ``stack_dir`` with the provider's credentials swapped for another
     account's (a Terraform override file, removed again): it must fail on the account check, having
     read nothing. ``-lock=false``: the refused plan must not leave the state lock behind either."""
@@ -46,7 +46,7 @@ def refuse_other_account(stack_dir: Path, env: Mapping[str, str], sts: Any, logs
     started = time.perf_counter()
     try:
         proc = terraform.run(stack_dir, ["plan", "-input=false", "-no-color", "-lock=false"], env=dict(env),
-                             check=False)
+                             check=False, niceness=niceness)
     finally:
         override.unlink(missing_ok=True)
     logs.mkdir(parents=True, exist_ok=True)

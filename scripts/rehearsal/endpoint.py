@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,19 +18,16 @@ from scripts.rehearsal.common import RehearsalError
 
 REHEARSAL_KEY = "test"  # moto accepts any key; not credentials
 READY_TIMEOUT = 60.0
+RUNNING_ON = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")  # werkzeug's line, with the bound port
 # Settings of the caller's shell that must not leak into the rehearsal (it synthesizes its own).
 LEAKING_PREFIXES = ("PAYMENTS_", "ENVIRONMENT_SUFFIX", "AWS_", "TF_")
 KEEP = ("PAYMENTS_PROVIDER_MIRROR",)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class MotoServer:
-    """``python -m moto.server`` on a free loopback port; only this process is ever stopped.
+    """``python -m moto.server`` on a loopback port: the one given, else a free one the server binds
+    itself and prints (a port picked beforehand can be taken by another test's server before this
+    one binds it, which then answers for it). Only this process is ever stopped.
 
     ``aws_managed_policies``: IAM knows AWS's managed policies (ReadOnlyAccess and the like), as the
     rehearsal's account stack needs. They cost the server ~0.5 s after every ``/moto-api/reset``,
@@ -38,7 +35,7 @@ class MotoServer:
 
     def __init__(self, log_path: Path, port: int | None = None, *, aws_managed_policies: bool = True):
         self.aws_managed_policies = aws_managed_policies
-        self.port = port or free_port()
+        self.port = port or 0  # 0: the server binds a free port itself and says which (no race)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -58,9 +55,16 @@ class MotoServer:
             if self.proc.poll() is not None:
                 raise RehearsalError(f"moto_server exited with {self.proc.returncode}: "
                                      f"{tail(self.log_path)}")
+            if not self.port:  # a port picked beforehand could be taken meanwhile by another server
+                bound = RUNNING_ON.search(self.log_path.read_text(errors="replace"))
+                if not bound:
+                    time.sleep(0.1)
+                    continue
+                self.port = int(bound.group(1))
+                self.url = f"http://127.0.0.1:{self.port}"
             try:
                 with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=2) as resp:
-                    if resp.status == 200:
+                    if resp.status == 200 and self.proc.poll() is None:
                         return self
             except OSError:
                 time.sleep(0.2)

@@ -18,6 +18,10 @@ from scripts.rehearsal.common import PROJECT_ROOT, RehearsalError
 from scripts.rehearsal.endpoint import clean_env
 
 PARALLELISM = "-parallelism=20"
+# The CPU priority (nice increment) of Terraform runs beside the critical path (state bucket, deploy,
+# no-change diff, destroy): the reviewed plan, the account stack's apply, the wrong-account plan.
+# On two cores they fill what the critical path leaves, mostly while the provider polls Aurora.
+BESIDE = 10
 CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
 BUCKET_TIMEOUT = 120.0  # seconds for the state stack to create the state bucket
 NO_COLOR = ("init", "apply", "plan", "destroy", "output")
@@ -69,12 +73,14 @@ class Terraform:
     workdir: Path
     env: dict[str, str]
     logs: Path
+    niceness: int = 0  # BESIDE for work off the critical path
 
     def __call__(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
         if args[0] in NO_COLOR:
             args = (args[0], "-no-color", *args[1:])
         return logged_run(self.logs, name, f"terraform {args[0]}", f"terraform {' '.join(args)}",
-                          lambda: terraform.run(self.workdir, args, env=self.env, check=False))
+                          lambda: terraform.run(self.workdir, args, env=self.env, check=False,
+                                                niceness=self.niceness))
 
 
 @dataclass
@@ -237,7 +243,7 @@ def review_create_plan(stack_dir: Path, target: Path, env: dict[str, str], logs:
 
     review = working_copy(stack_dir, target, initialized=False)
     bootstrap.use_local_state(review, review / "empty.tfstate")
-    tf = Terraform(review, env, logs / "stack")
+    tf = Terraform(review, env, logs / "stack", niceness=BESIDE)
     tf("init-review", "init", "-input=false")
     return saved_plan(tf, "create", [])
 
