@@ -4,9 +4,11 @@
   production synth has no ignore_changes and no count anywhere;
 * state locking is real: while one terraform holds the S3 lock file of the project's backend on a
   local endpoint, a second one is refused with a lock error, and gets through once it is released;
-* the whole rehearsal (marked ``rehearsal``: minutes) exits 0 with ``cdktf diff`` (the reviewed
-  plan) + ``cdktf deploy payments-dev --auto-approve``, an empty ``cdktf diff``, the smoke test and
-  destroy all done.
+* the whole rehearsal (marked ``rehearsal``: minutes) of a pull request's preview exits 0 with the
+  reviewed plan, ``cdktf deploy payments-pr42 --auto-approve``, an empty ``cdktf diff``, the smoke
+  test and the destroy all done. A preview is dev's stack with dev's settings in dev's account under
+  another name, and the environment created and destroyed most often: destroying it must leave the
+  account's API Gateway logging with the account stack's role (``make rehearse`` rehearses dev).
 
 Everything runs from the repo; only PAYMENTS_PROVIDER_MIRROR (an offline provider mirror) comes from
 outside, for the full rehearsal.
@@ -187,13 +189,17 @@ def test_each_command_of_a_phase_is_timed_in_order_for_the_report(tmp_path: Path
     assert report.to_json()["steps"] == [[what, seconds] for what, seconds in steps]
 
 
+# The environment the suite rehearses: a preview (see the module docstring).
+PREVIEW = "pr42"
+
+
 @pytest.mark.rehearsal
 def test_full_rehearsal(tmp_path: Path) -> None:
     env = clean_env()
     env.setdefault("JSII_NODE", str(PROJECT_ROOT / "node_modules" / ".bin" / "node"))
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "scripts.rehearse", "--environment", "dev", "--workdir", str(tmp_path / "work")],
+        [sys.executable, "-m", "scripts.rehearse", "--environment", PREVIEW, "--workdir", str(tmp_path / "work")],
         cwd=PROJECT_ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         timeout=900)
     report = proc.stdout[proc.stdout.rfind("rehearsal report:"):]
@@ -207,7 +213,7 @@ def test_full_rehearsal(tmp_path: Path) -> None:
     assert phases["plan"].endswith("no changes"), report  # `cdktf diff` after `cdktf deploy`
     # make bootstrap, twice, beside the deploy: local state moved into its own bucket, SSE-KMS under
     # the key the backend names (scripts/rehearsal/state.py), nothing left on disk, then a no-op.
-    assert "make bootstrap: state in s3://payments-rehearsal-state-dev/payments/state/terraform.tfstate " \
+    assert f"make bootstrap: state in s3://payments-rehearsal-state-{PREVIEW}/payments/state/terraform.tfstate " \
            "(SSE-KMS, arn:aws:kms:us-east-1:123456789012:alias/payment-terraform-state), no local copy; " \
            "run again: converged" in phases["state-join"], report
     # Account per environment: the account stack owns API Gateway's logging role; a plan with another
@@ -216,7 +222,7 @@ def test_full_rehearsal(tmp_path: Path) -> None:
     assert "account stack applied: API Gateway logs with payment-apigw-cloudwatch-us-east-1 (exists)" \
         in phases["state-join"], report
     assert "refused ('AWS account ID not allowed: 111111111111'), nothing read" in phases["other-account"], report
-    assert "payments-dev destroyed: API Gateway logs with payment-apigw-cloudwatch-us-east-1 (exists)" \
+    assert f"payments-{PREVIEW} destroyed: API Gateway logs with payment-apigw-cloudwatch-us-east-1 (exists)" \
         in phases["destroy"], report
     # `cdktf diff` wrote the plan the gate passed; `cdktf deploy` created exactly its resources.
     assert "plan gate passed (" in phases["apply"] and "cdktf deploy created exactly those" in phases["apply"], report
