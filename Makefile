@@ -75,6 +75,8 @@ deploy-account: deps
 	$(CDKTF_ENV) cdktf deploy payments-account
 
 test: deps
+	@# Compiled once, before the workers and their subprocesses import the same modules at once.
+	$(PY) -m compileall -q -j 0 main.py modules scripts lambdas tests docs/api/client >/dev/null
 	$(WITH_MIRROR) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps
