@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -271,7 +274,21 @@ def state_addresses(tf: Terraform) -> list[str]:
 
 
 def plugin_cache() -> Path:
-    """Terraform's provider cache (``build/``): the ~700 MB provider is linked, not copied, per init."""
+    """Terraform's provider cache (``build/``): the ~700 MB provider is linked, not copied, per init.
+
+    Filled here, once, under a file lock, with the provider the project's lock file pins: Terraform's
+    cache is not safe for concurrent first installs (two inits that both install the provider race
+    on its directory: "mkdir ...: file exists"), and the rehearsal and the tests start inits side by
+    side, on a fresh clone with an empty cache."""
     cache = PROJECT_ROOT / "build" / "terraform-plugin-cache"
     cache.mkdir(parents=True, exist_ok=True)
+    with open(cache.parent / ".terraform-plugin-cache.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not any(cache.glob("registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*")):
+            with tempfile.TemporaryDirectory(dir=cache.parent, prefix="plugin-cache-") as tmp:
+                shutil.copy(PROJECT_ROOT / ".terraform.lock.hcl", tmp)
+                (Path(tmp) / "providers.tf.json").write_text(json.dumps(
+                    {"terraform": {"required_providers": {"aws": {"source": "hashicorp/aws"}}}}))
+                terraform.run(Path(tmp), ["init", "-input=false", "-no-color", "-backend=false"],
+                              env={**os.environ, "TF_PLUGIN_CACHE_DIR": str(cache)})
     return cache
