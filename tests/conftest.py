@@ -15,8 +15,8 @@ from typing import Callable
 import pytest
 
 from tests.support import (
-    ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized, checkov_scan, read_botocore_data_once_per_process,
-    synth_environments,
+    ACCOUNT_SETTINGS, MIGRATION_SYNTH_SETTINGS, PROJECT_ROOT, Synthesized, checkov_scan,
+    read_botocore_data_once_per_process, synth_environments,
 )
 
 RUNS_ROOT = PROJECT_ROOT / "build" / "test-runs"
@@ -69,10 +69,9 @@ GATED_STACKS = ("payments-prod", "payments-state", "payments-account", "payments
 
 @pytest.fixture(scope="session")
 def migration_synth(run_dir: Path) -> Path:
-    """``<run>/synth-migration/dev/stacks``: dev with the migration on (tests/test_migration.py ENV)."""
-    from tests.test_migration import ENV
-
-    return once_per_run(run_dir, "synth-migration", lambda o: synth_environments(o, ["dev"], **ENV)) / "dev" / "stacks"
+    """``<run>/synth-migration/dev/stacks``: dev with the migration on (MIGRATION_SYNTH_SETTINGS)."""
+    return once_per_run(run_dir, "synth-migration",
+                        lambda o: synth_environments(o, ["dev"], **MIGRATION_SYNTH_SETTINGS)) / "dev" / "stacks"
 
 
 @pytest.fixture(scope="session")

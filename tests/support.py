@@ -165,3 +165,15 @@ def checkov_scan(paths: Iterable[Path]) -> dict[Path, dict[str, Any]]:
     listed = sum(len(results.get(k, [])) for k in ("failed_checks", "passed_checks", "skipped_checks"))
     assert counted == listed, f"checks of files not scanned? {listed - counted} unattributed"
     return reports
+
+
+def _migration_synth_settings() -> dict[str, str]:
+    from scripts.rehearsal.smoke import MIGRATION_SETTINGS
+
+    # Dev has no dashboard by default (docs/maintainers/cost.md); the migration's row needs one.
+    return {**MIGRATION_SETTINGS, "PAYMENTS_CUTOVER_HOSTED_ZONE_ID": MIGRATION_ZONE, "PAYMENTS_DASHBOARD_ENABLED": "true"}
+
+
+MIGRATION_ZONE = "Z0123456789ABCDEFGHIJ"
+# dev with the migration on, as the suite synthesizes it once per run (conftest ``migration_synth``).
+MIGRATION_SYNTH_SETTINGS = _migration_synth_settings()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from typing import Any
 
 import pytest
 
@@ -23,23 +22,17 @@ CHECKOV_VERSION = "3.3.30"
 CHECK_ID = re.compile(r"^\s*-\s*(CKV2?_[A-Z0-9]+_\d+)\s*(?:#\s*(.*))?$")
 
 
-@pytest.fixture(scope="module")
-def reports(checkov_reports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The session's prod synth with the account settings, scanned once per run (conftest)."""
-    return checkov_reports
-
-
 @pytest.mark.parametrize("stack_name", GATED_STACKS)
-def test_checkov_finds_no_failed_check(reports, stack_name):
-    report = reports[stack_name]
+def test_checkov_finds_no_failed_check(checkov_reports, stack_name):
+    report = checkov_reports[stack_name]
     failed = report.get("results", {}).get("failed_checks", [])
     ids = sorted({f"{c['check_id']} {c['resource']} ({c['check_name']})" for c in failed})
     assert report["summary"]["failed"] == 0, f"{stack_name}: failed checks:\n" + "\n".join(ids)
 
 
 @pytest.mark.parametrize("stack_name", GATED_STACKS)
-def test_checkov_parsed_and_ran_checks(reports, stack_name):
-    summary = reports[stack_name]["summary"]
+def test_checkov_parsed_and_ran_checks(checkov_reports, stack_name):
+    summary = checkov_reports[stack_name]["summary"]
     assert summary["parsing_errors"] == 0
     assert summary["passed"] > 0
 

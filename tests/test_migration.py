@@ -14,12 +14,8 @@ import pytest
 
 from modules.migration.replication import TABLE_MAPPINGS
 from tests.support import Synthesized, statement
-from tests.test_cutover import MIGRATION_ENV
+from tests.support import MIGRATION_SYNTH_SETTINGS as ENV, MIGRATION_ZONE as ZONE
 
-ZONE = "Z0123456789ABCDEFGHIJ"
-# Dev has no dashboard by default (docs/maintainers/cost.md); the migration's row needs one.
-ENV = {**MIGRATION_ENV, "PAYMENTS_CUTOVER_HOSTED_ZONE_ID": ZONE, "PAYMENTS_DASHBOARD_ENABLED": "true"}
-ENV.pop("ENVIRONMENT_SUFFIX")
 SOURCE_SECRET = ENV["PAYMENTS_ONPREM_DB_SECRET_ARN"]
 MIGRATION_TYPES = (
     "aws_customer_gateway", "aws_vpn_gateway", "aws_vpn_gateway_attachment", "aws_vpn_connection",

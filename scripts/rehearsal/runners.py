@@ -163,32 +163,39 @@ class Background(threading.Thread):
         return self.seconds
 
 
-def wait_for_bucket(s3: Any, bucket: str, background: Background, timeout: float = BUCKET_TIMEOUT) -> None:
+def _wait_for_s3(head: Callable[[], object], abandon: Callable[[], None], what: str, timeout: float) -> None:
+    """Poll ``head`` (raises until the thing exists) every half second; ``abandon`` raises once the
+    command that was to make it can no longer do so."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            s3.head_bucket(Bucket=bucket)
+            head()
             return
-        except Exception:  # botocore ClientError 404 until the state stack creates it
-            if not background.is_alive():
-                background.join_result()
-                raise RehearsalError(f"the state stack finished without creating {bucket}")
+        except Exception:  # botocore ClientError 404 until it is made
+            abandon()
             time.sleep(0.5)
-    raise RehearsalError(f"state bucket {bucket} not created after {timeout:.0f}s")
+    raise RehearsalError(f"{what} not created after {timeout:.0f}s")
+
+
+def wait_for_bucket(s3: Any, bucket: str, background: Background, timeout: float = BUCKET_TIMEOUT) -> None:
+    """Until the state stack's apply in ``background`` has made ``bucket``."""
+    def abandon() -> None:
+        if not background.is_alive():
+            background.join_result()
+            raise RehearsalError(f"the state stack finished without creating {bucket}")
+
+    _wait_for_s3(lambda: s3.head_bucket(Bucket=bucket), abandon, f"state bucket {bucket}", timeout)
 
 
 def wait_for_object(s3: Any, bucket: str, key: str, stop: threading.Event,
                     timeout: float = BUCKET_TIMEOUT * 2) -> None:
     """Until ``s3://bucket/key`` exists (a state another command is writing), unless ``stop`` is set
     (that command failed) or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while not stop.is_set() and time.monotonic() < deadline:
-        try:
-            s3.head_object(Bucket=bucket, Key=key)
-            return
-        except Exception:  # botocore ClientError 404 until the first state is written
-            time.sleep(0.5)
-    raise RehearsalError(f"s3://{bucket}/{key} did not appear")
+    def abandon() -> None:
+        if stop.is_set():
+            raise RehearsalError(f"s3://{bucket}/{key}: stopped waiting (the rehearsal ended)")
+
+    _wait_for_s3(lambda: s3.head_object(Bucket=bucket, Key=key), abandon, f"s3://{bucket}/{key}", timeout)
 
 
 def no_changes(plan_json: Mapping[str, Any]) -> list[str]:
