@@ -26,7 +26,7 @@ PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
 .PHONY: deps synth synth-cli test bench rehearse release plan diff deploy deploy-account cost clean bootstrap merchant-add merchant-remove merchant-list cdktn-readiness docs
-.PHONY: merchant-suspend merchant-resume merchant-register
+.PHONY: merchant-suspend merchant-resume merchant-register canary-onboard
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -146,6 +146,11 @@ merchant-list: deps
 # docs/operators/merchant-registry.md
 merchant-suspend merchant-resume merchant-register: merchant-%: deps
 	$(PY) -m scripts.merchants $* "$(NAME)" --environment $(ENVIRONMENT_SUFFIX)
+
+# make canary-onboard [ENVIRONMENT_SUFFIX=dev]: onboard the environment's synthetic merchant (the canary's
+# credentials, marked synthetic in the registry); nothing when it is onboarded already. docs/operators/canary.md
+canary-onboard: deps
+	$(PY) -m scripts.merchants canary --environment $(ENVIRONMENT_SUFFIX)
 
 # make cutover ENVIRONMENT_SUFFIX=prod [STEP=10|50|100]: move the new API's share of the merchant-facing
 # name one rung up, only when every signal is green; make rollback: all traffic back to legacy now.

@@ -5,6 +5,7 @@ the merchant-data roles through which fraud-check and process reach merchant dat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Sequence
 
 from cdktf import TerraformResourceLifecycle
@@ -53,6 +54,10 @@ class FunctionSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
     timeout: int = 10
     memory_size: int = 256
+    # Files shipped beside the handler from elsewhere in the repository (the canary's reference client).
+    extra_files: tuple[Path, ...] = ()
+    # None: the settings' lambda_reserved_concurrency (the payment functions).
+    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ class PaymentFunction(Construct):
         ]
         policy = IamRolePolicy(self, "policy", role=self.role.id, name=f"{self.name}-least-privilege",
                                policy=policy_document(*statements))
-        code = lambda_asset(self, "code", spec.source_dir)
+        code = lambda_asset(self, "code", spec.source_dir, spec.extra_files)
         self.function = LambdaFunction(
             self, "function", function_name=self.name, description=spec.description,
             role=self.role.arn, runtime=RUNTIME, handler=spec.handler,
@@ -135,7 +140,8 @@ class PaymentFunction(Construct):
             # drops what must not outlive a restore).
             snap_start=LambdaFunctionSnapStart(apply_on="PublishedVersions") if s.lambda_snap_start else None,
             publish=True,
-            reserved_concurrent_executions=s.lambda_reserved_concurrency,
+            reserved_concurrent_executions=(s.lambda_reserved_concurrency if spec.reserved_concurrency is None
+                                            else spec.reserved_concurrency),
             kms_key_arn=props.kms_key_arn,
             environment=LambdaFunctionEnvironment(variables={
                 "ENVIRONMENT": s.environment, "LOG_LEVEL": "INFO",

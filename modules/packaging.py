@@ -36,8 +36,9 @@ def _staging_root() -> Path:
     return root
 
 
-def stage_source(source: Path, name: str) -> Path:
-    """Copy the shipped files of ``source`` into a fresh staging folder named ``name``."""
+def stage_source(source: Path, name: str, extra_files: tuple[Path, ...] = ()) -> Path:
+    """Copy the shipped files of ``source``, and ``extra_files`` beside them, into a fresh staging
+    folder named ``name``."""
     target = _staging_root() / name
     if target.exists():
         shutil.rmtree(target)
@@ -48,10 +49,13 @@ def stage_source(source: Path, name: str) -> Path:
             shutil.copyfile(path, target / relative)  # contents only: no times, no modes
     if not target.exists():
         raise FileNotFoundError(f"no shipped source files in {source}")
+    for path in extra_files:
+        shutil.copyfile(path, target / path.name)
     return target
 
 
-def lambda_asset(scope: Construct, id: str, source_dir: str) -> TerraformAsset:
-    """A zip asset of ``lambdas/<source_dir>`` holding only its shipped files."""
-    staged = stage_source(LAMBDAS_DIR / source_dir, source_dir.replace("/", "-"))
+def lambda_asset(scope: Construct, id: str, source_dir: str, extra_files: tuple[Path, ...] = ()) -> TerraformAsset:
+    """A zip asset of ``lambdas/<source_dir>`` holding only its shipped files (and ``extra_files``,
+    e.g. the merchants' reference client the canary uses, kept in one place: docs/api/client/)."""
+    staged = stage_source(LAMBDAS_DIR / source_dir, source_dir.replace("/", "-"), extra_files)
     return TerraformAsset(scope, id, path=str(staged), type=AssetType.ARCHIVE)

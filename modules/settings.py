@@ -130,6 +130,13 @@ class Settings:
     # Merchants (app client ids, comma-separated, at most 20) with their own Merchant dimension in
     # the business metrics; every other merchant is counted as "other" (payments_core.metrics).
     metrics_merchants: str = ""
+    # The synthetic merchant (docs/operators/canary.md): a scheduled function that gets a token as
+    # this merchant and pays through every route; its alarm is what Route 53 reads for the new API.
+    canary_enabled: bool = True
+    canary_merchant: str = "synthetic-canary"
+    canary_interval_minutes: int = 5
+    # Consecutive failed runs before the payment-canary alarm (and the health check) turn red.
+    canary_failed_runs: int = 2
     # Latency budget (docs/maintainers/performance-latency.md). Graviton: ~20 % cheaper per GB-second.
     lambda_architecture: str = "arm64"
     # Memory (MB) per function over the default 256, e.g. "process=1024" (CPU grows with memory).

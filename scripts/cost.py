@@ -5,7 +5,8 @@
 Idle means 730 hours a month and zero traffic: only what AWS bills by the hour or month whether
 anything happens or not (Aurora at its minimum capacity, 0 when it may auto-pause; NAT gateways and
 their public IPv4 addresses; interface endpoints per AZ; the WAF web ACL and its rules; dashboards;
-alarms; KMS keys; secrets). Prices come from ``scripts/prices.json`` (source and date inside). A
+alarms; KMS keys; secrets), plus the standing traffic of a schedule (the synthetic merchant's runs,
+which happen with or without merchants). Prices come from ``scripts/prices.json`` (source and date inside). A
 resource type that is neither priced nor listed there as free at idle is reported as *unpriced*,
 never counted as zero. Request-, GB- and duration-priced usage is outside the figure by definition.
 
@@ -251,6 +252,21 @@ def _provisioned_concurrency(r: Resource, resources: Sequence[Resource], p: Pric
     return [Line(r.type, f"provisioned concurrency, GB ({arch})", Decimal(executions) * gb, p.monthly(key))]
 
 
+# A schedule is standing traffic, not idle: the runs of what a scheduled rule starts are billed
+# whatever the merchants do. Known schedules (rule name suffix -> price key); any other is unpriced.
+SCHEDULES = {"canary": ("synthetic_merchant_month", "synthetic merchant runs (modules/canary.py)")}
+
+
+def _event_rule(r: Resource, _: Sequence[Resource], p: PriceTable) -> list[Line]:
+    if not r.values.get("schedule_expression"):
+        return []  # on an event pattern: free, the events it matches are billed with their target
+    name = str(r.values.get("name") or "")
+    for component, (key, what) in SCHEDULES.items():
+        if name.startswith(f"payment-{component}-"):
+            return [Line(r.type, what, ONE, p.monthly(key))]
+    return [Line(r.type, "scheduled rule: its runs", ONE, None)]
+
+
 def _fixed(key: str, what: str) -> Rule:
     return lambda r, _, p: [Line(r.type, what, ONE, p.monthly(key))]
 
@@ -269,6 +285,7 @@ RULES: Mapping[str, Rule] = {
     "aws_wafv2_web_acl": _web_acl,
     "aws_cloudwatch_dashboard": _fixed("cloudwatch_dashboard_month", "dashboard"),
     "aws_cloudwatch_metric_alarm": _metric_alarm,
+    "aws_cloudwatch_event_rule": _event_rule,
     "aws_lambda_provisioned_concurrency_config": _provisioned_concurrency,
     "aws_cloudwatch_composite_alarm": _fixed("cloudwatch_composite_alarm_month", "composite alarm"),
     "aws_kms_key": _fixed("kms_key_month", "customer managed key"),

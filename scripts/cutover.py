@@ -6,7 +6,8 @@ green signals; or move all of it back (docs/operators/migration.md).
   * its full load is complete (100 %, no table loading, queued or errored);
   * every table's validation state is ``Validated``;
   * CDC latency (source and target) has data and stays under ``cdc_latency_threshold_seconds``;
-  * the API and migration alarms exist and are ``OK`` (``INSUFFICIENT_DATA`` or missing is red);
+  * the synthetic merchant's (canary), the API's and the migration's alarms exist and are ``OK``
+    (``INSUFFICIENT_DATA`` or missing is red);
   * the weights have stayed on their rung at least ``cutover_min_minutes_per_rung`` (the TXT record
     ``_cutover.<name>`` written with every change says since when);
 then, only if all are green, replaces both weighted records in one Route 53 change batch (DELETE
@@ -66,9 +67,10 @@ class Check:
 
 
 def alarm_names(s: Settings) -> list[str]:
-    """Alarms that must be OK before traffic moves: the API's own and the migration's."""
+    """Alarms that must be OK before traffic moves: the synthetic merchant's (a merchant can pay through
+    the new API), the API's own and the migration's."""
     return [s.name(f"{key}-alarm") for key in (
-        "api-5xx", "api-p99-latency", "cdc-latency-source", "cdc-latency-target", "validation-failures")]
+        "canary", "api-5xx", "api-p99-latency", "cdc-latency-source", "cdc-latency-target", "validation-failures")]
 
 
 class Signals:

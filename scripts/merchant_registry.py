@@ -2,7 +2,8 @@
 modules/merchant_registry.py): what scripts/merchants.py records and changes there.
 
 One item per app client id: ``merchant``, ``api_key_id``, ``usage_plan_id``, ``status``
-(active / suspended / removed) and the times of each change. The API functions read it
+(active / suspended / removed), the times of each change, and ``synthetic`` ("true") on the
+platform's own canary merchant (``make canary-onboard``). The API functions read it
 (lambdas/shared/python/payments_core/registry.py, cache 30 s) and refuse a suspended or removed
 merchant and any API key other than the one recorded here.
 
@@ -36,11 +37,14 @@ def _plain(item: dict[str, Any]) -> dict[str, str]:
 
 
 def record(ddb: Any, table: str, *, client_id: str, merchant: str, api_key_id: str,
-           usage_plan_id: str | None, now: Callable[[], str] = utc_now) -> dict[str, str]:
-    """A new, active merchant; refused when the client id is recorded already."""
+           usage_plan_id: str | None, synthetic: bool = False,
+           now: Callable[[], str] = utc_now) -> dict[str, str]:
+    """A new, active merchant; refused when the client id is recorded already. ``synthetic``: the
+    platform's canary (the functions mark its payments and keep it out of the business metrics)."""
     stamp = now()
     row = {"client_id": client_id, "merchant": merchant, "api_key_id": api_key_id,
-           "usage_plan_id": usage_plan_id, "status": ACTIVE, "created_at": stamp, "updated_at": stamp}
+           "usage_plan_id": usage_plan_id, "status": ACTIVE, "created_at": stamp, "updated_at": stamp,
+           "synthetic": "true" if synthetic else None}
     try:
         ddb.put_item(TableName=table, Item=_item(row), ConditionExpression="attribute_not_exists(client_id)")
     except ddb.exceptions.ConditionalCheckFailedException:

@@ -185,7 +185,9 @@ def fetch_command(env: Environment, merchant: str) -> str:
             f"--secret-id {secret_name(merchant, env.name)} --query SecretString --output text")
 
 
-def add(aws: Aws, env: Environment, merchant: str, scopes: Sequence[str] | None, limits: PlanLimits) -> Onboarded:
+def add(aws: Aws, env: Environment, merchant: str, scopes: Sequence[str] | None, limits: PlanLimits,
+        synthetic: bool = False) -> Onboarded:
+    """Onboard ``merchant``; ``synthetic``: the platform's canary, so marked in the registry."""
     check_name(merchant)
     allowed = available_scopes(aws, env)
     scopes = list(scopes or allowed)
@@ -224,7 +226,7 @@ def add(aws: Aws, env: Environment, merchant: str, scopes: Sequence[str] | None,
         aws.apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
         # Before the secret: the functions serve this client only with this key, from the start.
         registry.record(aws.dynamodb, env.registry_table, client_id=client_id, merchant=merchant,
-                        api_key_id=key["id"], usage_plan_id=plan["id"])
+                        api_key_id=key["id"], usage_plan_id=plan["id"], synthetic=synthetic)
         undo.append(lambda: registry.delete_new(aws.dynamodb, env.registry_table, client_id))
         aws.secrets.create_secret(
             Name=secret_name(merchant, env.name), KmsKeyId=key_alias(env.name),
@@ -297,6 +299,31 @@ def remove(aws: Aws, env: Environment, merchant: str) -> list[str]:
     return done
 
 
+# The synthetic merchant's usage plan: one run every few minutes makes four API calls (and a retry
+# each at most); a quota far below a merchant's keeps a runaway canary from costing anything.
+CANARY_LIMITS = PlanLimits(rate_limit=1, burst_limit=5, quota_per_day=5_000, token_minutes=60)
+
+
+def onboard_canary(aws: Aws, env: Environment, merchant: str) -> tuple[Onboarded | None, str]:
+    """The environment's synthetic merchant (modules/canary.py): onboarded as ``synthetic`` with every
+    scope and CANARY_LIMITS unless it is already. Idempotent, so a deploy job can run it every time;
+    a merchant of that name that is not synthetic is refused (never converted)."""
+    live = [r for r in registry.rows_of(aws.dynamodb, env.registry_table, check_name(merchant))
+            if r.get("status") != registry.REMOVED]
+    if live:
+        row = live[0]
+        if row.get("synthetic") != "true":
+            raise MerchantError(f"merchant {merchant} in {env.name} is a real merchant, not the synthetic one: "
+                                "set canary_merchant to another name")
+        if row.get("status") != registry.ACTIVE:
+            raise MerchantError(f"the synthetic merchant {merchant} is {row['status']} in {env.name}: "
+                                f"`make merchant-resume NAME={merchant}` lets the canary pay again")
+        return None, f"synthetic merchant {merchant} already onboarded in {env.name} (client {row['client_id']})"
+    result = add(aws, env, merchant, None, CANARY_LIMITS, synthetic=True)
+    return result, (f"synthetic merchant {merchant} onboarded in {env.name} (client {result.client_id}); "
+                    f"the canary reads {result.secret_name} on its next run")
+
+
 # Registry status changes: action -> (to, from, time stamped, verb, effect on calls).
 TRANSITIONS = {
     "suspend": (registry.SUSPENDED, registry.ACTIVE, "suspended_at", "suspended", "calls refused"),
@@ -333,7 +360,7 @@ def register(aws: Aws, env: Environment, merchant: str) -> list[str]:
 def list_merchants(aws: Aws, env: Environment) -> list[dict[str, Any]]:
     prefix, suffix = PREFIX, f"-{env.name}"
     plans = {p["name"]: p for p in _all(aws.apigw, "get_usage_plans", "items")}
-    statuses = {i["client_id"]["S"]: i.get("status", {}).get("S") for i in _all(
+    registered = {i["client_id"]["S"]: i for i in _all(
         aws.dynamodb, "scan", "Items", TableName=env.registry_table, ConsistentRead=True)}
     rows = []
     for client in app_clients(aws, env):
@@ -346,5 +373,7 @@ def list_merchants(aws: Aws, env: Environment) -> list[dict[str, Any]]:
         rows.append({"merchant": name[len(prefix):-len(suffix)], "client_id": client["ClientId"],
                      "scopes": described["UserPoolClient"].get("AllowedOAuthScopes", []),
                      "usage_plan_id": plan.get("id"), "throttle": plan.get("throttle"),
-                     "quota": plan.get("quota"), "status": statuses.get(client["ClientId"], "unregistered")})
+                     "quota": plan.get("quota"),
+                     "status": registered.get(client["ClientId"], {}).get("status", {}).get("S", "unregistered"),
+                     "synthetic": registered.get(client["ClientId"], {}).get("synthetic", {}).get("S") == "true"})
     return sorted(rows, key=lambda r: r["merchant"])

@@ -4,7 +4,8 @@
     make merchant-remove NAME=acme ENVIRONMENT_SUFFIX=dev
     make merchant-list ENVIRONMENT_SUFFIX=dev
     make merchant-suspend NAME=acme ENVIRONMENT_SUFFIX=dev     (and merchant-resume, merchant-register)
-    python -m scripts.merchants {add,remove,list,suspend,resume,register} [NAME] [--environment ENV] ...
+    make canary-onboard ENVIRONMENT_SUFFIX=dev                 (the synthetic merchant; idempotent)
+    python -m scripts.merchants {add,remove,list,suspend,resume,register,canary} [NAME] [--environment ENV] ...
 
 ``add`` creates, for merchant NAME in the environment's user pool and API stage (found through the
 SSM parameters the stack writes, see modules/parameters.py):
@@ -18,6 +19,10 @@ SSM parameters the stack writes, see modules/parameters.py):
 * an item in the merchant registry (``payment-merchant-registry-<env>``, scripts/merchant_registry.py):
   client id, API key id, usage plan, status ``active``. The API functions serve a client only while
   its item is active and only with the API key recorded there.
+
+``canary`` onboards the environment's synthetic merchant (setting ``canary_merchant``, modules/canary.py)
+as ``add`` does, marked ``synthetic`` in the registry and with a small usage plan; it does nothing
+when that merchant is onboarded already, and refuses a real merchant of that name.
 
 ``suspend`` / ``resume`` flip the registry status (active <-> suspended) and delete nothing; the
 functions see the change within their registry cache time (30 s). ``register`` records a merchant
@@ -58,7 +63,7 @@ from scripts.plain_modules import import_plain  # noqa: E402
 from scripts.merchant_registry import RegistryError  # noqa: E402
 from scripts.merchant_resources import (  # noqa: E402
     TRANSITIONS, Aws, MerchantError, Onboarded, PlanLimits, add, change_status, check_name, list_merchants,
-    load_environment, register, remove,
+    load_environment, onboard_canary, register, remove,
 )
 
 # Registry changes: action -> (function, past tense for the report).
@@ -89,8 +94,9 @@ def render(result: Onboarded) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m scripts.merchants", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=("add", "remove", "list", *STATUS_ACTIONS))
-    parser.add_argument("merchant", nargs="?", default="", help="merchant name (all but list)")
+    parser.add_argument("action", choices=("add", "remove", "list", "canary", *STATUS_ACTIONS))
+    parser.add_argument("merchant", nargs="?", default="",
+                        help="merchant name (all but list; canary: default the setting canary_merchant)")
     parser.add_argument("--environment", help="environment (default ENVIRONMENT_SUFFIX, cdktf.json, dev)")
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local moto server "
                                                "(default PAYMENTS_AWS_ENDPOINT; empty: real AWS)")
@@ -128,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         env_vars = {**os.environ, "ENVIRONMENT_SUFFIX": args.environment} if args.environment else None
         settings = settings_module.build_settings(settings_module.load_cdktf_context(), env_vars)
         aws = Aws(settings.region, args.endpoint_url or settings.aws_endpoint)
+        if args.action == "canary":
+            args.merchant = args.merchant or settings.canary_merchant
         if args.action != "list":
             check_name(args.merchant)
         env = load_environment(aws, settings.environment, settings.region)
@@ -135,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             scopes = [s.strip() for s in args.scopes.split(",") if s.strip()] if args.scopes else None
             result = add(aws, env, args.merchant, scopes, limits_from(args, settings))
             print(json.dumps(asdict(result), indent=2) if args.json else render(result))
+        elif args.action == "canary":
+            onboarded, line = onboard_canary(aws, env, args.merchant)
+            print(json.dumps({"merchant": args.merchant, "onboarded": onboarded is not None,
+                              **(asdict(onboarded) if onboarded else {})}) if args.json else line)
         elif args.action in STATUS_ACTIONS:
             action, done = STATUS_ACTIONS[args.action]
             print(f"{args.action} merchant {args.merchant} in {env.name} (registry {env.registry_table})",
@@ -151,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(rows, indent=2) if args.json else "\n".join(
                 [f"{len(rows)} merchant(s) in {env.name}"] +
                 [f"  {r['merchant']:<24} {r['client_id']}  {r['status']:<12} {' '.join(r['scopes'])}  "
-                 f"plan {r['usage_plan_id']}"
+                 f"plan {r['usage_plan_id']}{'  (synthetic)' if r['synthetic'] else ''}"
                  for r in rows]))
         return 0
     except (MerchantError, RegistryError, settings_module.SettingsError) as err:

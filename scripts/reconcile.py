@@ -14,6 +14,10 @@ alarm) it compares, per merchant:
   or the newest MODIFY of it): the row was changed and the change did not reach the trail;
 * ``bad_ledger_key`` / ``unreadable_object``: a row or object the trail's model cannot read.
 
+A merchant whose payments carry ``synthetic`` (the canary, modules/canary.py) is reconciled like any
+other and labelled ``synthetic``: its payments are test cards through the real path, not merchants'
+money, and the report's header counts them apart.
+
 Audited changes (MODIFY/REMOVE objects) are listed for information: each one already paged
 (``ledger-changes`` alarm). Exit status: 0 no difference, 1 any difference, 2 the command refused
 (environment not deployed, bad window). The report goes to stdout; ``--json FILE`` writes the same
@@ -75,6 +79,7 @@ class MerchantReport:
     trail: Totals = field(default_factory=Totals)
     findings: list[Finding] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)   # audited MODIFY/REMOVE (information)
+    synthetic: bool = False   # the canary's payments (ledger rows marked synthetic), not merchants' money
 
     def totals_findings(self) -> list[Finding]:
         out = []
@@ -104,6 +109,8 @@ def reconcile(trail: Trail, window: Window) -> list[MerchantReport]:
             continue
         rows[(key.merchant_id, key.transaction_id)] = row
         report(key.merchant_id).ledger.add(row.get("currency"), row.get("amount", 0))
+        if row.get("synthetic") is True:
+            report(key.merchant_id).synthetic = True
 
     states: dict[tuple[str, str], AuditedState] = defaultdict(AuditedState)
     for merchant in sorted(set(trail.merchants()) | {m for m, _ in rows}):
@@ -151,7 +158,8 @@ def as_json(environment: str, window: Window, reports: Sequence[MerchantReport])
     return {
         "environment": environment, "since": window.since.isoformat(), "until": window.until.isoformat(),
         "clean": not any(r.findings for r in reports),
-        "merchants": [{"merchant": r.merchant, "ledger": r.ledger.as_json(), "trail": r.trail.as_json(),
+        "merchants": [{"merchant": r.merchant, "synthetic": r.synthetic,
+                       "ledger": r.ledger.as_json(), "trail": r.trail.as_json(),
                        "findings": [asdict(f) for f in r.findings], "audited_changes": r.changes}
                       for r in reports],
     }
@@ -159,10 +167,12 @@ def as_json(environment: str, window: Window, reports: Sequence[MerchantReport])
 
 def render(environment: str, window: Window, reports: Sequence[MerchantReport]) -> str:
     findings = [f for r in reports for f in r.findings]
-    lines = [f"reconcile {environment} {window.describe()}: {len(reports)} merchant(s), "
+    synthetic = sum(r.synthetic for r in reports)
+    lines = [f"reconcile {environment} {window.describe()}: {len(reports)} merchant(s)"
+             f"{f' ({synthetic} synthetic)' if synthetic else ''}, "
              f"{'CLEAN' if not findings else f'{len(findings)} DIFFERENCE(S)'}"]
     for r in reports:
-        lines.append(f"  merchant {r.merchant}")
+        lines.append(f"  merchant {r.merchant}{' (synthetic: the canary, test cards)' if r.synthetic else ''}")
         for currency, t in sorted(r.ledger.as_json().items()):
             lines.append(f"    ledger {currency}: {t['count']} payment(s), {t['amount']}")
         for currency, t in sorted(r.trail.as_json().items()):

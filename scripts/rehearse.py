@@ -23,12 +23,16 @@
    pass the plan-review gate; the deploy must create exactly its resources;
 5. checks the applied API's authorizer and scopes and onboards a merchant with
    ``scripts/merchants.py`` (scripts/rehearse_identity.py); neither the command's output nor the
-   Terraform state may carry the client secret or the API key value;
+   Terraform state may carry the client secret or the API key value; then ``make canary-onboard``
+   (twice: the second changes nothing) onboards the synthetic merchant, marked so in the registry;
 6. smoke-tests the payment flow against the deployed table and bucket (``smoke_test``), each call
    with the authorizer context API Gateway builds from that merchant's access token; then the
    ledger's tamper-and-repair story (``tamper_and_reconcile``: a forced MODIFY, a deleted audit
-   object, reconcile reports both, audit replay restores the object, reconcile is clean); then
-   offboards the merchant. Beside these phases (boto3 only), the Terraform work: ``cdktf diff``
+   object, reconcile reports both, audit replay restores the object, reconcile is clean); then the
+   canary's own handler pays through every route as the synthetic merchant (``canary_smoke``,
+   scripts/rehearsal/canary.py: a local stand-in serves the token endpoint and the API, checking the
+   endpoint's app client, API key and usage plan), its ledger row marked synthetic, and fails with
+   the merchant suspended; then offboards both merchants. Beside these phases (boto3 only), the Terraform work: ``cdktf diff``
    must report no changes, then the destroy plan is saved; and in another working copy, a plan
    with another account's credentials is refused before it reads anything;
 7. destroys the environment (Terraform: the gate must refuse the saved destroy plan until every
@@ -78,7 +82,9 @@ from scripts.rehearsal.ledger_smoke import tamper_and_reconcile  # noqa: E402
 from scripts.rehearsal.smoke import (  # noqa: E402,F401
     MIGRATION_SETTINGS, SmokeContext, migration_settings, migration_smoke, smoke_test,
 )
-from scripts.rehearse_identity import check_api_authorization, offboard_merchant, onboard_merchant  # noqa: E402
+from scripts.rehearsal.canary import canary_smoke  # noqa: E402
+from scripts.rehearse_identity import (  # noqa: E402
+    Merchant, check_api_authorization, offboard_merchant, onboard_canary, onboard_merchant)
 
 WORK_ROOT = PROJECT_ROOT / "build" / "rehearsal"
 # What Terraform prints for a plan without any change (resources and outputs).
@@ -215,15 +221,21 @@ def rehearse(environment: str, workdir: Path, report: Report, port: int | None =
             ctx.merchant = onboard_merchant(ctx, endpoint_env(server.url, region), stack_dir, env)
             note.append(f"merchant {ctx.merchant.name} client {ctx.merchant.client_id}, registered with API key "
                         f"{ctx.merchant.api_key_id}; no secret in output or state")
+            canary = onboard_canary(ctx, endpoint_env(server.url, region))
+            note.append(f"synthetic merchant {canary['merchant']} client {canary['client_id']} (make canary-onboard, "
+                        "twice: the second changed nothing)")
         with report.phase("smoke") as note:
             smoke_test(ctx)
             tamper_and_reconcile(ctx)
             migration_smoke(ctx, migration)
+            canary_smoke(ctx, canary)
             for line in ctx.results:
                 log(f"[rehearsal]   {line}")
             note.append(f"ok ({len(ctx.results)} checks)")
         with report.phase("offboard") as note:
             note.append(offboard_merchant(ctx, endpoint_env(server.url, region), ctx.merchant))
+            note.append(offboard_merchant(ctx, endpoint_env(server.url, region), Merchant(
+                canary["merchant"], canary["client_id"], tuple(canary["scopes"]), canary["secret_name"])))
         with report.phase("plan") as note:
             terraform_beside.join_result()
             if drift:

@@ -104,6 +104,23 @@ def onboard_merchant(ctx: Any, endpoint_env: Mapping[str, str], workdir: Path,
                     result["api_key_id"])
 
 
+def onboard_canary(ctx: Any, endpoint_env: Mapping[str, str]) -> dict[str, Any]:
+    """``make canary-onboard`` (``merchants canary``): the synthetic merchant, marked so in the
+    registry; run a second time it changes nothing."""
+    proc = merchants_command(ctx, endpoint_env, "canary", "--json")
+    if proc.returncode != 0:
+        raise OnboardingError(f"merchants canary exited {proc.returncode}: {proc.stderr.strip()}")
+    result = json.loads(proc.stdout)
+    check(result.get("onboarded") is True, f"merchants canary did not onboard: {result}")
+    item = ctx.boto("dynamodb").get_item(TableName=ctx.outputs["merchant-registry"], ConsistentRead=True,
+                                         Key={"client_id": {"S": result["client_id"]}}).get("Item", {})
+    check(item.get("synthetic") == {"S": "true"} and item.get("status") == {"S": "active"},
+          f"registry item of the synthetic merchant: {item}")
+    again = merchants_command(ctx, endpoint_env, "canary")
+    check(again.returncode == 0 and "already onboarded" in again.stdout, f"second canary-onboard: {again.stderr}")
+    return result
+
+
 def offboard_merchant(ctx: Any, endpoint_env: Mapping[str, str], merchant: Merchant) -> str:
     proc = merchants_command(ctx, endpoint_env, "remove", merchant.name)
     if proc.returncode != 0:

@@ -270,13 +270,21 @@ def test_source_code_hash_is_the_asset_hash(stack, key):
 
 def test_zips_hold_only_shipped_python_files(synth_root):
     zips = list((synth_root / "stacks" / "payments-dev" / "assets").rglob("*.zip"))
-    assert len(zips) == 5
+    assert len(zips) == 6  # four functions, the canary, the layer
     for path in zips:
         names = zipfile.ZipFile(path).namelist()
         assert names, path
         for name in names:
             assert "__pycache__" not in name and not Path(name).name.startswith(("test_", "."))
             assert name.endswith((".py", ".json", "/")), name
+
+
+def test_the_canary_zip_holds_its_handler_and_the_merchants_reference_client(synth_root):
+    [canary] = [p for p in (synth_root / "stacks" / "payments-dev" / "assets").rglob("*.zip") if "canary" in str(p)]
+    client = (Path(__file__).resolve().parents[1] / "docs" / "api" / "client" / "payments_client.py").read_bytes()
+    with zipfile.ZipFile(canary) as archive:
+        assert sorted(archive.namelist()) == ["canary_handler.py", "payments_client.py"]
+        assert archive.read("payments_client.py") == client  # the file merchants copy, byte for byte
 
 
 def test_layer_zip_has_the_python_package_layout(synth_root):

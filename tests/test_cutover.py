@@ -125,7 +125,7 @@ def test_cutover_moves_exactly_one_step_when_every_signal_is_green(world: World)
     assert code == 0, lines
     assert world.weights() == (90, 10)
     assert all(line.startswith("GO") for line in lines if line.startswith(("GO", "NO-GO")))
-    assert sum(line.startswith("GO") for line in lines) == 11  # rung time, task, load, validation, 2 latency, 5 alarms
+    assert sum(line.startswith("GO") for line in lines) == 12  # rung time, task, load, validation, 2 latency, 6 alarms (the canary's first)
     code, lines = world.cutover(step=50)   # at once: 10 % has not had its time yet
     assert (code, world.weights()) == (1, (90, 10))
     assert any(line.startswith("NO-GO time at rung: 10 % since") for line in lines)
@@ -187,7 +187,7 @@ def test_cli_refuses_with_exit_1_and_prints_every_check(world: World, capsys: py
     assert code == 1 and world.weights() == (100, 0)
     assert "GO    DMS task status: running (need running)" in out
     assert "NO-GO validation: cannot read table statistics" in out
-    assert "REFUSED: no-go (1 of 11 checks red: validation); nothing changed" in out
+    assert "REFUSED: no-go (1 of 12 checks red: validation); nothing changed" in out
 
 
 # --------------------------------------------------------------------------- concurrency and alarms

@@ -129,7 +129,10 @@ def _paging_descriptions(stack: Synthesized) -> dict[str, str]:
     found = {a["alarm_name"]: a["alarm_description"] for rtype in ("aws_cloudwatch_metric_alarm",
                                                                     "aws_cloudwatch_composite_alarm")
              for a in stack.resources(rtype).values() if a.get("alarm_actions")}
-    found.update({r["name"]: r["description"] for r in stack.resources("aws_cloudwatch_event_rule").values()})
+    # Rules on an event pattern page (the DMS task events); a schedule (the canary's runs) does not:
+    # its verdict pages through the canary alarm.
+    found.update({r["name"]: r["description"] for r in stack.resources("aws_cloudwatch_event_rule").values()
+                  if r.get("event_pattern")})
     return found
 
 

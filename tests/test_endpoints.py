@@ -208,7 +208,7 @@ def test_every_client_names_its_service_literally():
 def test_every_aws_api_a_function_calls_has_a_route(stacks, environment):
     stack = stacks[environment]
     functions = stack.resources("aws_lambda_function").values()
-    assert len(functions) == 4
+    assert len(functions) == 5  # the four payment functions and the canary
     missing = []
     for function in functions:
         services, _ = called_services(code_of(handler_file(function)))

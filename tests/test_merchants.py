@@ -380,3 +380,40 @@ def test_a_failed_add_leaves_no_registry_item(aws, deployed, monkeypatch) -> Non
     rows = aws.dynamodb.scan(TableName=REGISTRY, FilterExpression="merchant = :m",
                              ExpressionAttributeValues={":m": {"S": "flaky-reg"}})["Items"]
     assert rows == []
+
+
+# --------------------------------------------------------------------------- the synthetic merchant
+
+
+def test_canary_onboards_the_settings_synthetic_merchant_once(aws, endpoint, deployed) -> None:
+    """`make canary-onboard`: the canary's merchant, marked synthetic, on a small plan; run again, nothing."""
+    first = run(endpoint, "canary", "--json")
+    assert first.returncode == 0, first.stderr
+    result = json.loads(first.stdout)
+    assert result["onboarded"] is True and result["merchant"] == "synthetic-canary"
+    item = registry_item(aws, result["client_id"])
+    assert (item["status"], item["synthetic"]) == ("active", "true")
+    assert (result["rate_limit"], result["burst_limit"], result["quota_per_day"]) == (1, 5, 5000)
+    assert result["scopes"] == ALL_SCOPES
+    assert set(stored_secret(aws, "synthetic-canary")) >= {"client_id", "client_secret", "api_key"}
+    again = run(endpoint, "canary")
+    assert again.returncode == 0 and "already onboarded" in again.stdout, again.stderr
+    assert [c for c in resources.app_clients(aws, resources.load_environment(aws, ENVIRONMENT, REGION))
+            if c["ClientName"] == resources.resource_name("synthetic-canary", ENVIRONMENT)] != []
+    listed = {r["merchant"]: r for r in resources.list_merchants(aws, resources.load_environment(aws, ENVIRONMENT, REGION))}
+    assert listed["synthetic-canary"]["synthetic"] is True
+    resources.remove(aws, resources.load_environment(aws, ENVIRONMENT, REGION), "synthetic-canary")
+
+
+def test_canary_refuses_to_turn_a_real_merchant_synthetic(aws, endpoint, deployed) -> None:
+    added(aws, "shop-canary")
+    proc = run(endpoint, "canary", "shop-canary")
+    assert proc.returncode == 1 and "a real merchant, not the synthetic one" in proc.stderr
+    [row] = [r for r in resources.registry.rows_of(aws.dynamodb, REGISTRY, "shop-canary")]
+    assert "synthetic" not in row
+    resources.remove(aws, resources.load_environment(aws, ENVIRONMENT, REGION), "shop-canary")
+
+
+def test_a_merchant_added_by_hand_is_not_synthetic(aws, deployed, acme) -> None:
+    _, result = acme
+    assert "synthetic" not in registry_item(aws, result["client_id"])

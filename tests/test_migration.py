@@ -30,6 +30,13 @@ def mig(migration_synth: Path) -> Synthesized:
     return Synthesized(migration_synth / "payments-dev" / "cdk.tf.json")
 
 
+def migration_resources(stack: Synthesized, rtype: str) -> dict[str, dict]:
+    """The stack's resources of ``rtype`` that are not the canary's (modules/canary.py has a schedule
+    rule and its target in every environment)."""
+    return {n: body for n, body in stack.resources(rtype).items()
+            if "/canary/" not in body["//"]["metadata"]["path"]}
+
+
 def resources_under(stack: Synthesized, prefix: str) -> list[str]:
     return [f"{t}.{n}" for t, by_name in stack.json.get("resource", {}).items() for n, body in by_name.items()
             if body["//"]["metadata"]["path"].startswith(prefix)]
@@ -41,7 +48,7 @@ def resources_under(stack: Synthesized, prefix: str) -> list[str]:
 @pytest.mark.parametrize("fixture", ["stack", "prod_stack"])
 def test_migration_off_synthesizes_nothing_of_it(fixture: str, request: pytest.FixtureRequest) -> None:
     stack: Synthesized = request.getfixturevalue(fixture)
-    assert not [t for t in MIGRATION_TYPES if stack.resources(t)]
+    assert not [t for t in MIGRATION_TYPES if migration_resources(stack, t)]
     assert "migration" not in json.dumps(stack.json.get("output", {}))
     key_sids = [s["Sid"] for s in stack.policy(stack.one("aws_kms_key", enable_key_rotation=True))["Statement"]]
     topic_sids = [s["Sid"] for s in stack.policy(stack.one("aws_sns_topic_policy"))["Statement"]]
@@ -65,8 +72,8 @@ def test_terraform_validate_passes_with_the_migration_on(mig: Synthesized) -> No
 def test_everything_of_the_migration_is_under_one_construct(mig: Synthesized) -> None:
     ours = set(resources_under(mig, "payments-dev/migration/"))
     for rtype in MIGRATION_TYPES:
-        assert mig.resources(rtype), rtype
-        assert {f"{rtype}.{n}" for n in mig.resources(rtype)} <= ours, rtype
+        assert migration_resources(mig, rtype), rtype
+        assert {f"{rtype}.{n}" for n in migration_resources(mig, rtype)} <= ours, rtype
 
 
 def test_vpn_uses_the_settings_and_propagates_to_private_and_isolated_tables(mig: Synthesized) -> None:
@@ -171,13 +178,14 @@ def test_migration_alarms_watch_the_task_and_page_the_alert_topic(mig: Synthesiz
 
 
 def test_task_stop_or_failure_reaches_the_alert_topic_through_eventbridge(mig: Synthesized) -> None:
-    rule = mig.one("aws_cloudwatch_event_rule")
+    rule = mig.one("aws_cloudwatch_event_rule", name="payment-dms-task-stopped-dev")
     pattern = json.loads(rule["event_pattern"])
     assert pattern["source"] == ["aws.dms"] and pattern["resources"] == [
         "arn:${data.aws_partition.partition.partition}:dms:us-east-1:${data.aws_caller_identity.caller.account_id}:task:payment-migration-dev"]
     assert pattern["detail"]["eventType"] == ["REPLICATION_TASK_FAILED", "REPLICATION_TASK_STOPPED"]
-    target = mig.one("aws_cloudwatch_event_target")
-    assert target["arn"] == mig.ref("aws_sns_topic", "arn") and target["rule"] == mig.ref("aws_cloudwatch_event_rule", "name")
+    target = mig.one("aws_cloudwatch_event_target", target_id="alert-topic")
+    assert target["arn"] == mig.ref("aws_sns_topic", "arn") and target["rule"] == mig.ref(
+        "aws_cloudwatch_event_rule", "name", name="payment-dms-task-stopped-dev")
     # EventBridge may publish to the KMS-encrypted topic: topic policy and key policy, this account's rules only.
     rules_arn = "arn:${data.aws_partition.partition.partition}:events:us-east-1:${data.aws_caller_identity.caller.account_id}:rule/*"
     topic_stmt = statement(mig.policy(mig.one("aws_sns_topic_policy")), "EventBridgeRulesPublish")
@@ -211,8 +219,10 @@ def test_weighted_records_split_the_merchant_name_and_leave_weights_to_cutover(m
     legacy_check = mig.one("aws_route53_health_check", type="HTTPS")
     assert (legacy_check["fqdn"], legacy_check["resource_path"]) == ("legacy-api.dc.example.com", "/health")
     assert legacy["health_check_id"] == mig.ref("aws_route53_health_check", "id", type="HTTPS")
+    # The new API is healthy while the synthetic merchant can pay through it; no verdict yet is not healthy.
     new_check = mig.one("aws_route53_health_check", type="CLOUDWATCH_METRIC")
-    assert new_check["cloudwatch_alarm_name"] == mig.ref("aws_cloudwatch_metric_alarm", "alarm_name", alarm_name="payment-api-5xx-alarm-dev")
+    assert new_check["cloudwatch_alarm_name"] == mig.ref("aws_cloudwatch_metric_alarm", "alarm_name", alarm_name="payment-canary-alarm-dev")
+    assert new_check["insufficient_data_health_status"] == "Unhealthy"
     assert new["health_check_id"] == mig.ref("aws_route53_health_check", "id", type="CLOUDWATCH_METRIC")
 
 

@@ -35,7 +35,7 @@ def test_dev_has_no_dashboard_and_only_the_alarms_releases_roll_back_on_and_the_
     assert not stack.resources("aws_cloudwatch_dashboard") and "dashboard-url" not in stack.json["output"]
     names = sorted(a["alarm_name"] for a in _alarms(stack) if not _is_slo(a))
     audit = ("audit-failed-records", "audit-dlq-messages", "audit-iterator-age", "ledger-changes")
-    assert names == sorted(["payment-api-5xx-alarm-dev", "payment-api-p99-latency-alarm-dev",
+    assert names == sorted(["payment-api-5xx-alarm-dev", "payment-api-p99-latency-alarm-dev", "payment-canary-alarm-dev",
                             *(f"payment-{k}-errors-alarm-dev" for k in FUNCTIONS),
                             *(f"payment-{k}-alarm-dev" for k in audit)])
     assert all(_is_slo(c) for c in stack.resources("aws_cloudwatch_composite_alarm").values())

@@ -241,6 +241,13 @@ def test_full_rehearsal(tmp_path: Path) -> None:
     assert "as merchant client " in proc.stdout
     # issue 20: a forced MODIFY and a deleted audit object are both reported, replay restores, clean
     assert "(digest_differs) and deleted object of" in proc.stdout and "second reconcile clean" in proc.stdout
+    # issue 22: the synthetic merchant, onboarded by make canary-onboard (twice), its handler paying through
+    # every route as that merchant, its payment marked, a refused merchant failing the run; then offboarded
+    assert "(make canary-onboard, twice: the second changed nothing)" in phases["onboard"], report
+    assert "passed every step as synthetic merchant" in proc.stdout and "its one ledger row is marked synthetic" in proc.stdout
+    assert "the run fails at validate (403 MERCHANT_SUSPENDED), CanarySuccess 0" in proc.stdout
+    assert "health check watches payment-canary-alarm-" in proc.stdout
+    assert phases["offboard"].count("removed (client, key, plan, secret; registry item marked removed)") == 2, report
     print(report, f"\n(wall {time.monotonic() - started:.0f}s)")
 
 

@@ -54,7 +54,7 @@ def test_another_checkout_synthesizes_byte_identical_json_and_assets(synth_root,
             assert (out / path).read_bytes() == (synth_root / path).read_bytes()
     ours = sorted(p.relative_to(synth_root) for p in (synth_root / "stacks").rglob("*.zip"))
     theirs = sorted(p.relative_to(out) for p in (out / "stacks").rglob("*.zip"))
-    assert ours == theirs and len(ours) == 5  # asset folders are named by content hash
+    assert ours == theirs and len(ours) == 6  # asset folders are named by content hash
 
 
 def test_prod_settings_reach_the_synthesized_stack(prod_stack):

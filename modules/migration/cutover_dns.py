@@ -29,7 +29,8 @@ class CutoverDnsProps:
     # The new API's hostname: the API custom domain's regional domain name when there is one, else
     # the execute-api hostname. Callers need the custom domain for TLS on the merchant-facing name.
     new_api_hostname: str
-    # The alarm that says the new API is failing (API 5xx): Route 53 stops sending traffic there.
+    # The alarm that says merchants cannot pay through the new API (the synthetic merchant's,
+    # modules/canary.py): Route 53 stops sending traffic there.
     new_api_alarm_name: str
 
 
@@ -44,11 +45,13 @@ class CutoverDns(Construct):
             resource_path=s.legacy_health_path, request_interval=30, failure_threshold=3,
             enable_sni=True, tags={"Name": s.name("legacy-api")},
         )
-        # The new API needs an API key on every route, so an HTTP probe would only ever see 403; its
-        # health is the API 5xx alarm instead (no data = healthy: no traffic yet is not a failure).
+        # The new API needs a token and an API key on every route, so an HTTP probe would only ever
+        # see 401/403. Its health is the synthetic merchant's alarm: a real token, a real payment
+        # through TLS, the authorizer, the usage plan and the registry, every few minutes. No data
+        # yet (a new alarm) is not evidence of health: unhealthy until the canary has passed.
         self.new_health = Route53HealthCheck(
             self, "new-health", type="CLOUDWATCH_METRIC", cloudwatch_alarm_name=props.new_api_alarm_name,
-            cloudwatch_alarm_region=s.region, insufficient_data_health_status="Healthy",
+            cloudwatch_alarm_region=s.region, insufficient_data_health_status="Unhealthy",
             tags={"Name": s.name("new-api")},
         )
         ignore_weight = TerraformResourceLifecycle(ignore_changes=["weighted_routing_policy"])

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from modules.settings_rules import (accounts, api, cost, environment, guardrails, identity, migration, network,
-                                    operations, performance, retention, slo, state)
+from modules.settings_rules import (accounts, api, canary, cost, environment, guardrails, identity, migration,
+                                    network, operations, performance, retention, slo, state)
 from modules.settings_rules.accounts import check_accounts
 from modules.settings_rules.api import check_edge, check_throttles
+from modules.settings_rules.canary import check_canary
 from modules.settings_rules.cost import check_capacity
 from modules.settings_rules.environment import check_environment
 from modules.settings_rules.guardrails import check_guardrails
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 CHECKS = (check_environment, check_capacity, check_retention, check_throttles, check_merchant_defaults,
           check_operations, check_edge, check_network, check_accounts, check_state, check_migration,
-          check_guardrails, check_slo, check_performance)
+          check_guardrails, check_slo, check_performance, check_canary)
 
 # Settings no check above constrains beyond their type: what a value means instead of a rule.
 UNCHECKED = {
@@ -43,7 +44,7 @@ UNCHECKED = {
 RULES: Mapping[str, str] = {
     **UNCHECKED,
     **{name: rule for module in (environment, cost, retention, api, identity, operations, network, state, migration,
-                                          guardrails, slo, performance, accounts)
+                                          guardrails, slo, performance, accounts, canary)
        for name, rule in module.RULES.items()},
 }
 

@@ -12,6 +12,7 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from modules.api import ApiProps, MerchantAuth, PaymentApi
 from modules.backup import BackupProps, DatabaseBackup
 from modules.business_metrics import BusinessAlarms, BusinessAlarmsProps, business_graphs
+from modules.canary import CanaryProps, SyntheticMerchant
 from modules.compute import ComputeProps, FunctionNetwork, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
@@ -109,6 +110,14 @@ class PaymentStack(TerraformStack):
         self.business: BusinessAlarms | None = None
         if s.alarm_set == "full":  # $0.60/month: the two anomaly alarms on the functions' metrics
             self.business = BusinessAlarms(self, "business", BusinessAlarmsProps(s, self.alerts.arn))
+        # The synthetic merchant: pays through the public API every few minutes (modules/canary.py).
+        self.canary: SyntheticMerchant | None = None
+        if s.canary_enabled:
+            self.canary = SyntheticMerchant(self, "canary", CanaryProps(
+                settings=s, kms_key_arn=self.key.arn, layer_arn=self.compute.layer.arn,
+                alert_topic_arn=self.alerts.arn, api_url=self.api.url, token_endpoint=self.identity.token_endpoint,
+                network=function_network if s.nat_gateways else None, partition=partition, account_id=account_id))
+            self.observability.add_dashboard_row(self.canary.graphs)
         if s.migration_enabled:
             self.migration = self._migration(s, account_id, partition)
         self.delivery = ReleasePipeline(self, "delivery", DeliveryProps(
@@ -162,6 +171,8 @@ class PaymentStack(TerraformStack):
         from modules.migration import Migration, MigrationProps
         from modules.migration.stack import execute_api_hostname
 
+        assert self.canary is not None, "settings validation requires canary_enabled with the migration"
+
         migration = Migration(self, "migration", MigrationProps(
             settings=s, kms_key_arn=self.key.arn, account_id=account_id, partition=partition,
             vpc_id=self.network.vpc.id,
@@ -173,7 +184,8 @@ class PaymentStack(TerraformStack):
             # Merchants reach the new API at its custom domain when one is set (TLS 1.2 only).
             new_api_hostname=(self.api.domain.regional_domain_name if self.api.domain
                               else execute_api_hostname(self.api.api.id, s.region)),
-            new_api_alarm_name=self.observability.alarms["api-5xx"].alarm_name))
+            # The canary's verdict, not the API 5xx alarm: that one is green when no merchant gets in.
+            new_api_alarm_name=self.canary.alarm.alarm_name))
         self.observability.add_dashboard_row(migration.graphs)
         TerraformOutput(self, "migration-task-id", value=migration.task_id,
                         description="DMS replication task of the migration (make cutover reads it)")

@@ -191,3 +191,29 @@ def test_commands_refuse_an_environment_that_is_not_deployed_or_an_empty_window(
     assert "not deployed" in capsys.readouterr().err
     assert reconcile.main(["--since", "2026-01-02", "--until", "2026-01-01"]) == 2
     assert audit_replay.main(["--environment", "dev"]) == 2  # neither --since nor --dlq
+
+
+def test_the_canarys_payments_reconcile_clean_and_are_labelled_synthetic(aws):
+    """The synthetic merchant (the registry says so) pays like any merchant; its rows carry
+    ``synthetic``, the audit trail agrees with them, and the report tells them from merchants' money."""
+    from payments_core import registry
+    from payments_testkit import REGISTRY_TABLE
+    aws.ddb.update_item(TableName=REGISTRY_TABLE, Key={"client_id": {"S": MERCHANT_B}},
+                        UpdateExpression="SET synthetic = :t", ExpressionAttributeValues={":t": {"S": "true"}})
+    registry.reset_cache()
+    _pay("r-a1", amount="10.50")
+    _pay("r-b1", merchant=MERCHANT_B, amount="1.00")
+    _deliver(aws)
+    reports = reconcile.reconcile(_trail(aws), WINDOW)
+    assert {r.merchant: r.synthetic for r in reports} == {MERCHANT_A: False, MERCHANT_B: True}
+    trail = _trail(aws)
+    documents = {m: [trail.document(k) for k in trail.insert_keys(m, WINDOW)] for m in (MERCHANT_A, MERCHANT_B)}
+    assert [d.get("synthetic") for d in documents[MERCHANT_B]] == [True]   # in the audit object and its digest
+    assert ["synthetic" in d for d in documents[MERCHANT_A]] == [False]    # a merchant's document is unchanged
+    assert all(not r.findings for r in reports)
+    text = reconcile.render("test", WINDOW, reports)
+    assert "2 merchant(s) (1 synthetic), CLEAN" in text
+    assert f"merchant {MERCHANT_B} (synthetic: the canary, test cards)" in text
+    assert [m["synthetic"] for m in reconcile.as_json("test", WINDOW, reports)["merchants"]] == [
+        r.synthetic for r in reports]
+    registry.reset_cache()

@@ -134,3 +134,19 @@ def test_a_failing_metric_never_fails_the_payment(shared_aws, capsys, monkeypatc
     monkeypatch.setattr(metrics.Recorder, "lines", broken)
     assert _process(valid_payload())["statusCode"] == 200
     assert "business metrics not emitted" in capsys.readouterr().out
+
+
+def test_a_synthetic_request_is_one_synthetic_count_and_its_phase_latencies_only():
+    """The canary's requests are not business: no accepted/declined/flagged/amount, one
+    ``SyntheticRequests`` per request; the platform's latency is still measured."""
+    from payments_core import metrics
+    from decimal import Decimal
+    recorder = metrics.Recorder("process", merchant=MERCHANT_A, synthetic=True)
+    recorder.accepted("USD", Decimal("1.00"))
+    recorder.flagged(("HIGH_VALUE",))
+    with recorder.phase("kms"):
+        pass
+    names = sorted((d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], d["Route"]) for d in recorder.lines(0))
+    assert names == [("PhaseLatency", "process"), ("SyntheticRequests", "process")]
+    recorder.synthetic = False
+    assert "PaymentsAccepted" in {d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] for d in recorder.lines(0)}

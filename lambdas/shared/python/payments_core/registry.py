@@ -15,6 +15,11 @@ Refusals (HTTP 403, the codes merchants see):
   ``API_KEY_NOT_BOUND``        the request's API key id is missing or not the merchant's own
 A failed registry read fails closed: HTTP 503 ``REGISTRY_UNAVAILABLE``, nothing read or written.
 
+A merchant registered as ``synthetic`` (the platform's own canary, ``make canary-onboard``) is
+served like any other; its entry says so, and the route marks what it records (the ledger row's
+``synthetic`` attribute) and what it measures (payments_core.metrics), so reconciliation and the
+business metrics can tell its payments from merchants' money.
+
 Entries (found or not found) are cached in the warm container for ``CACHE_SECONDS``, so a
 suspension or resumption takes effect within that time plus one request; a failed read is never
 cached. The cache is bounded (``MAX_CACHED`` client ids, least recently used evicted first).
@@ -48,6 +53,7 @@ class RegistryEntry:
     client_id: str
     status: str | None
     api_key_id: str | None = None
+    synthetic: bool = False      # the platform's canary merchant (scripts/merchants.py add --synthetic)
 
 
 class MerchantRefused(PaymentError):
@@ -85,7 +91,7 @@ def _read(ddb: Any, table: str, client_id: str) -> RegistryEntry:
     try:
         item = ddb.get_item(TableName=table, Key={"client_id": {"S": client_id}},
                             ConsistentRead=True,
-                            ProjectionExpression="client_id, #s, api_key_id",
+                            ProjectionExpression="client_id, #s, api_key_id, synthetic",
                             ExpressionAttributeNames={"#s": "status"}).get("Item")
     except ClientError as error:
         raise RegistryUnavailable(str(error.response.get("Error", {}).get("Code"))) from None
@@ -93,7 +99,8 @@ def _read(ddb: Any, table: str, client_id: str) -> RegistryEntry:
         raise RegistryUnavailable(type(error).__name__) from None
     if not item:
         return RegistryEntry(client_id, None)
-    return RegistryEntry(client_id, item.get("status", {}).get("S"), item.get("api_key_id", {}).get("S"))
+    return RegistryEntry(client_id, item.get("status", {}).get("S"), item.get("api_key_id", {}).get("S"),
+                         synthetic=item.get("synthetic", {}).get("S") == "true")
 
 
 def lookup(table: str, client_id: str, *, ddb: Any | None = None) -> RegistryEntry:

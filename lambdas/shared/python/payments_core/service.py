@@ -110,6 +110,9 @@ def build_transaction(request: PaymentRequest, merchant: Merchant, assessment: F
         "risk_level": assessment.level,
         "status": status,
         "idempotency_key": idempotency_key_digest,
+        # The canary's payments (a synthetic merchant in the registry): reconciliation reports them
+        # apart. Only on those rows, so a merchant's row is unchanged.
+        **({"synthetic": True} if merchant.synthetic else {}),
     }
 
 

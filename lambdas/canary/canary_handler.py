@@ -1,0 +1,158 @@
+"""The synthetic merchant: every few minutes, a payment through the public API as a real merchant.
+
+API Gateway's 5xx count stays green when no merchant can get in: an expired certificate, a broken
+authorizer or user pool domain, a lost usage plan, a registry that refuses everyone all answer
+before any function runs, or not at all. This function is a merchant from the outside. With the
+credentials ``make canary-onboard`` stored in the canary merchant's secret, it uses the reference
+client merchants are given (docs/api/client/payments_client.py, shipped beside this file):
+
+1. ``token``        an access token from the user pool's token endpoint (client credentials);
+2. ``validate``     a test card payment is valid;
+3. ``fraud-check``  it is scored;
+4. ``process``      it is stored (a fresh Idempotency-Key and customer per run: no velocity flags);
+5. ``replay``       the same request and key again answer the same transaction (nothing stored twice).
+
+Each run writes, in CloudWatch embedded metric format on stdout (no API call): ``CanarySuccess`` 1 or
+0 and ``CanaryDuration`` (ms) with ``Route=all``; on a failure also ``CanaryFailures`` with the
+failed step as ``Route``. The ``payment-canary`` alarm reads ``CanarySuccess``; a run that does not
+happen (the function broken, the schedule gone) is missing data, which that alarm treats as failing.
+
+The canary merchant is ``synthetic`` in the merchant registry: its payments carry ``synthetic`` in
+the ledger and stay out of the business metrics (payments_core.metrics). Nothing secret or card
+data is logged: the report names steps, status codes and error codes only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from typing import Any, Callable, TextIO
+
+from payments_client import PaymentsApiError, PaymentsClient
+
+STEPS = ("token", "validate", "fraud-check", "process", "replay")
+TEST_CARD = "4111111111111111"  # the card networks' Visa test number: no real account behind it
+AMOUNT, CURRENCY = "1.00", "USD"
+# One attempt and a retry: a canary that retries as long as a merchant would hides a flapping API.
+MAX_ATTEMPTS = 2
+TIMEOUT_SECONDS = 5.0
+SECRET_FIELDS = ("client_id", "client_secret", "api_key")
+
+# The client (and its cached access token) outlives a run in a warm container: one token request
+# per token lifetime, as the reference client intends. Dropped after any failed run.
+_client: PaymentsClient | None = None
+
+
+class CanaryFailure(Exception):
+    """A step did not answer as a healthy platform does; ``detail`` holds no secret and no card."""
+
+    def __init__(self, step: str, detail: str):
+        super().__init__(f"{step}: {detail}")
+        self.step, self.detail = step, detail
+
+
+def namespace() -> str:
+    return f"Payments/{os.environ.get('ENVIRONMENT') or 'dev'}"
+
+
+def _secrets_client() -> Any:
+    from payments_core import aws  # the layer: one boto3 session per process
+    return aws.client("secretsmanager")
+
+
+def merchant_client(read_secret: Callable[[str], str] | None = None) -> PaymentsClient:
+    """The reference client as the canary merchant, from its secret and the stack's URLs."""
+    secret_id = os.environ["CANARY_CREDENTIALS_NAME"]
+    read = read_secret or (lambda name: _secrets_client().get_secret_value(SecretId=name)["SecretString"])
+    try:
+        secret = json.loads(read(secret_id))
+        credentials = {name: secret[name] for name in SECRET_FIELDS}
+    except (KeyError, TypeError, ValueError):
+        raise CanaryFailure("token", f"secret {secret_id} lacks {', '.join(SECRET_FIELDS)}") from None
+    except Exception as error:  # the secret is missing: the canary merchant is not onboarded
+        code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
+        raise CanaryFailure("token", f"cannot read {secret_id} ({code}): is the canary merchant "
+                                     "onboarded (make canary-onboard)?") from None
+    return PaymentsClient(os.environ["API_URL"], os.environ["OAUTH_ENDPOINT"], **credentials,
+                          timeout=TIMEOUT_SECONDS, max_attempts=MAX_ATTEMPTS)
+
+
+def _step(name: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except PaymentsApiError as error:
+        raise CanaryFailure(name, f"HTTP {error.status} {error.code}") from None
+
+
+def run_checks(client: PaymentsClient, run_id: str) -> dict[str, float]:
+    """The five steps against the API; raises :class:`CanaryFailure` at the first that fails.
+    Returns each step's duration in milliseconds."""
+    payment = {"amount": AMOUNT, "currency": CURRENCY, "card_number": TEST_CARD,
+               "customer_id": f"synthetic-canary-{run_id}"}
+    key = f"canary-{run_id}"
+    timings: dict[str, float] = {}
+
+    def timed(name: str, call: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        answer = _step(name, call)
+        timings[name] = round((time.perf_counter() - started) * 1000, 1)
+        return answer
+
+    timed("token", client.access_token)
+    valid = timed("validate", lambda: client.validate(payment))
+    if valid.get("valid") is not True or valid.get("card_last4") != TEST_CARD[-4:]:
+        raise CanaryFailure("validate", f"unexpected answer fields {sorted(valid)}")
+    scored = timed("fraud-check", lambda: client.fraud_check(payment))
+    if scored.get("requires_review") is not False:
+        raise CanaryFailure("fraud-check", f"a first payment of {AMOUNT} {CURRENCY} was flagged {scored.get('reasons')}")
+    stored = timed("process", lambda: client.process(payment, idempotency_key=key))
+    if stored.get("status") != "COMPLETED" or not stored.get("transaction_id"):
+        raise CanaryFailure("process", f"status {stored.get('status')}")
+    replayed = timed("replay", lambda: client.process(payment, idempotency_key=key))
+    if replayed.get("transaction_id") != stored["transaction_id"]:
+        raise CanaryFailure("replay", "the same Idempotency-Key answered another transaction")
+    return timings
+
+
+def emf(name: str, value: float, unit: str, route: str, timestamp_ms: int) -> dict[str, Any]:
+    return {"_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [{
+        "Namespace": namespace(), "Dimensions": [["Route"]], "Metrics": [{"Name": name, "Unit": unit}]}]},
+        "Route": route, name: value}
+
+
+def report(ok: bool, duration_ms: float, failure: CanaryFailure | None, timings: dict[str, float],
+           out: TextIO, now_ms: int | None = None) -> dict[str, Any]:
+    """The run's metrics (EMF lines) and one log line; returns the summary the function answers."""
+    stamp = int(time.time() * 1000) if now_ms is None else now_ms
+    lines = [emf("CanarySuccess", 1 if ok else 0, "Count", "all", stamp),
+             emf("CanaryDuration", round(duration_ms, 1), "Milliseconds", "all", stamp)]
+    if failure is not None:
+        lines.append(emf("CanaryFailures", 1, "Count", failure.step, stamp))
+    summary = {"message": "canary run", "ok": ok, "duration_ms": round(duration_ms, 1), "steps_ms": timings,
+               **({"failed_step": failure.step, "detail": failure.detail} if failure else {})}
+    out.write("".join(json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n"
+                      for line in [*lines, summary]))
+    out.flush()
+    return summary
+
+
+def handler(event: Any, context: Any, out: TextIO | None = None) -> dict[str, Any]:
+    """One canary run (EventBridge schedule). Never raises: the metric is the verdict."""
+    global _client
+    started = time.perf_counter()
+    run_id = uuid.uuid4().hex[:16]
+    timings: dict[str, float] = {}
+    failure: CanaryFailure | None = None
+    try:
+        if _client is None:
+            _client = merchant_client()
+        timings = run_checks(_client, run_id)
+    except CanaryFailure as error:
+        failure = error
+    except Exception as error:  # noqa: BLE001  (a bug here is a failed run, not a silent one)
+        failure = CanaryFailure("canary", type(error).__name__)
+    if failure is not None:
+        _client = None  # rotated credentials, a revoked token: the next run starts from the secret
+    return report(failure is None, (time.perf_counter() - started) * 1000, failure, timings, out or sys.stdout)
