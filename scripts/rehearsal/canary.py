@@ -27,12 +27,23 @@ import time
 import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeVar
 
 from scripts.rehearsal.smoke import FakeContext, SmokeContext, check, function_runtime, jsonable, load_handler
 
 ROUTES = {"/validate": "validate", "/fraud-check": "fraud-check", "/process": "process"}
 CANARY_FUNCTION = "canary/canary_handler.py"
+
+
+def answer_json(request: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    """A JSON answer with its length (what API Gateway and the token endpoint send)."""
+    raw = json.dumps(body).encode()
+    request.send_response(status)
+    for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+        request.send_header(name, value)
+    request.send_header("Content-Length", str(len(raw)))
+    request.end_headers()
+    request.wfile.write(raw)
 
 
 class RehearsalGateway(ThreadingHTTPServer):
@@ -54,14 +65,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        raw = json.dumps(body).encode()
         self.server.calls.append((self.path, status))
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        answer_json(self, status, body, headers)
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
@@ -134,9 +139,13 @@ def _proxy_event(path: str, body: str, headers: dict[str, str], client_id: str, 
             "body": body, "isBase64Encoded": False}
 
 
+Server = TypeVar("Server", bound=ThreadingHTTPServer)
+
+
 @contextlib.contextmanager
-def serving(ctx: SmokeContext) -> Iterator[RehearsalGateway]:
-    server = RehearsalGateway(ctx)
+def serving(server: Server) -> Iterator[Server]:
+    """``server`` answering on its own thread for the ``with`` block, then shut down and closed (the
+    rehearsal's gateway; the tests' fake gateway, tests/lambdas/fake_gateway.py)."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
@@ -192,7 +201,7 @@ def canary_smoke(ctx: SmokeContext, onboarded: dict[str, Any]) -> None:
                    for c in resources.get("aws_route53_health_check", {}).values() if c["type"] == "CLOUDWATCH_METRIC"]
         check(watched == [f"payment-canary-alarm-{ctx.environment}"], f"CLOUDWATCH_METRIC health checks watch {watched}")
         ctx.results.append(f"canary: the new API's Route 53 health check watches payment-canary-alarm-{ctx.environment}")
-    with serving(ctx) as gateway:
+    with serving(RehearsalGateway(ctx)) as gateway:
         passed = run_canary(ctx, gateway)
         check(passed["ok"] is True, f"canary run failed: {passed}")
         check([c for c in gateway.calls if c[0] != "/oauth2/token"] == [

@@ -158,8 +158,9 @@ def shared_aws(_module_aws):
 @pytest.fixture
 def gateway(shared_aws, monkeypatch):
     """API Gateway and the token endpoint in front of the real handlers (tests/lambdas/fake_gateway.py)."""
-    from fake_gateway import serving
+    from fake_gateway import FakeGateway
+    from scripts.rehearsal.canary import serving
     for name in ("no_proxy", "NO_PROXY"):  # a proxy configured on the machine must not carry 127.0.0.1
         monkeypatch.setenv(name, "127.0.0.1")
-    with serving() as server:
+    with serving(FakeGateway()) as server:
         yield server

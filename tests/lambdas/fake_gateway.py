@@ -9,14 +9,13 @@ answer 503/429 before it runs (``faults``, one per API request)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 from payments_testkit import MERCHANT_A, api_event
+from scripts.rehearsal.canary import answer_json
 
 SECRET, API_KEY = "s3cret", "key-for-merchant-a"
 # The client's timeout; short where a test makes the gateway hold an answer back (until the retry comes).
@@ -44,13 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _answer(self, status: int, body: dict, headers: dict | None = None) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        answer_json(self, status, body, headers)
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -107,15 +100,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.answers.append((self.path, result["statusCode"], result["headers"], json.loads(result["body"])))
         return result
 
-
-@contextlib.contextmanager
-def serving() -> Iterator[FakeGateway]:
-    server = FakeGateway()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
