@@ -31,6 +31,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
     SecretsmanagerSecretRotation, SecretsmanagerSecretRotationRotationRules,
 )
 
+from modules.disaster_recovery import global_table_options
 from modules.iam import Statement, assume_role_policy, policy_document
 from modules.logs import encrypted_log_group
 from modules.settings import AURORA_ENGINE_VERSION, Settings
@@ -198,6 +199,8 @@ class TransactionTables(Construct):
         super().__init__(scope, id)
         s = props.settings
         encryption = [DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=props.kms_key_arn)]
+        # With dr_region: global tables (a stream each, replicas owned by modules/disaster_recovery.py).
+        replicated = global_table_options(s)
         self.transactions = DynamodbTable(
             self, "transactions", name=s.name("transactions"),
             billing_mode="PAY_PER_REQUEST", hash_key=MERCHANT_TRANSACTION,
@@ -216,7 +219,7 @@ class TransactionTables(Construct):
             point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
             server_side_encryption=encryption[0],
             stream_enabled=True, stream_view_type="NEW_AND_OLD_IMAGES",
-            deletion_protection_enabled=s.deletion_protection,
+            deletion_protection_enabled=s.deletion_protection, lifecycle=replicated.get("lifecycle"),
         )
         # Partition key "<merchant>#<keyed digest of the client's Idempotency-Key>".
         self.idempotency = DynamodbTable(
@@ -226,7 +229,7 @@ class TransactionTables(Construct):
             ttl=DynamodbTableTtl(attribute_name="expires_at", enabled=True),
             point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
             server_side_encryption=encryption[0],
-            deletion_protection_enabled=s.deletion_protection,
+            deletion_protection_enabled=s.deletion_protection, **replicated,
         )
         # One item per merchant-customer: recent payments + a version the payment transaction checks.
         # Items expire one fraud window after the customer's last payment.
@@ -237,5 +240,5 @@ class TransactionTables(Construct):
             ttl=DynamodbTableTtl(attribute_name="expires_at", enabled=True),
             point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
             server_side_encryption=encryption[0],
-            deletion_protection_enabled=s.deletion_protection,
+            deletion_protection_enabled=s.deletion_protection, **replicated,
         )

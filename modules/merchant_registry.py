@@ -22,6 +22,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTableServerSideEncryption,
 )
 
+from modules.disaster_recovery import global_table_options
 from modules.settings import Settings
 
 PARTITION_KEY = "client_id"
@@ -47,6 +48,7 @@ class MerchantRegistry(Construct):
             point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
             server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=props.kms_key_arn),
             deletion_protection_enabled=s.deletion_protection,
+            **global_table_options(s),  # with dr_region: a global table (modules/disaster_recovery.py)
         )
         self.arn = self.table.arn
         self.name = self.table.name

@@ -29,8 +29,11 @@ REHEARSAL_KEY = "test"  # moto accepts any key; these are not credentials.
 STATE_KEY_ALIAS = "alias/payment-terraform-state"
 
 
-def aws_provider(stack: TerraformStack, settings: Settings) -> AwsProvider:
+def aws_provider(stack: TerraformStack, settings: Settings, region: str | None = None,
+                 alias: str | None = None) -> AwsProvider:
     """The hashicorp/aws provider with the common tags; pointed at the local endpoint in rehearsal.
+    ``region``/``alias``: a second provider of the same account in another region (the
+    disaster-recovery region's, ``dr_provider``).
 
     With the environment's account known, ``allowed_account_ids`` pins it: credentials of any other
     account (another environment's role, a profile left on the wrong account) fail when the provider
@@ -51,12 +54,20 @@ def aws_provider(stack: TerraformStack, settings: Settings) -> AwsProvider:
                                                for s in REHEARSAL_SERVICES})],
         )
     return AwsProvider(
-        stack, "aws",
-        region=settings.region,
+        stack, f"aws-{alias}" if alias else "aws", alias=alias,
+        region=region or settings.region,
         allowed_account_ids=[settings.account_id] if settings.account_id else None,
         default_tags=[AwsProviderDefaultTags(tags=settings.tags)],
         **rehearsal,
     )
+
+
+DR_ALIAS = "dr"
+
+
+def dr_provider(stack: TerraformStack, settings: Settings) -> AwsProvider:
+    """The provider of the disaster-recovery region (``dr_region``): same account, same tags."""
+    return aws_provider(stack, settings, region=settings.dr_region, alias=DR_ALIAS)
 
 
 def read_backend_defaults(path: Path = BACKEND_FILE) -> dict[str, object]:

@@ -74,6 +74,8 @@ class PlatformKey(Construct):
             description=f"Payment platform data key ({s.environment})",
             enable_key_rotation=True,
             rotation_period_in_days=365,
+            # With dr_region: replicas in the DR region (modules/disaster_recovery.py). Only at creation.
+            multi_region=True if s.dr_region else None,
             deletion_window_in_days=30 if s.is_production else 7,
             policy=platform_key_policy(props.account_id, s.region, props.partition,
                                        event_rules_publish=s.migration_enabled),
@@ -87,6 +89,8 @@ class PlatformKey(Construct):
             self, "card-fingerprint",
             description=f"HMAC key for card fingerprints ({s.environment})",
             customer_master_key_spec="HMAC_256", key_usage="GENERATE_VERIFY_MAC",
+            # A replica shares the key material: the DR region computes the same fingerprints.
+            multi_region=True if s.dr_region else None,
             deletion_window_in_days=30,  # deleting it orphans every stored fingerprint
             policy=policy_document(Statement(
                 sid="AccountAdministers", actions=["kms:*"],

@@ -137,6 +137,12 @@ class Settings:
     canary_interval_minutes: int = 5
     # Consecutive failed runs before the payment-canary alarm (and the health check) turn red.
     canary_failed_runs: int = 2
+    # Disaster recovery (docs/operators/disaster-recovery.md): the second region that holds a replica of
+    # every table, under replicas of the platform's multi-Region keys. Empty: one region (dev,
+    # previews). Turning it on for an environment that exists replaces its keys (see the page).
+    dr_region: str = ""
+    # Target recovery point for the replicated tables: the ReplicationLatency alarm's threshold.
+    dr_rpo_seconds: int = 1
     # Latency budget (docs/maintainers/performance-latency.md). Graviton: ~20 % cheaper per GB-second.
     lambda_architecture: str = "arm64"
     # Memory (MB) per function over the default 256, e.g. "process=1024" (CPU grows with memory).

@@ -289,6 +289,7 @@ RULES: Mapping[str, Rule] = {
     "aws_lambda_provisioned_concurrency_config": _provisioned_concurrency,
     "aws_cloudwatch_composite_alarm": _fixed("cloudwatch_composite_alarm_month", "composite alarm"),
     "aws_kms_key": _fixed("kms_key_month", "customer managed key"),
+    "aws_kms_replica_key": _fixed("kms_key_month", "multi-Region replica key"),
     "aws_secretsmanager_secret": _fixed("secrets_manager_secret_month", "secret"),
     "aws_ssm_parameter": lambda r, _, p: ([Line(r.type, "advanced parameter", ONE, p.monthly("ssm_advanced_parameter_month"))]
                                           if r.values.get("tier") == "Advanced" else []),

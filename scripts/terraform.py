@@ -46,15 +46,28 @@ def terraform_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     mirror = env.get(MIRROR_VAR, "")
     if mirror and not Path(mirror).is_dir():
         raise SystemExit(f"{MIRROR_VAR}={mirror} is not a directory")
-    BUILD_DIR.mkdir(exist_ok=True)
-    rc = BUILD_DIR / "terraform.rc"
-    text = cli_config(mirror)
-    if not rc.exists() or rc.read_text() != text:
-        rc.write_text(text)
-    env.update(TF_CLI_CONFIG_FILE=str(rc), TF_IN_AUTOMATION="1", TF_INPUT="0",
+    env.update(TF_CLI_CONFIG_FILE=str(write_cli_config(cli_config(mirror))), TF_IN_AUTOMATION="1", TF_INPUT="0",
                CHECKPOINT_DISABLE="1")
     env.setdefault("GOGC", GO_GC_PERCENT)
     return env
+
+
+def write_cli_config(text: str) -> Path:
+    """``build/terraform.rc`` for the mirror's config (what operators' commands use), a file of its own
+    for any other text; written whole (a temporary file renamed), never rewritten in place.
+
+    Concurrent processes share these files: the test suite's workers, the rehearsal's Terraform runs
+    beside each other, a `terraform init` reading its config while another process writes one. One
+    file whose content depended on the caller (a process without PAYMENTS_PROVIDER_MIRROR wrote the
+    registry config over the mirror's) sent another process's init to the unreachable registry."""
+    BUILD_DIR.mkdir(exist_ok=True)
+    with_mirror = "filesystem_mirror" in text
+    rc = BUILD_DIR / ("terraform.rc" if with_mirror else "terraform-registry.rc")
+    if not rc.exists() or rc.read_text() != text:
+        partial = rc.with_name(f".{rc.name}.{os.getpid()}")
+        partial.write_text(text)
+        os.replace(partial, rc)  # atomic: a reader sees the old file or the new one, never half
+    return rc
 
 
 def run(workdir: Path, args: Sequence[str], env: Mapping[str, str] | None = None,

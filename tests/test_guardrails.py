@@ -107,9 +107,10 @@ def test_each_scp_is_under_the_5120_character_limit(scps):
         assert policy["content"] == json.dumps(json.loads(policy["content"]), separators=(",", ":")), name
 
 
-def test_region_rule_allows_the_platform_and_state_regions_only(documents):
+def test_region_rule_allows_the_platform_state_and_disaster_recovery_regions_only(documents):
+    """prod (whose settings the guardrails stack is synthesized with) has its replicas in us-west-2."""
     [region_rule] = [s for d in documents for s in d["Statement"] if s["Sid"] == "DenyOutsidePlatformRegions"]
-    assert region_rule["Condition"]["StringNotEquals"] == {"aws:RequestedRegion": ["us-east-1"]}
+    assert region_rule["Condition"]["StringNotEquals"] == {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}
     for service in ("iam:*", "organizations:*", "sts:*", "cloudfront:*", "route53:*", "support:*", "budgets:*",
                     "waf:*"):
         assert service in region_rule["NotAction"]

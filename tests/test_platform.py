@@ -101,3 +101,18 @@ def test_terraform_runs_with_a_less_eager_go_gc_unless_the_caller_chose_one():
     """Terraform and the provider allocate heavily exchanging the provider's schema (scripts/terraform.py)."""
     assert terraform.terraform_env({})["GOGC"] == terraform.GO_GC_PERCENT == "400"
     assert terraform.terraform_env({"GOGC": "100"})["GOGC"] == "100"
+
+
+def test_a_process_without_the_mirror_leaves_the_mirrors_cli_config_alone(tmp_path, monkeypatch):
+    """The suite's workers and the rehearsal's runs share build/: a caller without
+    PAYMENTS_PROVIDER_MIRROR once wrote the registry config over the mirror's while another process's
+    `terraform init` read it (a flaky validate). Each config now has its own file, written whole."""
+    monkeypatch.setattr(terraform, "BUILD_DIR", tmp_path)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    with_mirror = terraform.terraform_env({terraform.MIRROR_VAR: str(mirror)})["TF_CLI_CONFIG_FILE"]
+    before = open(with_mirror).read()
+    without = terraform.terraform_env({})["TF_CLI_CONFIG_FILE"]
+    assert without != with_mirror and open(with_mirror).read() == before and "filesystem_mirror" in before
+    assert "provider_installation" not in open(without).read()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mirror", "terraform-registry.rc", "terraform.rc"]

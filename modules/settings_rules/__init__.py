@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from modules.settings_rules import (accounts, api, canary, cost, environment, guardrails, identity, migration,
-                                    network, operations, performance, retention, slo, state)
+from modules.settings_rules import (accounts, api, canary, cost, disaster_recovery, environment, guardrails,
+                                    identity, migration, network, operations, performance, retention, slo,
+                                    state)
 from modules.settings_rules.accounts import check_accounts
 from modules.settings_rules.api import check_edge, check_throttles
 from modules.settings_rules.canary import check_canary
+from modules.settings_rules.disaster_recovery import check_disaster_recovery
 from modules.settings_rules.cost import check_capacity
 from modules.settings_rules.environment import check_environment
 from modules.settings_rules.guardrails import check_guardrails
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 CHECKS = (check_environment, check_capacity, check_retention, check_throttles, check_merchant_defaults,
           check_operations, check_edge, check_network, check_accounts, check_state, check_migration,
-          check_guardrails, check_slo, check_performance, check_canary)
+          check_guardrails, check_slo, check_performance, check_canary, check_disaster_recovery)
 
 # Settings no check above constrains beyond their type: what a value means instead of a rule.
 UNCHECKED = {
@@ -44,7 +46,7 @@ UNCHECKED = {
 RULES: Mapping[str, str] = {
     **UNCHECKED,
     **{name: rule for module in (environment, cost, retention, api, identity, operations, network, state, migration,
-                                          guardrails, slo, performance, accounts, canary)
+                                          guardrails, slo, performance, accounts, canary, disaster_recovery)
        for name, rule in module.RULES.items()},
 }
 

@@ -23,9 +23,10 @@ ORGANISATION = "organisation"  # the Environment tag of what the stack creates
 
 
 def platform_regions(settings: Settings) -> list[str]:
-    """The setting, else the platform's region; the state bucket's region always (every stack's
-    backend is there)."""
-    return sorted({*(settings.guardrail_regions or (settings.region,)), state_region()})
+    """The setting, else the platform's region; the state bucket's region and the disaster-recovery
+    region always (every stack's backend is in the one; the replicas are in the other)."""
+    return sorted({*(settings.guardrail_regions or (settings.region,)), state_region(),
+                   *((settings.dr_region,) if settings.dr_region else ())})
 
 
 class GuardrailsStack(TerraformStack):

@@ -15,6 +15,7 @@ from modules.business_metrics import BusinessAlarms, BusinessAlarmsProps, busine
 from modules.canary import CanaryProps, SyntheticMerchant
 from modules.compute import ComputeProps, FunctionNetwork, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
+from modules.disaster_recovery import DataReplicas, DataReplicasProps, ReplicatedTable
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
 from modules.identity import IdentityProps, MerchantIdentity
 from modules.merchant_registry import MerchantRegistry, MerchantRegistryProps
@@ -24,7 +25,7 @@ from modules.observability import ObservabilityProps, PaymentObservability
 from modules.network import EndpointPoliciesProps, GatewayEndpointPolicies, Network, NetworkProps
 from modules.parameters import PlatformParameters
 from modules.permissions_boundary import boundary_arn, bound_every_role
-from modules.platform import aws_provider, configure_backend
+from modules.platform import aws_provider, configure_backend, dr_provider
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.security import KeyProps, PlatformKey
 from modules.settings import Settings
@@ -81,6 +82,16 @@ class PaymentStack(TerraformStack):
             s, self.key.arn, self.database.cluster.arn, account_id, partition))
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition,
                                                              event_rules_publish=s.migration_enabled))
+        # Disaster recovery, the data (issue 21): every table and both keys replicated into dr_region.
+        self.replicas: DataReplicas | None = None
+        if s.dr_region:
+            self.replicas = DataReplicas(self, "dr", DataReplicasProps(
+                settings=s, provider=dr_provider(self, s), key_arn=self.key.arn,
+                fingerprint_key_arn=self.key.fingerprint_key.arn,
+                tables={short: ReplicatedTable(table.arn, table.name) for short, table in (
+                    ("transactions", self.tables.transactions), ("idempotency", self.tables.idempotency),
+                    ("activity", self.tables.activity), ("registry", self.registry.table))},
+                alert_topic_arn=self.alerts.arn, account_id=account_id, partition=partition))
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
             s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,
             function_network, partition, account_id=account_id,
