@@ -21,8 +21,9 @@ is 6.x only, and that mode needs three regions). The recovery point is therefore
 alarmed here (``ReplicationLatency`` above ``dr_rpo_seconds``), and a failover must fence the primary
 and wait out the lag before the DR region takes writes (the failover issue's commands).
 
-Not here yet: Aurora as a global database, the audit bucket's replication, the standby request path,
-routing and ``make failover`` (docs/operators/disaster-recovery.md says what each will be).
+The audit trail's replica is modules/audit_replication.py. Not built yet: Aurora as a global
+database, the standby request path, routing and ``make failover`` (docs/operators/disaster-recovery.md
+says what each will be).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from cdktf_cdktf_provider_aws.kms_replica_key import KmsReplicaKey
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from modules.iam import Statement, policy_document
-from modules.observability import with_runbook
+from modules.observability import DR_RUNBOOK_PATH, with_runbook
 from modules.security import platform_key_policy
 from modules.settings import Settings
 
@@ -126,7 +127,8 @@ class DataReplicas(Construct):
             self, "latency", alarm_name=s.name(ALARM_KEY),
             alarm_description=with_runbook(
                 s, ALARM_KEY, f"A table's replica in {s.dr_region} is more than {s.dr_rpo_seconds}s behind: "
-                              "the recovery point objective is not met; a failover now would lose that much"),
+                              "the recovery point objective is not met; a failover now would lose that much",
+                page=DR_RUNBOOK_PATH),
             metric_query=[*metrics, slowest], threshold=s.dr_rpo_seconds * 1000,
             comparison_operator="GreaterThanThreshold", evaluation_periods=LATENCY_PERIODS,
             datapoints_to_alarm=LATENCY_PERIODS,

@@ -22,6 +22,7 @@ GRAPH_WIDTH, GRAPH_HEIGHT, COLUMNS = 8, 6, 3
 RUNBOOK_PATH = "docs/operators/alarms.md"
 # The objectives' alerts and the business-metric alarms have their runbook beside the objectives.
 SLO_RUNBOOK_PATH = "docs/operators/slos.md"
+DR_RUNBOOK_PATH = "docs/operators/disaster-recovery.md"
 # CloudWatch refuses a longer alarm_description (an EventBridge rule's: 512, see migration/monitoring.py).
 ALARM_DESCRIPTION_LIMIT = 1024
 #: The audit writer's own metrics (embedded metric format; lambdas/shared/python/payments_core/audit.py).

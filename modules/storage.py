@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from constructs import Construct
-from cdktf import TerraformResourceLifecycle
+from cdktf import TerraformProvider, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule,
@@ -78,6 +78,9 @@ class SecureBucketProps:
     object_lock: Optional[ObjectLock] = None
     # Further bucket-policy statements, e.g. the service that delivers logs into the bucket.
     policy_statements: Sequence[Statement] = ()
+    # Another region's provider (the disaster-recovery replica of the audit bucket); None: the stack's.
+    provider: Optional[TerraformProvider] = None
+    partition: str = "aws"
 
     def __post_init__(self) -> None:
         if self.force_destroy and self.object_lock and self.object_lock.mode == "COMPLIANCE":
@@ -90,8 +93,9 @@ class SecureBucket(Construct):
     def __init__(self, scope: Construct, id: str, props: SecureBucketProps):
         super().__init__(scope, id)
         lock = props.object_lock
+        where = {"provider": props.provider} if props.provider else {}
         self.bucket = S3Bucket(
-            self, "bucket", bucket=props.name, force_destroy=props.force_destroy,
+            self, "bucket", **where, bucket=props.name, force_destroy=props.force_destroy,
             object_lock_enabled=True if lock else None,
             # A bucket created before it had a lock gets Object Lock in place from the lock
             # configuration below (S3 allows that on versioned buckets); without this, the provider
@@ -100,16 +104,19 @@ class SecureBucket(Construct):
         )
         self.name = self.bucket.bucket
         self.arn = self.bucket.arn
+        # The name as configured (not a reference): an ARN built from it names this bucket before it
+        # exists, e.g. in a trust policy's aws:SourceArn.
+        self.configured_arn = f"arn:{props.partition}:s3:::{props.name}"
         S3BucketOwnershipControls(
-            self, "ownership", bucket=self.bucket.id,
+            self, "ownership", **where, bucket=self.bucket.id,
             rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
         )
         S3BucketPublicAccessBlock(
-            self, "public-access", bucket=self.bucket.id, block_public_acls=True,
+            self, "public-access", **where, bucket=self.bucket.id, block_public_acls=True,
             block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
         )
-        versioning = S3BucketVersioningA(
-            self, "versioning", bucket=self.bucket.id,
+        self.versioning = versioning = S3BucketVersioningA(
+            self, "versioning", **where, bucket=self.bucket.id,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )
         statements = [Statement(
@@ -119,7 +126,7 @@ class SecureBucket(Construct):
         )]
         if lock:
             S3BucketObjectLockConfigurationA(
-                self, "object-lock", bucket=self.bucket.id, object_lock_enabled="Enabled",
+                self, "object-lock", **where, bucket=self.bucket.id, object_lock_enabled="Enabled",
                 rule=S3BucketObjectLockConfigurationRuleA(
                     default_retention=S3BucketObjectLockConfigurationRuleDefaultRetentionA(
                         mode=lock.mode, days=lock.days)),
@@ -139,7 +146,7 @@ class SecureBucket(Construct):
                           conditions={"Null": {"s3:if-none-match": "true"}}),
             ]
         S3BucketServerSideEncryptionConfigurationA(
-            self, "encryption", bucket=self.bucket.id,
+            self, "encryption", **where, bucket=self.bucket.id,
             rule=[S3BucketServerSideEncryptionConfigurationRuleA(
                 apply_server_side_encryption_by_default=(
                     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
@@ -148,7 +155,8 @@ class SecureBucket(Construct):
             )],
         )
         statements += list(props.policy_statements)
-        self.policy = S3BucketPolicy(self, "policy", bucket=self.bucket.id, policy=policy_document(*statements))
+        self.policy = S3BucketPolicy(self, "policy", bucket=self.bucket.id, policy=policy_document(*statements),
+                                     **where)
         # Every bucket aborts incomplete multipart uploads (their parts are billed but never visible);
         # a bucket without archiving gets a rule that does only that.
         abort = [S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
@@ -170,4 +178,4 @@ class SecureBucket(Construct):
                 id="abort-incomplete-multipart-uploads", status="Enabled",
                 filter=every_object, abort_incomplete_multipart_upload=abort,
             )
-        S3BucketLifecycleConfiguration(self, "lifecycle", bucket=self.bucket.id, rule=[rule])
+        S3BucketLifecycleConfiguration(self, "lifecycle", bucket=self.bucket.id, rule=[rule], **where)

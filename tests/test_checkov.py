@@ -120,5 +120,8 @@ def test_object_access_of_protected_buckets_is_recorded_by_cloudtrail(synth_all)
     recorded = [p.removeprefix(partition_arn) for p in fields["resources.ARN"]["starts_with"]]
     [state_bucket] = state.resources("aws_s3_bucket").values()  # named after the account it is in
     assert recorded[0] == state_bucket["bucket"] + "/"
-    [audit] = prod.resources("aws_s3_bucket").values()
-    assert any(audit["bucket"].startswith(p) for p in recorded[1:]), (audit["bucket"], recorded)
+    # The audit bucket and its replica in the DR region (the trail is multi-Region).
+    audit_buckets = [b["bucket"] for b in prod.resources("aws_s3_bucket").values()]
+    assert len(audit_buckets) == 2 and trail["is_multi_region_trail"] is True
+    for audit in audit_buckets:
+        assert any(audit.startswith(p) for p in recorded[1:]), (audit, recorded)

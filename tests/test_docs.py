@@ -21,7 +21,8 @@ from tests.support import ACCOUNTS, ACCOUNT_SETTINGS, PROJECT_ROOT, Synthesized
 RUNBOOK = PROJECT_ROOT / "docs" / "operators" / "alarms.md"
 RUNBOOK_LINK = re.compile(r"Runbook: (?P<base>\S*?(?P<page>docs/operators/[a-z0-9-]+\.md))#(?P<anchor>[a-z0-9_-]+)$")
 # Pages besides the alarm runbook that own the runbook of their concern's alarms (a "## Runbook" part).
-CONCERN_RUNBOOKS = (PROJECT_ROOT / "docs" / "operators" / "slos.md",)
+CONCERN_RUNBOOKS = (PROJECT_ROOT / "docs" / "operators" / "slos.md",
+                    PROJECT_ROOT / "docs" / "operators" / "disaster-recovery.md")
 
 
 @pytest.fixture(scope="module")

@@ -141,8 +141,9 @@ def test_the_protected_names_are_the_platforms_names(prod_stack, synth_all, docu
     statements = {s["Sid"]: s for d in documents for s in d["Statement"]}
     buckets = statements["DenyDeletingAuditBuckets"]["Resource"]
     aliases = statements["DenyDeletingPlatformKeys"]["Condition"]["ForAnyValue:StringLike"]["kms:ResourceAliases"]
-    [audit] = prod_stack.resources("aws_s3_bucket").values()
-    assert any(_like(b, "arn:aws:s3:::" + audit["bucket"].split("${")[0] + ACCOUNT) for b in buckets)
+    audits = prod_stack.resources("aws_s3_bucket").values()  # the audit bucket and its DR replica
+    names = [a["bucket"].replace("${data.aws_caller_identity.caller.account_id}", ACCOUNT) for a in audits]
+    assert len(names) == 2 and all(any(_like(b, "arn:aws:s3:::" + name) for b in buckets) for name in names), names
     prod_aliases = [a["name"] for a in prod_stack.resources("aws_kms_alias").values()]
     assert prod_aliases and all(any(_like(p, a) for p in aliases) for a in prod_aliases)
     # The account-level trail and state key, wherever the account's stacks keep them.

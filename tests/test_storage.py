@@ -6,8 +6,10 @@ from tests.support import statement
 
 
 def _bucket(stack):
-    """The audit (or state) bucket: every stack also has its CloudTrail log bucket (modules/trail.py)."""
-    names = [n for n, b in stack.resources("aws_s3_bucket").items() if "-trail-logs-" not in b["bucket"]]
+    """The audit (or state) bucket: every stack also has its CloudTrail log bucket (modules/trail.py),
+    and prod the audit bucket's replica in its DR region (another provider: tests/constructs/test_disaster_recovery.py)."""
+    names = [n for n, b in stack.resources("aws_s3_bucket").items()
+             if "-trail-logs-" not in b["bucket"] and "provider" not in b]
     assert len(names) == 1
     return names[0]
 

@@ -61,7 +61,7 @@ def test_prod_settings_reach_the_synthesized_stack(prod_stack):
     prod = prod_stack
     assert prod.one("aws_rds_cluster")["deletion_protection"] is True
     assert len(prod.resources("aws_nat_gateway")) == 3
-    assert prod.one("aws_s3_bucket")["force_destroy"] is False
+    assert all(b["force_destroy"] is False for b in prod.resources("aws_s3_bucket").values())  # and its DR replica
 
 
 def test_cdktf_cli_synth_works(tmp_path):

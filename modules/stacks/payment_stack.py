@@ -10,6 +10,7 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 
 from modules.api import ApiProps, MerchantAuth, PaymentApi
+from modules.audit_replication import AuditReplica, AuditReplicaProps
 from modules.backup import BackupProps, DatabaseBackup
 from modules.business_metrics import BusinessAlarms, BusinessAlarmsProps, business_graphs
 from modules.canary import CanaryProps, SyntheticMerchant
@@ -77,20 +78,30 @@ class PaymentStack(TerraformStack):
         self.audit = SecureBucket(self, "audit", SecureBucketProps(
             name=f"{AUDIT_BUCKET_PREFIX}{s.environment}-{account_id}", kms_key_arn=self.key.arn,
             force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS,
-            object_lock=ObjectLock(mode=s.audit_lock_mode, days=s.audit_retention_days)))
+            object_lock=ObjectLock(mode=s.audit_lock_mode, days=s.audit_retention_days), partition=partition))
         self.backup = DatabaseBackup(self, "backup", BackupProps(
             s, self.key.arn, self.database.cluster.arn, account_id, partition))
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition,
                                                              event_rules_publish=s.migration_enabled))
         # Disaster recovery, the data (issue 21): every table and both keys replicated into dr_region.
         self.replicas: DataReplicas | None = None
+        self.audit_replica: AuditReplica | None = None
         if s.dr_region:
+            dr = dr_provider(self, s)
             self.replicas = DataReplicas(self, "dr", DataReplicasProps(
-                settings=s, provider=dr_provider(self, s), key_arn=self.key.arn,
+                settings=s, provider=dr, key_arn=self.key.arn,
                 fingerprint_key_arn=self.key.fingerprint_key.arn,
                 tables={short: ReplicatedTable(table.arn, table.name) for short, table in (
                     ("transactions", self.tables.transactions), ("idempotency", self.tables.idempotency),
                     ("activity", self.tables.activity), ("registry", self.registry.table))},
+                alert_topic_arn=self.alerts.arn, account_id=account_id, partition=partition))
+            # ... and the audit trail, write-once there too, within 15 minutes (modules/audit_replication.py).
+            self.audit_replica = AuditReplica(self, "dr-audit", AuditReplicaProps(
+                settings=s, provider=dr, source=self.audit, source_key_arn=self.key.arn,
+                replica_key_arn=self.replicas.key.arn,
+                replica_name=f"{AUDIT_BUCKET_PREFIX}{s.environment}-{account_id}-{s.dr_region}",
+                object_lock=ObjectLock(mode=s.audit_lock_mode, days=s.audit_retention_days),
+                force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS,
                 alert_topic_arn=self.alerts.arn, account_id=account_id, partition=partition))
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
             s, self.key.arn, self.tables, self.key.fingerprint_key.arn, self.audit.arn, self.audit.name,

@@ -80,3 +80,83 @@ def test_a_table_becomes_a_global_table_only_with_a_dr_region(staging_dr):
     options = global_table_options(staging_dr)
     assert (options["stream_enabled"], options["stream_view_type"]) == (True, "NEW_AND_OLD_IMAGES")
     assert options["lifecycle"].ignore_changes == ["replica"]
+
+
+# --------------------------------------------------------------------------- the audit trail (AuditReplica)
+
+from cdktf_cdktf_provider_aws.s3_bucket_replication_configuration import S3BucketReplicationConfigurationA  # noqa: E402
+
+from modules.audit_replication import AuditReplica, AuditReplicaProps  # noqa: E402
+from modules.storage import ObjectLock, SecureBucket, SecureBucketProps  # noqa: E402
+
+REPLICA_KEY_ARN = "arn:aws:kms:us-west-2:123456789012:key/mrk-replica"
+
+
+@pytest.fixture(scope="module")
+def audit_replica(staging_dr) -> Scoped:
+    def build(scope):
+        source = SecureBucket(scope, "audit", SecureBucketProps(
+            name="payment-audit-logs-staging-123456789012", kms_key_arn=KEY_ARN,
+            object_lock=ObjectLock("GOVERNANCE", 30)))
+        return AuditReplica(scope, "dr-audit", AuditReplicaProps(
+            settings=staging_dr, provider=dr_provider(scope, staging_dr), source=source, source_key_arn=KEY_ARN,
+            replica_key_arn=REPLICA_KEY_ARN, replica_name="payment-audit-logs-staging-123456789012-us-west-2",
+            object_lock=ObjectLock("GOVERNANCE", 30), force_destroy=True, glacier_after_days=90,
+            alert_topic_arn=TOPIC_ARN, account_id=ACCOUNT))
+    return scoped(build)
+
+
+def test_the_replica_bucket_is_as_write_once_as_the_source_in_the_dr_region(audit_replica):
+    buckets = {b["bucket"]: b for b in audit_replica.resources("aws_s3_bucket").values()}
+    replica = buckets["payment-audit-logs-staging-123456789012-us-west-2"]
+    assert replica["provider"] == "aws.dr" and replica["object_lock_enabled"] is True
+    locks = [c for c in audit_replica.resources("aws_s3_bucket_object_lock_configuration").values()
+             if c.get("provider") == "aws.dr"]
+    assert [c["rule"]["default_retention"] for c in locks] == [{"mode": "GOVERNANCE", "days": 30}]
+    [sse] = [c for c in audit_replica.resources("aws_s3_bucket_server_side_encryption_configuration").values()
+             if c.get("provider") == "aws.dr"]
+    assert sse["rule"][0]["apply_server_side_encryption_by_default"]["kms_master_key_id"] == REPLICA_KEY_ARN
+
+
+def test_every_object_replicates_within_15_minutes_with_metrics_and_no_delete_markers(audit_replica):
+    [config] = audit_replica.resources(S3BucketReplicationConfigurationA.TF_RESOURCE_TYPE).values()
+    [rule] = config["rule"]
+    assert (rule["status"], rule["filter"], rule["delete_marker_replication"]) == (
+        "Enabled", {"prefix": ""}, {"status": "Disabled"})
+    destination = rule["destination"]
+    assert destination["replication_time"] == {"status": "Enabled", "time": {"minutes": 15}}
+    assert destination["metrics"] == {"status": "Enabled", "event_threshold": {"minutes": 15}}
+    assert destination["encryption_configuration"] == {"replica_kms_key_id": REPLICA_KEY_ARN}
+    assert rule["source_selection_criteria"] == {"sse_kms_encrypted_objects": {"status": "Enabled"}}
+    assert len(config["depends_on"]) == 2  # both buckets versioned first
+
+
+def test_the_replication_role_is_s3s_for_this_bucket_only_with_exactly_the_replication_rights(audit_replica):
+    [role] = audit_replica.resources("aws_iam_role").values()
+    [trust] = json.loads(role["assume_role_policy"])["Statement"]
+    source_arn = "arn:aws:s3:::payment-audit-logs-staging-123456789012"
+    assert trust["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT},
+                                  "ArnLike": {"aws:SourceArn": source_arn}}
+    [policy] = audit_replica.resources("aws_iam_role_policy").values()
+    statements = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
+    actions = sorted(a for s in statements.values() for a in s["Action"])
+    assert actions == sorted([
+        "s3:GetReplicationConfiguration", "s3:ListBucket", "s3:GetObjectVersionForReplication",
+        "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging", "s3:GetObjectRetention", "s3:GetObjectLegalHold",
+        "s3:ReplicateObject", "s3:ReplicateTags", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+    assert not [a for a in actions if a in ("s3:ReplicateDelete", "s3:DeleteObject", "s3:PutObject")]
+    assert all("*" != r for s in statements.values() for r in s["Resource"])
+    assert statements["DecryptSourceObjects"]["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    assert statements["EncryptReplicaObjects"]["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-west-2.amazonaws.com"}
+
+
+def test_late_or_failed_replication_pages(audit_replica):
+    [alarm] = audit_replica.resources(CloudwatchMetricAlarm.TF_RESOURCE_TYPE).values()
+    assert alarm["alarm_name"] == "payment-audit-replication-alarm-staging"
+    queries = {q["id"]: q for q in alarm["metric_query"]}
+    assert queries["late_or_failed"]["expression"] == "IF(latency > 900 OR failed > 0, 1, 0)"
+    assert (queries["latency"]["metric"]["metric_name"], queries["failed"]["metric"]["metric_name"]) == (
+        "ReplicationLatency", "OperationsFailedReplication")
+    assert queries["latency"]["metric"]["dimensions"]["RuleId"] == "audit-to-dr-region"
+    assert (alarm["threshold"], alarm["comparison_operator"]) == (1, "GreaterThanOrEqualToThreshold")
