@@ -43,7 +43,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_replication_configuration import (
 )
 
 from modules.iam import Statement, policy_document
-from modules.observability import DR_RUNBOOK_PATH, with_runbook
+from modules.observability import DR_RUNBOOK_PATH, math_alarm
 from modules.settings import Settings
 from modules.storage import ObjectLock, SecureBucket, SecureBucketProps
 
@@ -51,7 +51,7 @@ from modules.storage import ObjectLock, SecureBucket, SecureBucketProps
 # threshold" events use the same 15 minutes. It is the audit trail's recovery point objective.
 RTC_MINUTES = 15
 RULE_ID = "audit-to-dr-region"
-ALARM_KEY = "audit-replication-alarm"
+ALARM_KEY = "audit-replication"
 
 
 @dataclass(frozen=True)
@@ -146,19 +146,13 @@ class AuditReplica(Construct):
             return CloudwatchMetricAlarmMetricQuery(id=id, return_data=False, metric=CloudwatchMetricAlarmMetricQueryMetric(
                 namespace="AWS/S3", metric_name=name, stat=stat, period=300, dimensions=dims))
 
-        return CloudwatchMetricAlarm(
-            self, "alarm", alarm_name=s.name(ALARM_KEY),
-            alarm_description=with_runbook(
-                s, ALARM_KEY, f"Audit objects are not reaching {s.dr_region} within {RTC_MINUTES} minutes, or "
-                              "fail to replicate: the audit trail's recovery point objective is not met",
-                page=DR_RUNBOOK_PATH),
-            metric_query=[
-                metric("latency", "ReplicationLatency", "Maximum"),
-                metric("failed", "OperationsFailedReplication", "Sum"),
-                CloudwatchMetricAlarmMetricQuery(
-                    id="late_or_failed", return_data=True, label="late or failed replication",
-                    expression=f"IF(latency > {RTC_MINUTES * 60} OR failed > 0, 1, 0)"),
-            ],
-            threshold=1, comparison_operator="GreaterThanOrEqualToThreshold", evaluation_periods=1,
-            datapoints_to_alarm=1, treat_missing_data="notBreaching",  # no new objects, no datapoints
-            alarm_actions=[props.alert_topic_arn], ok_actions=[props.alert_topic_arn], actions_enabled=True)
+        # No new objects, no datapoints (missing data is not breaching).
+        return math_alarm(
+            self, ALARM_KEY, s, props.alert_topic_arn,
+            f"Audit objects are not reaching {s.dr_region} within {RTC_MINUTES} minutes, or fail to replicate: "
+            "the audit trail's recovery point objective is not met",
+            [metric("latency", "ReplicationLatency", "Maximum"), metric("failed", "OperationsFailedReplication", "Sum"),
+             CloudwatchMetricAlarmMetricQuery(
+                 id="late_or_failed", return_data=True, label="late or failed replication",
+                 expression=f"IF(latency > {RTC_MINUTES * 60} OR failed > 0, 1, 0)")],
+            threshold=1, periods=1, comparison="GreaterThanOrEqualToThreshold", page=DR_RUNBOOK_PATH)

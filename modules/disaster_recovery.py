@@ -41,11 +41,11 @@ from cdktf_cdktf_provider_aws.kms_replica_key import KmsReplicaKey
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from modules.iam import Statement, policy_document
-from modules.observability import DR_RUNBOOK_PATH, with_runbook
+from modules.observability import DR_RUNBOOK_PATH, math_alarm
 from modules.security import platform_key_policy
 from modules.settings import Settings
 
-ALARM_KEY = "replication-latency-alarm"
+ALARM_KEY = "replication-latency"
 LATENCY_PERIOD_SECONDS = 60
 LATENCY_PERIODS = 3  # three minutes in a row above the RPO: a burst is not a lost region
 
@@ -123,15 +123,9 @@ class DataReplicas(Construct):
         slowest = CloudwatchMetricAlarmMetricQuery(
             id="slowest", return_data=True, label="slowest replica (ms)",
             expression=f"MAX([{', '.join(m.id for m in metrics)}])")
-        return CloudwatchMetricAlarm(
-            self, "latency", alarm_name=s.name(ALARM_KEY),
-            alarm_description=with_runbook(
-                s, ALARM_KEY, f"A table's replica in {s.dr_region} is more than {s.dr_rpo_seconds}s behind: "
-                              "the recovery point objective is not met; a failover now would lose that much",
-                page=DR_RUNBOOK_PATH),
-            metric_query=[*metrics, slowest], threshold=s.dr_rpo_seconds * 1000,
-            comparison_operator="GreaterThanThreshold", evaluation_periods=LATENCY_PERIODS,
-            datapoints_to_alarm=LATENCY_PERIODS,
-            # No writes, no datapoints: a quiet platform is not a lagging one.
-            treat_missing_data="notBreaching",
-            alarm_actions=[props.alert_topic_arn], ok_actions=[props.alert_topic_arn], actions_enabled=True)
+        # No writes, no datapoints: a quiet platform is not a lagging one (missing data is not breaching).
+        return math_alarm(
+            self, ALARM_KEY, s, props.alert_topic_arn,
+            f"A table's replica in {s.dr_region} is more than {s.dr_rpo_seconds}s behind: the recovery point "
+            "objective is not met; a failover now would lose that much",
+            [*metrics, slowest], threshold=s.dr_rpo_seconds * 1000, periods=LATENCY_PERIODS, page=DR_RUNBOOK_PATH)

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_composite_alarm import CloudwatchCompositeAlarm
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery
 
 from modules.settings import Settings
 
@@ -224,6 +224,21 @@ def metric_alarm(scope: Construct, key: str, settings: Settings, topic_arn: str,
         statistic=None if extended_statistic else metric.stat, extended_statistic=extended_statistic,
         period=period, evaluation_periods=periods, datapoints_to_alarm=periods,
         threshold=threshold, comparison_operator=comparison, treat_missing_data=missing,
+        alarm_actions=[topic_arn], ok_actions=[topic_arn], actions_enabled=True,
+    )
+
+
+def math_alarm(scope: Construct, key: str, settings: Settings, topic_arn: str, description: str,
+               queries: Sequence[CloudwatchMetricAlarmMetricQuery], *, threshold: float, periods: int,
+               comparison: str = "GreaterThanThreshold", missing: str = "notBreaching",
+               page: str = RUNBOOK_PATH) -> CloudwatchMetricAlarm:
+    """Alarm ``<key>-alarm`` on metric math (the query with ``return_data``), ``periods`` breaching in a
+    row, notified like ``metric_alarm``; its runbook section on ``page``."""
+    return CloudwatchMetricAlarm(
+        scope, key, alarm_name=settings.name(f"{key}-alarm"),
+        alarm_description=with_runbook(settings, f"{key}-alarm", description, page=page),
+        metric_query=list(queries), threshold=threshold, comparison_operator=comparison,
+        evaluation_periods=periods, datapoints_to_alarm=periods, treat_missing_data=missing,
         alarm_actions=[topic_arn], ok_actions=[topic_arn], actions_enabled=True,
     )
 

@@ -37,14 +37,16 @@ def _plain(item: dict[str, Any]) -> dict[str, str]:
 
 
 def record(ddb: Any, table: str, *, client_id: str, merchant: str, api_key_id: str,
-           usage_plan_id: str | None, synthetic: bool = False,
+           usage_plan_id: str | None, synthetic: bool = False, merchant_key: str | None = None,
            now: Callable[[], str] = utc_now) -> dict[str, str]:
     """A new, active merchant; refused when the client id is recorded already. ``synthetic``: the
-    platform's canary (the functions mark its payments and keep it out of the business metrics)."""
+    platform's canary (the functions mark its payments and keep it out of the business metrics).
+    ``merchant_key``: the merchant id this client's data is keyed by, for a merchant's second app
+    client (the DR region's user pool); None: its own client id."""
     stamp = now()
     row = {"client_id": client_id, "merchant": merchant, "api_key_id": api_key_id,
            "usage_plan_id": usage_plan_id, "status": ACTIVE, "created_at": stamp, "updated_at": stamp,
-           "synthetic": "true" if synthetic else None}
+           "synthetic": "true" if synthetic else None, "merchant_key": merchant_key}
     try:
         ddb.put_item(TableName=table, Item=_item(row), ConditionExpression="attribute_not_exists(client_id)")
     except ddb.exceptions.ConditionalCheckFailedException:

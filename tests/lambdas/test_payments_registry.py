@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from payments_testkit import (API_KEY_IDS, MERCHANT_A, MERCHANT_B, REGISTRY_TABLE, api_event,
+from payments_testkit import (API_KEY_IDS, DROP, MERCHANT_A, MERCHANT_B, REGISTRY_TABLE, api_event,
                               register_merchant, valid_payload)
 
 ROUTES = {"validate": "/validate", "fraud_check": "/fraud-check", "process": "/process"}
@@ -197,3 +197,64 @@ def test_a_connection_failure_is_registry_unavailable_and_not_cached():
             module.require_registered("m1", "k", "t", ddb=ddb)
         assert (exc.value.status_code, exc.value.reason) == (503, "EndpointConnectionError")
     assert ddb.calls == ["m1", "m1"]
+
+
+# --------------------------------------------------------------------------- one merchant, two app clients
+
+DR_CLIENT = "4dr9client0in0the0dr0pool1"  # the same merchant's app client in the DR region's user pool
+DR_KEY_ID = "drkey12345"
+
+
+def _pay(merchant, key="order-7", api_key_id=DROP):
+    """POST /process as ``merchant`` (the key id: its own unless given)."""
+    import process_handler
+    event = api_event(valid_payload(amount="42.00"), headers={"Idempotency-Key": key}, path="/process",
+                      merchant=merchant, api_key_id=api_key_id)
+    return process_handler.handler(event, None)
+
+
+@pytest.fixture
+def second_client(shared_aws, registry):
+    """MERCHANT_A's second app client (as the DR region's pool issues), recorded with MERCHANT_A as
+    its merchant key and its own API key; removed after."""
+    shared_aws.ddb.put_item(TableName=REGISTRY_TABLE, Item={
+        "client_id": {"S": DR_CLIENT}, "merchant": {"S": "m-a"}, "api_key_id": {"S": DR_KEY_ID},
+        "status": {"S": "active"}, "merchant_key": {"S": MERCHANT_A}})
+    yield
+    shared_aws.ddb.delete_item(TableName=REGISTRY_TABLE, Key={"client_id": {"S": DR_CLIENT}})
+
+
+def test_a_merchants_second_client_keys_its_data_by_the_one_merchant_id(shared_aws, second_client):
+    response = _pay(DR_CLIENT, api_key_id=DR_KEY_ID)
+    assert response["statusCode"] == 200, response
+    [row] = shared_aws.helpers.transactions()
+    assert row["merchant_transaction"].startswith(f"{MERCHANT_A}#") and row["merchant_id"] == MERCHANT_A
+    assert [r["idempotency_key"].split("#")[0] for r in shared_aws.helpers.idempotency_records()] == [MERCHANT_A]
+
+
+def test_a_retry_through_the_other_client_replays_instead_of_paying_twice(shared_aws, second_client):
+    """A payment made through the primary's client, retried with the same Idempotency-Key through the
+    DR client (after a failover, once the idempotency record has replicated): the stored answer."""
+    first = _pay(MERCHANT_A)
+    again = _pay(DR_CLIENT, api_key_id=DR_KEY_ID)
+    assert again["statusCode"] == 200 and again["headers"].get("Idempotent-Replay") == "true"
+    assert json.loads(again["body"])["transaction_id"] == json.loads(first["body"])["transaction_id"]
+    assert len(shared_aws.helpers.transactions()) == 1
+
+
+def test_the_second_client_still_needs_its_own_api_key(shared_aws, second_client):
+    refused = _pay(DR_CLIENT, api_key_id=API_KEY_IDS[MERCHANT_A])  # the primary client's key
+    assert refused["statusCode"] == 403 and _code(refused) == "API_KEY_NOT_BOUND"
+    shared_aws.helpers.assert_nothing_written()
+
+
+def test_a_malformed_merchant_key_fails_closed_and_writes_nothing(shared_aws, registry):
+    shared_aws.ddb.put_item(TableName=REGISTRY_TABLE, Item={
+        "client_id": {"S": DR_CLIENT}, "merchant": {"S": "m-a"}, "api_key_id": {"S": DR_KEY_ID},
+        "status": {"S": "active"}, "merchant_key": {"S": f"{MERCHANT_A}#other"}})
+    try:
+        refused = _pay(DR_CLIENT, api_key_id=DR_KEY_ID)
+        assert refused["statusCode"] == 503 and _code(refused) == "REGISTRY_UNAVAILABLE"
+        shared_aws.helpers.assert_nothing_written()
+    finally:
+        shared_aws.ddb.delete_item(TableName=REGISTRY_TABLE, Key={"client_id": {"S": DR_CLIENT}})

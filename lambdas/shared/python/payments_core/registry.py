@@ -20,6 +20,13 @@ served like any other; its entry says so, and the route marks what it records (t
 ``synthetic`` attribute) and what it measures (payments_core.metrics), so reconciliation and the
 business metrics can tell its payments from merchants' money.
 
+A merchant's data is keyed by its merchant id. That is its app client id, unless its registry item
+names another in ``merchant_key``: the same merchant holding a second app client (in the disaster-
+recovery region's user pool, which does not share client ids with the primary's) keeps one
+merchant id, so its ledger, idempotency records and activity, and its merchant-data session's
+``merchant_id`` tag, are the same whichever client it calls with (docs/operators/disaster-recovery.md).
+A ``merchant_key`` that is not a merchant id shape fails closed like an unreadable registry.
+
 Entries (found or not found) are cached in the warm container for ``CACHE_SECONDS``, so a
 suspension or resumption takes effect within that time plus one request; a failed read is never
 cached. The cache is bounded (``MAX_CACHED`` client ids, least recently used evicted first).
@@ -54,6 +61,7 @@ class RegistryEntry:
     status: str | None
     api_key_id: str | None = None
     synthetic: bool = False      # the platform's canary merchant (scripts/merchants.py add --synthetic)
+    merchant_key: str | None = None  # the merchant id its data is keyed by, when not this client id
 
 
 class MerchantRefused(PaymentError):
@@ -91,7 +99,7 @@ def _read(ddb: Any, table: str, client_id: str) -> RegistryEntry:
     try:
         item = ddb.get_item(TableName=table, Key={"client_id": {"S": client_id}},
                             ConsistentRead=True,
-                            ProjectionExpression="client_id, #s, api_key_id, synthetic",
+                            ProjectionExpression="client_id, #s, api_key_id, synthetic, merchant_key",
                             ExpressionAttributeNames={"#s": "status"}).get("Item")
     except ClientError as error:
         raise RegistryUnavailable(str(error.response.get("Error", {}).get("Code"))) from None
@@ -100,7 +108,8 @@ def _read(ddb: Any, table: str, client_id: str) -> RegistryEntry:
     if not item:
         return RegistryEntry(client_id, None)
     return RegistryEntry(client_id, item.get("status", {}).get("S"), item.get("api_key_id", {}).get("S"),
-                         synthetic=item.get("synthetic", {}).get("S") == "true")
+                         synthetic=item.get("synthetic", {}).get("S") == "true",
+                         merchant_key=item.get("merchant_key", {}).get("S"))
 
 
 def lookup(table: str, client_id: str, *, ddb: Any | None = None) -> RegistryEntry:
