@@ -26,7 +26,7 @@ PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
 .PHONY: deps synth synth-cli test bench rehearse release plan diff deploy deploy-account cost clean bootstrap merchant-add merchant-remove merchant-list cdktn-readiness docs
-.PHONY: merchant-suspend merchant-resume merchant-register canary-onboard
+.PHONY: merchant-suspend merchant-resume merchant-register canary-onboard fence unfence fence-status
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -151,6 +151,14 @@ merchant-suspend merchant-resume merchant-register: merchant-%: deps
 # credentials, marked synthetic in the registry); nothing when it is onboarded already. docs/operators/canary.md
 canary-onboard: deps
 	$(PY) -m scripts.merchants canary --environment $(ENVIRONMENT_SUFFIX)
+
+# make fence|unfence REGION=us-east-1 [ENVIRONMENT_SUFFIX=prod] [VIA=us-west-2] [REASON=...]: the region stores
+# no payment (503 REGION_FENCED) / stores again; make fence-status. docs/operators/disaster-recovery.md
+fence unfence: deps
+	$(PY) -m scripts.fence $@ --environment $(ENVIRONMENT_SUFFIX) $(if $(REGION),--region $(REGION)) $(if $(VIA),--via $(VIA)) $(if $(REASON),--reason "$(REASON)")
+
+fence-status: deps
+	$(PY) -m scripts.fence status --environment $(ENVIRONMENT_SUFFIX) $(if $(VIA),--via $(VIA))
 
 # make cutover ENVIRONMENT_SUFFIX=prod [STEP=10|50|100]: move the new API's share of the merchant-facing
 # name one rung up, only when every signal is green; make rollback: all traffic back to legacy now.

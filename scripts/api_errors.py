@@ -81,6 +81,10 @@ FUNCTION_ERRORS: tuple[FunctionError, ...] = (
     FunctionError("REGISTRY_UNAVAILABLE", 503, None,
                   "the merchant registry could not be read, so nothing was done (fails closed): retry with "
                   "backoff; `/process`: with the **same** Idempotency-Key"),
+    FunctionError("REGION_FENCED", 503, None,
+                  "this region is not taking payments while a failover to the other region is under way; "
+                  "nothing was stored: retry with backoff and the **same** Idempotency-Key (the retry reaches "
+                  "the serving region)", PROCESS),
     FunctionError("INTERNAL_ERROR", 500, None,
                   "unexpected failure; quote the correlation id. `/process`: retry with the **same** "
                   "Idempotency-Key"),

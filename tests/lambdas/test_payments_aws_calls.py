@@ -2,7 +2,8 @@
 every client the functions create) against moto: the latency budget of /process in calls.
 
 Cold (first request of an execution environment): STS AssumeRole for the merchant session and a KMS
-GenerateMac that derives the idempotency-key secret, the merchant's registry entry (GetItem, cached), then the warm path. Warm: one KMS GenerateMac
+GenerateMac that derives the idempotency-key secret, the merchant's registry entry and the region's fence
+(GetItem each, cached), then the warm path. Warm: one KMS GenerateMac
 (the card fingerprint), three DynamoDB calls (idempotency GetItem, activity GetItem,
 TransactWriteItems), nothing else."""
 from __future__ import annotations
@@ -53,8 +54,9 @@ WARM_PROCESS = {("kms", "GenerateMac"): 1, ("dynamodb", "GetItem"): 2, ("dynamod
 
 
 # What only the first request of an execution environment adds: the merchant session, the secret's
-# derivation and the merchant's registry entry (then cached for payments_core.registry.CACHE_SECONDS).
-COLD_EXTRA = {("sts", "AssumeRole"): 1, ("kms", "DeriveSecret"): 1, ("dynamodb", "GetItem"): 1}
+# derivation, the merchant's registry entry and the region's fence (then cached for
+# payments_core.registry.CACHE_SECONDS and payments_core.fence.CACHE_SECONDS).
+COLD_EXTRA = {("sts", "AssumeRole"): 1, ("kms", "DeriveSecret"): 1, ("dynamodb", "GetItem"): 2}
 
 
 def test_cold_process_assumes_the_merchant_session_and_derives_the_secret_once(aws, calls):

@@ -67,8 +67,10 @@ def _drop_clients() -> None:
 
 
 def reset_clients() -> None:
-    """Drop cached clients, merchant sessions and registry entries (tests call this between mocked AWS contexts)."""
+    """Drop cached clients, merchant sessions, registry entries and region fences (tests call this
+    between mocked AWS contexts)."""
     _drop_clients()
-    from . import registry, tenancy  # (they import this module)
+    from . import fence, registry, tenancy  # (they import this module)
     tenancy.reset_sessions()
     registry.reset_cache()
+    fence.reset_cache()

@@ -1,0 +1,132 @@
+"""Fence a region (it stores no payment) before a failover, lift the fence after, or show it.
+
+    make fence REGION=us-east-1 ENVIRONMENT_SUFFIX=prod [VIA=us-west-2] [REASON="failover drill"]
+    make unfence REGION=us-east-1 ENVIRONMENT_SUFFIX=prod [VIA=us-west-2]
+    make fence-status ENVIRONMENT_SUFFIX=prod [VIA=us-west-2]
+    python -m scripts.fence {fence,unfence,status} [--region R] [--via V] [--reason TEXT] [--endpoint-url URL]
+
+The fence is the merchant registry item ``region-fence#<region>`` (payments_core/fence.py): while it
+exists, ``/process`` in that region answers 503 ``REGION_FENCED`` and stores nothing (within the
+functions' 5 s cache). The registry is a global table, so the item can be written in whichever region
+still answers (``--via``, default the DR region when there is one): it replicates to the other. The
+registry's name comes from the settings, not from the stack's SSM parameters, which live in the
+primary region only.
+
+Every change is conditional (a fence is written only where there is none, lifted only where there is
+one), so two operators cannot both act on a stale view; asking for the state there is changes nothing
+and says so. Exit status: 0 done or nothing to do, 1 refused or AWS error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from scripts.plain_modules import import_plain  # noqa: E402
+
+PREFIX = "region-fence#"     # payments_core.fence.PREFIX
+FUNCTION_CACHE_SECONDS = 5   # payments_core.fence.CACHE_SECONDS
+
+
+@dataclass(frozen=True)
+class Fence:
+    region: str
+    fenced_at: str | None
+    reason: str | None = None
+
+    @property
+    def fenced(self) -> bool:
+        return self.fenced_at is not None
+
+
+def registry_table(settings: Any) -> str:
+    return settings.name("merchant-registry")
+
+
+def read(ddb: Any, table: str, region: str) -> Fence:
+    item = ddb.get_item(TableName=table, Key={"client_id": {"S": PREFIX + region}}, ConsistentRead=True).get("Item")
+    if not item:
+        return Fence(region, None)
+    return Fence(region, item.get("fenced_at", {}).get("S", "?"), item.get("reason", {}).get("S"))
+
+
+def fence(ddb: Any, table: str, region: str, reason: str, now: dt.datetime) -> tuple[Fence, bool]:
+    """Write the fence of ``region``; (its fence, whether this call wrote it)."""
+    stamp = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    try:
+        ddb.put_item(TableName=table, ConditionExpression="attribute_not_exists(client_id)", Item={
+            "client_id": {"S": PREFIX + region}, "fenced_at": {"S": stamp}, "reason": {"S": reason}})
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return read(ddb, table, region), False
+    return Fence(region, stamp, reason), True
+
+
+def unfence(ddb: Any, table: str, region: str) -> tuple[Fence, bool]:
+    """Lift the fence of ``region``; (the fence that was there, whether this call lifted it)."""
+    before = read(ddb, table, region)
+    try:
+        ddb.delete_item(TableName=table, Key={"client_id": {"S": PREFIX + region}},
+                        ConditionExpression="attribute_exists(client_id)")
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return before, False
+    return before, True
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m scripts.fence", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("fence", "unfence", "status"))
+    parser.add_argument("--environment", help="environment (default ENVIRONMENT_SUFFIX, cdktf.json, dev)")
+    parser.add_argument("--region", help="the region to fence or unfence (default: the platform's region)")
+    parser.add_argument("--via", help="the region whose replica of the registry to write (default: dr_region, "
+                                      "else the platform's region)")
+    parser.add_argument("--reason", default="failover", help="recorded with the fence")
+    parser.add_argument("--endpoint-url", help="AWS endpoint (default PAYMENTS_AWS_ENDPOINT; empty: real AWS)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings_module = import_plain("settings")
+    try:
+        env_vars = {**os.environ, "ENVIRONMENT_SUFFIX": args.environment} if args.environment else None
+        s = settings_module.build_settings(settings_module.load_cdktf_context(), env_vars)
+        region, via = args.region or s.region, args.via or s.dr_region or s.region
+        import boto3  # noqa: PLC0415  (only when talking to AWS)
+        ddb = boto3.session.Session(region_name=via).client("dynamodb", endpoint_url=args.endpoint_url or s.aws_endpoint or None)
+        table = registry_table(s)
+        if args.action == "status":
+            for r in dict.fromkeys(x for x in (s.region, s.dr_region) if x):
+                f = read(ddb, table, r)
+                print(f"{r}: {'FENCED since ' + str(f.fenced_at) + ' (' + str(f.reason) + ')' if f.fenced else 'taking payments'}"
+                      f" (read in {via})")
+            return 0
+        if args.action == "fence":
+            f, wrote = fence(ddb, table, region, args.reason, dt.datetime.now(dt.timezone.utc))
+            print(f"{region} fenced at {f.fenced_at} ({f.reason}), written in {via}: /process there stores nothing "
+                  f"within {FUNCTION_CACHE_SECONDS} s of the item reaching it" if wrote else
+                  f"{region} already fenced since {f.fenced_at} ({f.reason}); nothing changed")
+            return 0
+        f, lifted = unfence(ddb, table, region)
+        print(f"{region} unfenced (was fenced since {f.fenced_at}), written in {via}: payments stored again "
+              f"within {FUNCTION_CACHE_SECONDS} s" if lifted else f"{region} was not fenced; nothing changed")
+        return 0
+    except settings_module.SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+    except Exception as err:  # botocore errors: one line, the operation and the code
+        code = getattr(err, "response", {}).get("Error", {}).get("Code")
+        print(f"error: AWS {code or type(err).__name__}: {err}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

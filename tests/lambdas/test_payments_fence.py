@@ -1,0 +1,105 @@
+"""The region fence (payments_core.fence) through the real handlers, against moto: a fenced region
+stores no payment (503 REGION_FENCED, nothing written) and keeps answering the routes that store
+nothing; the fence takes effect within its cache time; a fence that cannot be read refuses like the
+registry (503, nothing written); another region's fence changes nothing here."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from payments_testkit import REGION, REGISTRY_TABLE, api_event, valid_payload
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def fence(shared_aws, monkeypatch):
+    from payments_core import fence as module
+    module.reset_cache()
+    clock = Clock()
+    monkeypatch.setattr(module, "clock", clock)
+    yield module, clock
+    for region in (REGION, "us-west-2"):
+        shared_aws.ddb.delete_item(TableName=REGISTRY_TABLE, Key={"client_id": {"S": module.fence_key(region)}})
+    module.reset_cache()
+
+
+def _fence(ddb, region=REGION):
+    ddb.put_item(TableName=REGISTRY_TABLE, Item={"client_id": {"S": f"region-fence#{region}"},
+                                                 "fenced_at": {"S": "2026-12-03T23:40:00+00:00"}})
+
+
+def _process(key="fence-1"):
+    import process_handler
+    return process_handler.handler(api_event(valid_payload(), headers={"Idempotency-Key": key},
+                                             path="/process"), None)
+
+
+def _validate():
+    import validate_handler
+    return validate_handler.handler(api_event(valid_payload(), path="/validate"), None)
+
+
+def _code(response):
+    return json.loads(response["body"])["error"]["code"]
+
+
+def test_a_fenced_region_stores_no_payment_and_says_so(shared_aws, fence):
+    _fence(shared_aws.ddb)
+    refused = _process()
+    assert refused["statusCode"] == 503 and _code(refused) == "REGION_FENCED"
+    shared_aws.helpers.assert_nothing_written()
+    assert _validate()["statusCode"] == 200  # stores nothing: still answered
+
+
+def test_the_fence_takes_effect_within_its_cache_time(shared_aws, fence):
+    module, clock = fence
+    assert _process("before")["statusCode"] == 200
+    _fence(shared_aws.ddb)
+    clock.now += module.CACHE_SECONDS - 0.1
+    assert _process("cached")["statusCode"] == 200  # the unfenced answer is still trusted
+    clock.now += 0.2
+    assert _code(_process("after")) == "REGION_FENCED"
+    assert len(shared_aws.helpers.transactions()) == 2
+
+
+def test_unfencing_lets_payments_through_again(shared_aws, fence):
+    module, clock = fence
+    _fence(shared_aws.ddb)
+    assert _code(_process()) == "REGION_FENCED"
+    shared_aws.ddb.delete_item(TableName=REGISTRY_TABLE, Key={"client_id": {"S": module.fence_key(REGION)}})
+    clock.now += module.CACHE_SECONDS
+    assert _process()["statusCode"] == 200
+
+
+def test_another_regions_fence_changes_nothing_here(shared_aws, fence):
+    _fence(shared_aws.ddb, "us-west-2")
+    assert _process()["statusCode"] == 200
+
+
+def test_a_fence_that_cannot_be_read_refuses_the_payment(shared_aws, fence, monkeypatch):
+    from botocore.exceptions import ClientError
+    from payments_core import fence as module
+
+    class Failing:
+        def get_item(self, **_):
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "GetItem")
+
+    with pytest.raises(Exception) as raised:
+        module.require_unfenced(REGISTRY_TABLE, REGION, ddb=Failing())
+    assert raised.value.code == "REGISTRY_UNAVAILABLE" and raised.value.status_code == 503
+    module.reset_cache()
+    assert module.is_fenced(REGISTRY_TABLE, REGION) is False  # a failure is not cached
+
+
+def test_a_fence_key_can_never_be_a_merchant_id():
+    from payments_core import fence as module
+    from payments_core.apigw import MERCHANT_ID_RE
+    assert not MERCHANT_ID_RE.fullmatch(module.fence_key(REGION))

@@ -1,0 +1,72 @@
+"""`make fence` / `make unfence` / `make fence-status` (scripts/fence.py) against moto, in the DR
+region's replica of the merchant registry: the item payments_core.fence reads, written only where
+there is none and lifted only where there is one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import boto3
+import pytest
+
+from scripts import fence
+
+TABLE = "payment-merchant-registry-staging"
+ENV = {"ENVIRONMENT_SUFFIX": "staging", "PAYMENTS_DR_REGION": "us-west-2"}
+NOW = dt.datetime(2026, 12, 3, 23, 45, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def dr_registry(monkeypatch):
+    from moto import mock_aws
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **ENV}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PAYMENTS_AWS_ENDPOINT", raising=False)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-west-2")  # the replica the operator reaches
+        ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "client_id", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "client_id", "KeyType": "HASH"}])
+        yield ddb
+
+
+def test_fence_writes_the_item_the_functions_read_once(dr_registry):
+    written, wrote = fence.fence(dr_registry, TABLE, "us-east-1", "drill", NOW)
+    assert wrote and written == fence.Fence("us-east-1", "2026-12-03T23:45:00+00:00", "drill")
+    item = dr_registry.get_item(TableName=TABLE, Key={"client_id": {"S": "region-fence#us-east-1"}})["Item"]
+    assert item["reason"] == {"S": "drill"}
+    again, wrote = fence.fence(dr_registry, TABLE, "us-east-1", "second operator", NOW + dt.timedelta(minutes=1))
+    assert not wrote and again.fenced_at == written.fenced_at and again.reason == "drill"  # the first one stands
+
+
+def test_unfence_lifts_only_an_existing_fence(dr_registry):
+    before, lifted = fence.unfence(dr_registry, TABLE, "us-east-1")
+    assert not lifted and not before.fenced
+    fence.fence(dr_registry, TABLE, "us-east-1", "drill", NOW)
+    before, lifted = fence.unfence(dr_registry, TABLE, "us-east-1")
+    assert lifted and before.fenced and not fence.read(dr_registry, TABLE, "us-east-1").fenced
+
+
+def test_the_functions_read_the_commands_item():
+    from modules.payment_limits import layer_module
+    core = layer_module("fence")
+    assert fence.PREFIX == core.PREFIX and fence.FUNCTION_CACHE_SECONDS == core.CACHE_SECONDS
+
+
+def test_the_command_writes_in_the_dr_region_by_default_and_reports(dr_registry, capsys):
+    assert fence.main(["fence", "--reason", "quarterly drill"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("us-east-1 fenced at ") and "(quarterly drill), written in us-west-2" in out
+    assert fence.main(["status"]) == 0
+    status = capsys.readouterr().out.splitlines()
+    assert status[0].startswith("us-east-1: FENCED since ") and status[1] == "us-west-2: taking payments (read in us-west-2)"
+    assert fence.main(["fence"]) == 0 and "already fenced since" in capsys.readouterr().out
+    assert fence.main(["unfence"]) == 0 and "us-east-1 unfenced (was fenced since" in capsys.readouterr().out
+    assert fence.main(["unfence"]) == 0 and "was not fenced; nothing changed" in capsys.readouterr().out
+
+
+def test_an_aws_failure_is_one_line_and_exit_1(dr_registry, capsys, monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT_SUFFIX", "dev")  # dev's registry does not exist in this account
+    assert fence.main(["fence", "--via", "us-west-2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: AWS ResourceNotFoundException") and len(err.strip().splitlines()) == 1
