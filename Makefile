@@ -57,7 +57,7 @@ synth-cli: deps
 	cdktf synth
 
 # make diff|deploy [ENVIRONMENT_SUFFIX=prod]: `cdktf diff|deploy payments-<env>` with the project's
-# Terraform CLI config in TF_CLI_CONFIG_FILE (build/terraform.rc: the provider mirror when there is
+# Terraform CLI config in TF_CLI_CONFIG_FILE (build/terraform-<hash>.rc: the provider mirror when there is
 # one, else the public registry). The committed .terraform.lock.hcl is in every synthesized stack, so
 # the CLI never runs `terraform providers lock` (which would ignore a mirror).
 CDKTF_ENV = ENVIRONMENT_SUFFIX=$(ENVIRONMENT_SUFFIX) CHECKPOINT_DISABLE=1 \

@@ -88,8 +88,8 @@ class AuditReplica(Construct):
                 sid="S3ReplicatesThisBucketOnly", actions=["sts:AssumeRole"], principals={"Service": "s3.amazonaws.com"},
                 conditions={"StringEquals": {"aws:SourceAccount": props.account_id},
                             "ArnLike": {"aws:SourceArn": props.source.configured_arn}})))
-        IamRolePolicy(self, "policy", role=self.role.id, name=s.name("audit-replication"),
-                      policy=policy_document(*self._statements(props)))
+        policy = IamRolePolicy(self, "policy", role=self.role.id, name=s.name("audit-replication"),
+                               policy=policy_document(*self._statements(props)))
         self.configuration = S3BucketReplicationConfigurationA(
             self, "replication", bucket=props.source.bucket.id, role=self.role.arn,
             rule=[S3BucketReplicationConfigurationRule(
@@ -112,8 +112,9 @@ class AuditReplica(Construct):
                         event_threshold=S3BucketReplicationConfigurationRuleDestinationMetricsEventThreshold(
                             minutes=RTC_MINUTES))),
             )],
-            # S3 accepts a replication configuration only on versioned buckets, on both sides.
-            depends_on=[props.source.versioning, self.bucket.versioning],
+            # S3 accepts a replication configuration only on versioned buckets, on both sides; and
+            # an object written before the role may act would fail replication for good.
+            depends_on=[props.source.versioning, self.bucket.versioning, policy],
         )
         self.alarm = self._alarm(props)
 
@@ -128,13 +129,15 @@ class AuditReplica(Construct):
                 "s3:GetObjectRetention", "s3:GetObjectLegalHold"]),
             Statement(sid="ReplicateIntoReplica", resources=[f"{replica}/*"],
                       actions=["s3:ReplicateObject", "s3:ReplicateTags"]),
+            # Both buckets use S3 Bucket Keys, whose encryption context is the bucket's ARN (an
+            # object's ARN without them): both, or every KMS call of replication is denied.
             Statement(sid="DecryptSourceObjects", actions=["kms:Decrypt"], resources=[props.source_key_arn],
                       conditions={"StringEquals": {"kms:ViaService": f"s3.{s.region}.amazonaws.com"},
-                                  "StringLike": {"kms:EncryptionContext:aws:s3:arn": [f"{source}/*"]}}),
+                                  "StringLike": {"kms:EncryptionContext:aws:s3:arn": [source, f"{source}/*"]}}),
             Statement(sid="EncryptReplicaObjects", actions=["kms:Encrypt", "kms:GenerateDataKey"],
                       resources=[props.replica_key_arn],
                       conditions={"StringEquals": {"kms:ViaService": f"s3.{s.dr_region}.amazonaws.com"},
-                                  "StringLike": {"kms:EncryptionContext:aws:s3:arn": [f"{replica}/*"]}}),
+                                  "StringLike": {"kms:EncryptionContext:aws:s3:arn": [replica, f"{replica}/*"]}}),
         ]
 
     def _alarm(self, props: AuditReplicaProps) -> CloudwatchMetricAlarm:

@@ -65,6 +65,9 @@ class CanaryProps:
     network: FunctionNetwork | None
     partition: str
     account_id: str
+    # During a migration the custom domain is the weighted merchant-facing name: the canary connects
+    # to the new API's regional endpoint instead (TLS still for the custom domain). "": DNS decides.
+    api_connect_to: str = ""
 
 
 class SyntheticMerchant(Construct):
@@ -87,9 +90,11 @@ class SyntheticMerchant(Construct):
                               "kms:ViaService": f"secretsmanager.{s.region}.amazonaws.com"}}),
             ],
             environment={"CANARY_CREDENTIALS_NAME": canary_secret_name(s), "API_URL": props.api_url,
-                         "OAUTH_ENDPOINT": props.token_endpoint},
+                         "OAUTH_ENDPOINT": props.token_endpoint,
+                         **({"API_CONNECT_TO": props.api_connect_to} if props.api_connect_to else {})},
             timeout=TIMEOUT_SECONDS, extra_files=(REFERENCE_CLIENT,),
             reserved_concurrency=1,  # one run at a time: a slow run must not pile up behind the schedule
+            released_by_codedeploy=False,  # each deploy's code runs from the next schedule on
         )
         self.function = PaymentFunction(self, "function", FunctionProps(
             s, spec, props.kms_key_arn, props.layer_arn, props.network, props.partition, props.account_id))

@@ -58,6 +58,9 @@ class FunctionSpec:
     extra_files: tuple[Path, ...] = ()
     # None: the settings' lambda_reserved_concurrency (the payment functions).
     reserved_concurrency: int | None = None
+    # CodeDeploy moves the `live` alias (scripts/release.py); False: Terraform points it at each new
+    # version (the canary: no merchant traffic to shift, and no release would ever move it).
+    released_by_codedeploy: bool = True
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,8 @@ class PaymentFunction(Construct):
             description="What callers invoke; CodeDeploy moves it (scripts/release.py)",
             # After the first apply CodeDeploy owns which version the alias serves and the canary
             # weights; Terraform must not shift traffic back on the next apply.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["function_version", "routing_config"]),
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["function_version", "routing_config"])
+            if spec.released_by_codedeploy else None,
         )
         self.arn = self.function.arn
         self.alias_arn = self.alias.arn

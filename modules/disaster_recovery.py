@@ -37,6 +37,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery, CloudwatchMetricAlarmMetricQueryMetric,
 )
 from cdktf_cdktf_provider_aws.dynamodb_table_replica import DynamodbTableReplicaA
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_replica_key import KmsReplicaKey
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
@@ -101,6 +102,12 @@ class DataReplicas(Construct):
             policy=policy_document(Statement(
                 sid="AccountAdministers", actions=["kms:*"],
                 principals={"AWS": f"arn:{props.partition}:iam::{props.account_id}:root"})))
+        # The replicas carry the primaries' alias names in the DR region: what the guardrails SCP
+        # protects from deletion (DenyDeletingPlatformKeys matches keys by alias), and what the DR
+        # region's stacks find them by.
+        for key_id, replica, name in (("key-alias", self.key, s.name("key")),
+                                      ("card-fingerprint-alias", self.fingerprint_key, s.name("card-fingerprint"))):
+            KmsAlias(self, key_id, provider=dr, name=f"alias/{name}", target_key_id=replica.key_id)
         self.replicas = {
             short: DynamodbTableReplicaA(
                 self, f"{short}-replica", provider=dr, global_table_arn=table.arn,

@@ -81,6 +81,28 @@ def unfence(ddb: Any, table: str, region: str) -> tuple[Fence, bool]:
     return before, True
 
 
+def status(client: Any, table: str, regions: Sequence[str], via: str) -> list[str]:
+    """Each region's fence as that region's own replica of the registry has it (what its functions
+    read), and where the replica written through ``via`` does not agree yet (replication lag: the
+    region still stores payments until its own replica has the fence)."""
+    lines = []
+    for region in regions:
+        try:
+            own = read(client(region), table, region)
+        except Exception as err:  # the region is the one that failed: say so, do not stop
+            code = getattr(err, "response", {}).get("Error", {}).get("Code") or type(err).__name__
+            lines.append(f"{region}: cannot read its own replica ({code})")
+            continue
+        lines.append(f"{region}: {'FENCED since ' + str(own.fenced_at) + ' (' + str(own.reason) + ')' if own.fenced else 'taking payments'}"
+                     f" (its own replica)")
+        if region != via:
+            written = read(client(via), table, region)
+            if written.fenced != own.fenced:
+                lines.append(f"{region}: {via}'s replica says {'fenced' if written.fenced else 'not fenced'}: not yet "
+                             f"replicated to {region}; {region} {'still stores payments' if written.fenced else 'is still fenced'}")
+    return lines
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m scripts.fence", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,13 +124,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         s = settings_module.build_settings(settings_module.load_cdktf_context(), env_vars)
         region, via = args.region or s.region, args.via or s.dr_region or s.region
         import boto3  # noqa: PLC0415  (only when talking to AWS)
-        ddb = boto3.session.Session(region_name=via).client("dynamodb", endpoint_url=args.endpoint_url or s.aws_endpoint or None)
+
+        def client(region_name: str) -> Any:
+            return boto3.session.Session(region_name=region_name).client(
+                "dynamodb", endpoint_url=args.endpoint_url or s.aws_endpoint or None)
+        ddb = client(via)
         table = registry_table(s)
         if args.action == "status":
-            for r in dict.fromkeys(x for x in (s.region, s.dr_region) if x):
-                f = read(ddb, table, r)
-                print(f"{r}: {'FENCED since ' + str(f.fenced_at) + ' (' + str(f.reason) + ')' if f.fenced else 'taking payments'}"
-                      f" (read in {via})")
+            for line in status(client, table, [x for x in dict.fromkeys((s.region, s.dr_region)) if x], via):
+                print(line)
             return 0
         if args.action == "fence":
             f, wrote = fence(ddb, table, region, args.reason, dt.datetime.now(dt.timezone.utc))

@@ -8,8 +8,10 @@ with internet access expect. Usage: ``python -m scripts.terraform <dir> <terrafo
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
+import threading
 import sys
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -53,20 +55,19 @@ def terraform_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def write_cli_config(text: str) -> Path:
-    """``build/terraform.rc`` for the mirror's config (what operators' commands use), a file of its own
-    for any other text; written whole (a temporary file renamed), never rewritten in place.
+    """``build/terraform-<hash of the text>.rc``: one file per config, so no caller ever changes the
+    file another uses; written whole (a temporary file renamed), never rewritten in place.
 
     Concurrent processes share these files: the test suite's workers, the rehearsal's Terraform runs
     beside each other, a `terraform init` reading its config while another process writes one. One
     file whose content depended on the caller (a process without PAYMENTS_PROVIDER_MIRROR wrote the
     registry config over the mirror's) sent another process's init to the unreachable registry."""
     BUILD_DIR.mkdir(exist_ok=True)
-    with_mirror = "filesystem_mirror" in text
-    rc = BUILD_DIR / ("terraform.rc" if with_mirror else "terraform-registry.rc")
-    if not rc.exists() or rc.read_text() != text:
-        partial = rc.with_name(f".{rc.name}.{os.getpid()}")
+    rc = BUILD_DIR / f"terraform-{hashlib.sha256(text.encode()).hexdigest()[:12]}.rc"
+    if not rc.exists():
+        partial = rc.with_name(f".{rc.name}.{os.getpid()}.{threading.get_ident()}")
         partial.write_text(text)
-        os.replace(partial, rc)  # atomic: a reader sees the old file or the new one, never half
+        os.replace(partial, rc)  # atomic: a reader sees no file or the whole one, never half
     return rc
 
 

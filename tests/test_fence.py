@@ -23,11 +23,13 @@ def dr_registry(monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("PAYMENTS_AWS_ENDPOINT", raising=False)
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-west-2")  # the replica the operator reaches
-        ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "client_id", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "client_id", "KeyType": "HASH"}])
-        yield ddb
+        # Both replicas of the registry; moto does not replicate between them (the lag case).
+        for region in ("us-east-1", "us-west-2"):
+            boto3.client("dynamodb", region_name=region).create_table(
+                TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "client_id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "client_id", "KeyType": "HASH"}])
+        yield boto3.client("dynamodb", region_name="us-west-2")  # the replica the operator reaches
 
 
 def test_fence_writes_the_item_the_functions_read_once(dr_registry):
@@ -59,7 +61,17 @@ def test_the_command_writes_in_the_dr_region_by_default_and_reports(dr_registry,
     assert out.startswith("us-east-1 fenced at ") and "(quarterly drill), written in us-west-2" in out
     assert fence.main(["status"]) == 0
     status = capsys.readouterr().out.splitlines()
-    assert status[0].startswith("us-east-1: FENCED since ") and status[1] == "us-west-2: taking payments (read in us-west-2)"
+    # Written through us-west-2, not yet in us-east-1's own replica: the primary still stores payments.
+    assert status == [
+        "us-east-1: taking payments (its own replica)",
+        "us-east-1: us-west-2's replica says fenced: not yet replicated to us-east-1; us-east-1 still stores payments",
+        "us-west-2: taking payments (its own replica)"]
+    boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=TABLE, Item={  # replicated
+        "client_id": {"S": "region-fence#us-east-1"}, "fenced_at": {"S": "2026-12-03T23:45:00+00:00"},
+        "reason": {"S": "quarterly drill"}})
+    assert fence.main(["status"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "us-east-1: FENCED since 2026-12-03T23:45:00+00:00 (quarterly drill) (its own replica)")
     assert fence.main(["fence"]) == 0 and "already fenced since" in capsys.readouterr().out
     assert fence.main(["unfence"]) == 0 and "us-east-1 unfenced (was fenced since" in capsys.readouterr().out
     assert fence.main(["unfence"]) == 0 and "was not fenced; nothing changed" in capsys.readouterr().out

@@ -393,7 +393,7 @@ def test_canary_onboards_the_settings_synthetic_merchant_once(aws, endpoint, dep
     assert result["onboarded"] is True and result["merchant"] == "synthetic-canary"
     item = registry_item(aws, result["client_id"])
     assert (item["status"], item["synthetic"]) == ("active", "true")
-    assert (result["rate_limit"], result["burst_limit"], result["quota_per_day"]) == (1, 5, 5000)
+    assert (result["rate_limit"], result["burst_limit"], result["quota_per_day"]) == (1, 5, 15000)
     assert result["scopes"] == ALL_SCOPES
     assert set(stored_secret(aws, "synthetic-canary")) >= {"client_id", "client_secret", "api_key"}
     again = run(endpoint, "canary")

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -115,4 +116,9 @@ def test_a_process_without_the_mirror_leaves_the_mirrors_cli_config_alone(tmp_pa
     without = terraform.terraform_env({})["TF_CLI_CONFIG_FILE"]
     assert without != with_mirror and open(with_mirror).read() == before and "filesystem_mirror" in before
     assert "provider_installation" not in open(without).read()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mirror", "terraform-registry.rc", "terraform.rc"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".rc") == sorted(
+        [Path(with_mirror).name, Path(without).name])
+    other = tmp_path / "other-mirror"
+    other.mkdir()  # a second mirror path: its own file, the first one's untouched
+    assert terraform.terraform_env({terraform.MIRROR_VAR: str(other)})["TF_CLI_CONFIG_FILE"] not in (with_mirror, without)
+    assert open(with_mirror).read() == before

@@ -23,10 +23,15 @@ data is logged: the report names steps, status codes and error codes only.
 """
 from __future__ import annotations
 
+import functools
+import http.client
 import json
 import os
+import socket
 import sys
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from typing import Any, Callable, TextIO
 
@@ -53,6 +58,41 @@ class CanaryFailure(Exception):
         self.step, self.detail = step, detail
 
 
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to ``pinned_host`` through ``connect_to``: TLS (SNI, certificate, ``Host``) still for
+    ``pinned_host``. Any other host connects as usual."""
+
+    def __init__(self, host: str, *args: Any, pinned_host: str, connect_to: str, **kwargs: Any) -> None:
+        super().__init__(host, *args, **kwargs)
+        self._connect_to = connect_to if self.host == pinned_host else None
+
+    def connect(self) -> None:
+        if self._connect_to is None:
+            return super().connect()
+        sock = socket.create_connection((self._connect_to, self.port), self.timeout, self.source_address)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        return None
+
+
+class _PinnedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, pinned_host: str, connect_to: str) -> None:
+        super().__init__()
+        self._factory = functools.partial(_PinnedHTTPSConnection, pinned_host=pinned_host, connect_to=connect_to)
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(self._factory, req, context=self._context)
+
+
+def pin_api_host(api_url: str, connect_to: str) -> None:
+    """During a migration the API's custom domain is the merchant-facing name, whose weighted records
+    send most requests to the legacy API: the canary must judge the new one. It connects to the new
+    API's regional endpoint (``API_CONNECT_TO``, what the ``aws`` record points at) and still speaks
+    TLS for the custom domain, so the certificate and the whole authenticated path are tested; the
+    token endpoint is reached as usual."""
+    host = urllib.parse.urlsplit(api_url).hostname or ""
+    urllib.request.install_opener(urllib.request.build_opener(_PinnedHTTPSHandler(host, connect_to)))
+
+
 def namespace() -> str:
     return f"Payments/{os.environ.get('ENVIRONMENT') or 'dev'}"
 
@@ -75,6 +115,8 @@ def merchant_client(read_secret: Callable[[str], str] | None = None) -> Payments
         code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
         raise CanaryFailure("token", f"cannot read {secret_id} ({code}): is the canary merchant "
                                      "onboarded (make canary-onboard)?") from None
+    if os.environ.get("API_CONNECT_TO"):
+        pin_api_host(os.environ["API_URL"], os.environ["API_CONNECT_TO"])
     return PaymentsClient(os.environ["API_URL"], os.environ["OAUTH_ENDPOINT"], **credentials,
                           timeout=TIMEOUT_SECONDS, max_attempts=MAX_ATTEMPTS)
 

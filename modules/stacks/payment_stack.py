@@ -138,7 +138,9 @@ class PaymentStack(TerraformStack):
             self.canary = SyntheticMerchant(self, "canary", CanaryProps(
                 settings=s, kms_key_arn=self.key.arn, layer_arn=self.compute.layer.arn,
                 alert_topic_arn=self.alerts.arn, api_url=self.api.url, token_endpoint=self.identity.token_endpoint,
-                network=function_network if s.nat_gateways else None, partition=partition, account_id=account_id))
+                network=function_network if s.nat_gateways else None, partition=partition, account_id=account_id,
+                # Migrating: the custom domain is the weighted merchant-facing name; judge the new API.
+                api_connect_to=self.api.domain.regional_domain_name if self.api.domain and s.migration_enabled else ""))
             self.observability.add_dashboard_row(self.canary.graphs)
         if s.migration_enabled:
             self.migration = self._migration(s, account_id, partition)

@@ -1,6 +1,7 @@
 """SyntheticMerchant (modules/canary.py): the scheduled canary function, what it may read, and its alarm."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,12 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from modules.canary import CANARY_STEPS, CanaryProps, SyntheticMerchant, canary_secret_name, schedule_expression
 from modules.compute import FunctionNetwork
 from tests.constructs.conftest import ACCOUNT, KEY_ARN, TOPIC_ARN, Scoped, scoped, settings_for
+
+# The handler (and the reference client it imports), for what the construct must agree with.
+for _path in (Path(__file__).resolve().parents[2] / "lambdas" / "canary",
+              Path(__file__).resolve().parents[2] / "docs" / "api" / "client"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 LAYER_ARN = "arn:aws:lambda:us-east-1:123456789012:layer:payment-core-dev:1"
 API_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
@@ -41,6 +48,7 @@ def test_the_function_calls_the_stacks_api_as_the_canary_merchant(dev_canary):
     })
     [function] = dev_canary.resources(LambdaFunction.TF_RESOURCE_TYPE).values()
     assert "vpc_config" not in function  # no network given: on Lambda's own network
+    assert "API_CONNECT_TO" not in function["environment"]["variables"]  # no migration: DNS decides
 
 
 def test_its_role_reads_the_canary_merchants_secret_and_nothing_else(dev_canary):
@@ -99,10 +107,34 @@ def test_its_code_ships_the_merchants_reference_client_beside_the_handler():
 
 
 def test_the_dashboard_row_names_every_step_the_handler_reports(dev_canary):
-    import sys
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lambdas" / "canary"))
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docs" / "api" / "client"))
     import canary_handler
     assert canary_handler.STEPS == HANDLER_STEPS and CANARY_STEPS == (*HANDLER_STEPS, "canary")
     assert len(dev_canary.construct.graphs) == 3  # one dashboard row
     assert canary_secret_name(settings_for("staging")) == "payment/merchants/staging/synthetic-canary"
+
+
+def test_terraform_moves_its_live_alias_to_each_new_version(dev_canary):
+    """No release (CodeDeploy) ever moves the canary's alias, so Terraform does: a deploy's code runs
+    from the next schedule on. The payment functions' aliases stay CodeDeploy's."""
+    [alias] = dev_canary.resources("aws_lambda_alias").values()
+    assert "lifecycle" not in alias and alias["function_version"].endswith(".version}")
+
+
+def test_the_canary_merchants_quota_covers_the_fastest_schedule_with_retries():
+    from modules.settings_rules.canary import INTERVAL_MINUTES
+    from scripts.merchant_resources import CANARY_LIMITS
+    import canary_handler
+    calls_per_run = 4 * canary_handler.MAX_ATTEMPTS
+    assert CANARY_LIMITS.quota_per_day > calls_per_run * 24 * 60 // INTERVAL_MINUTES[0]
+
+
+def test_during_a_migration_it_connects_to_the_new_apis_regional_endpoint(dev):
+    """The stack passes the custom domain's regional name when the migration is on (the custom domain
+    is then the weighted merchant-facing name): API_CONNECT_TO; without it, DNS decides."""
+    pinned = scoped(lambda scope: SyntheticMerchant(scope, "canary", CanaryProps(
+        settings=dev, kms_key_arn=KEY_ARN, layer_arn=LAYER_ARN, alert_topic_arn=TOPIC_ARN,
+        api_url="https://api.payments.example.com/", token_endpoint=TOKEN_URL, network=None, partition="aws",
+        account_id=ACCOUNT, api_connect_to="d-abc123.execute-api.us-east-1.amazonaws.com")))
+    [function] = pinned.resources(LambdaFunction.TF_RESOURCE_TYPE).values()
+    assert function["environment"]["variables"]["API_CONNECT_TO"] == "d-abc123.execute-api.us-east-1.amazonaws.com"
+    assert function["environment"]["variables"]["API_URL"] == "https://api.payments.example.com/"

@@ -31,6 +31,13 @@ def replicas(staging_dr) -> Scoped:
         fingerprint_key_arn=FINGERPRINT_ARN, tables=TABLES, alert_topic_arn=TOPIC_ARN, account_id=ACCOUNT)))
 
 
+def test_the_replicas_carry_the_primary_aliases_in_the_dr_region(replicas):
+    aliases = {a["name"]: a for a in replicas.resources("aws_kms_alias").values()}
+    assert set(aliases) == {"alias/payment-key-staging", "alias/payment-card-fingerprint-staging"}
+    assert all(a["provider"] == "aws.dr" and a["target_key_id"].startswith("${aws_kms_replica_key.")
+               for a in aliases.values())
+
+
 def test_both_keys_get_a_replica_in_the_dr_region(replicas):
     keys = {k["primary_key_arn"]: k for k in replicas.resources(KmsReplicaKey.TF_RESOURCE_TYPE).values()}
     assert set(keys) == {KEY_ARN, FINGERPRINT_ARN}
@@ -128,7 +135,7 @@ def test_every_object_replicates_within_15_minutes_with_metrics_and_no_delete_ma
     assert destination["metrics"] == {"status": "Enabled", "event_threshold": {"minutes": 15}}
     assert destination["encryption_configuration"] == {"replica_kms_key_id": REPLICA_KEY_ARN}
     assert rule["source_selection_criteria"] == {"sse_kms_encrypted_objects": {"status": "Enabled"}}
-    assert len(config["depends_on"]) == 2  # both buckets versioned first
+    assert sum(d.startswith("aws_s3_bucket_versioning.") for d in config["depends_on"]) == 2  # both versioned first
 
 
 def test_the_replication_role_is_s3s_for_this_bucket_only_with_exactly_the_replication_rights(audit_replica):
@@ -149,6 +156,16 @@ def test_the_replication_role_is_s3s_for_this_bucket_only_with_exactly_the_repli
     assert all("*" != r for s in statements.values() for r in s["Resource"])
     assert statements["DecryptSourceObjects"]["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
     assert statements["EncryptReplicaObjects"]["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-west-2.amazonaws.com"}
+    # With S3 Bucket Keys (both buckets) the encryption context is the bucket's ARN, else an object's.
+    replica_arn = audit_replica.ref(audit_replica.construct.bucket.arn)
+    [source_id] = [n for n, b in audit_replica.resources("aws_s3_bucket").items() if "provider" not in b]
+    source_ref = f"${{aws_s3_bucket.{source_id}.arn}}"
+    assert statements["DecryptSourceObjects"]["Condition"]["StringLike"] == {
+        "kms:EncryptionContext:aws:s3:arn": [source_ref, f"{source_ref}/*"]}
+    assert statements["EncryptReplicaObjects"]["Condition"]["StringLike"] == {
+        "kms:EncryptionContext:aws:s3:arn": [replica_arn, f"{replica_arn}/*"]}
+    [config] = audit_replica.resources("aws_s3_bucket_replication_configuration").values()
+    assert any(d.startswith("aws_iam_role_policy.") for d in config["depends_on"])  # the role can act first
 
 
 def test_late_or_failed_replication_pages(audit_replica):

@@ -175,3 +175,28 @@ def test_another_merchant_is_not_made_synthetic_by_the_canary(canary, gateway, s
     from payments_core import registry
     entry = registry.lookup(REGISTRY_TABLE, MERCHANT_B)
     assert entry.synthetic is False and registry.lookup(REGISTRY_TABLE, MERCHANT_A).synthetic is True
+
+
+def test_during_a_migration_it_judges_the_new_api_not_the_weighted_name(canary, gateway, monkeypatch):
+    """API_CONNECT_TO: the custom domain (the merchant-facing name, mostly still on legacy) is reached
+    through the new API's regional endpoint; TLS still for the custom domain; the token endpoint as usual."""
+    import socket
+    import urllib.request
+    connected, original = [], socket.create_connection
+
+    def create_connection(address, *args, **kwargs):
+        if address[0] == "127.0.0.1":  # the local token endpoint
+            return original(address, *args, **kwargs)
+        connected.append(address)
+        raise ConnectionRefusedError("recorded")
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    monkeypatch.setenv("API_URL", "https://api.payments.example.com/")
+    monkeypatch.setenv("API_CONNECT_TO", "d-abc123.execute-api.us-east-1.amazonaws.com")
+    monkeypatch.setattr(urllib.request, "_opener", None)  # the process-wide opener the handler installs
+    try:
+        summary, _ = run()
+    finally:
+        urllib.request.install_opener(None)
+    assert (summary["failed_step"], summary["detail"]) == ("validate", "HTTP None NETWORK_ERROR")
+    assert set(connected) == {("d-abc123.execute-api.us-east-1.amazonaws.com", 443)}
+    assert gateway.token_requests == 1  # the token endpoint (plain HTTP here) was not pinned

@@ -203,6 +203,7 @@ def test_a_connection_failure_is_registry_unavailable_and_not_cached():
 
 DR_CLIENT = "4dr9client0in0the0dr0pool1"  # the same merchant's app client in the DR region's user pool
 DR_KEY_ID = "drkey12345"
+A_NAME = f"m-{MERCHANT_A[:6]}"  # the merchant name register_merchant gives MERCHANT_A
 
 
 def _pay(merchant, key="order-7", api_key_id=DROP):
@@ -218,7 +219,7 @@ def second_client(shared_aws, registry):
     """MERCHANT_A's second app client (as the DR region's pool issues), recorded with MERCHANT_A as
     its merchant key and its own API key; removed after."""
     shared_aws.ddb.put_item(TableName=REGISTRY_TABLE, Item={
-        "client_id": {"S": DR_CLIENT}, "merchant": {"S": "m-a"}, "api_key_id": {"S": DR_KEY_ID},
+        "client_id": {"S": DR_CLIENT}, "merchant": {"S": A_NAME}, "api_key_id": {"S": DR_KEY_ID},
         "status": {"S": "active"}, "merchant_key": {"S": MERCHANT_A}})
     yield
     shared_aws.ddb.delete_item(TableName=REGISTRY_TABLE, Key={"client_id": {"S": DR_CLIENT}})
@@ -250,8 +251,30 @@ def test_the_second_client_still_needs_its_own_api_key(shared_aws, second_client
 
 def test_a_malformed_merchant_key_fails_closed_and_writes_nothing(shared_aws, registry):
     shared_aws.ddb.put_item(TableName=REGISTRY_TABLE, Item={
-        "client_id": {"S": DR_CLIENT}, "merchant": {"S": "m-a"}, "api_key_id": {"S": DR_KEY_ID},
+        "client_id": {"S": DR_CLIENT}, "merchant": {"S": A_NAME}, "api_key_id": {"S": DR_KEY_ID},
         "status": {"S": "active"}, "merchant_key": {"S": f"{MERCHANT_A}#other"}})
+    try:
+        refused = _pay(DR_CLIENT, api_key_id=DR_KEY_ID)
+        assert refused["statusCode"] == 503 and _code(refused) == "REGISTRY_UNAVAILABLE"
+        shared_aws.helpers.assert_nothing_written()
+    finally:
+        shared_aws.ddb.delete_item(TableName=REGISTRY_TABLE, Key={"client_id": {"S": DR_CLIENT}})
+
+
+@pytest.mark.parametrize("status, code", [("suspended", "MERCHANT_SUSPENDED"), ("removed", "MERCHANT_REMOVED")])
+def test_suspending_the_merchant_stops_its_second_client_too(shared_aws, second_client, status, code):
+    register_merchant(shared_aws.ddb, MERCHANT_A, API_KEY_IDS[MERCHANT_A], status=status)
+    refused = _pay(DR_CLIENT, api_key_id=DR_KEY_ID)
+    assert refused["statusCode"] == 403 and _code(refused) == code
+    shared_aws.helpers.assert_nothing_written()
+
+
+@pytest.mark.parametrize("target", [MERCHANT_B, "9z8y7x6w5v4u3t2s1r0example"])
+def test_a_merchant_key_of_another_merchant_or_of_nobody_reaches_no_data(shared_aws, registry, target):
+    """A mistyped merchant_key: another merchant's id (another name) or an unregistered one."""
+    shared_aws.ddb.put_item(TableName=REGISTRY_TABLE, Item={
+        "client_id": {"S": DR_CLIENT}, "merchant": {"S": A_NAME}, "api_key_id": {"S": DR_KEY_ID},
+        "status": {"S": "active"}, "merchant_key": {"S": target}})
     try:
         refused = _pay(DR_CLIENT, api_key_id=DR_KEY_ID)
         assert refused["statusCode"] == 503 and _code(refused) == "REGISTRY_UNAVAILABLE"

@@ -201,12 +201,11 @@ def run_api(event: Any, context: Any, function_name: str, route: Route,
         if entry.synthetic:  # the canary: its payments are marked, its requests kept out of the business metrics
             merchant = dataclasses.replace(merchant, synthetic=True)
             recorder.synthetic = True
-        if entry.merchant_key is not None and entry.merchant_key != merchant.id:
-            # A second app client of the same merchant (the DR region's pool): one merchant id for its data.
-            if not MERCHANT_ID_RE.fullmatch(entry.merchant_key):
-                raise registry.RegistryUnavailable("malformed merchant_key")
-            merchant = dataclasses.replace(merchant, id=entry.merchant_key)
-            merchant_id = recorder.merchant = merchant.id
+        # A merchant's second app client (the DR region's pool) keys its data by the one merchant id.
+        merchant_id = registry.merchant_id_of(entry, config.require("merchant_registry_table"), MERCHANT_ID_RE)
+        if merchant_id != merchant.id:
+            merchant = dataclasses.replace(merchant, id=merchant_id)
+            recorder.merchant = merchant_id
         request = ApiRequest(event=event, merchant=merchant, correlation_id=correlation_id,
                              is_base64_encoded=is_base64_encoded(event))
         result = route(request, config)

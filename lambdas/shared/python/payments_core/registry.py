@@ -25,7 +25,9 @@ names another in ``merchant_key``: the same merchant holding a second app client
 recovery region's user pool, which does not share client ids with the primary's) keeps one
 merchant id, so its ledger, idempotency records and activity, and its merchant-data session's
 ``merchant_id`` tag, are the same whichever client it calls with (docs/operators/disaster-recovery.md).
-A ``merchant_key`` that is not a merchant id shape fails closed like an unreadable registry.
+The merchant id it names must itself be an active registry entry of the same merchant (name) that
+names no other: suspending or offboarding the merchant stops every client of it, and a mistyped
+``merchant_key`` cannot reach another merchant's data. Anything else fails closed.
 
 Entries (found or not found) are cached in the warm container for ``CACHE_SECONDS``, so a
 suspension or resumption takes effect within that time plus one request; a failed read is never
@@ -62,6 +64,7 @@ class RegistryEntry:
     api_key_id: str | None = None
     synthetic: bool = False      # the platform's canary merchant (scripts/merchants.py add --synthetic)
     merchant_key: str | None = None  # the merchant id its data is keyed by, when not this client id
+    merchant: str | None = None      # the merchant's name (scripts/merchants.py): one per merchant
 
 
 class MerchantRefused(PaymentError):
@@ -99,7 +102,7 @@ def _read(ddb: Any, table: str, client_id: str) -> RegistryEntry:
     try:
         item = ddb.get_item(TableName=table, Key={"client_id": {"S": client_id}},
                             ConsistentRead=True,
-                            ProjectionExpression="client_id, #s, api_key_id, synthetic, merchant_key",
+                            ProjectionExpression="client_id, #s, api_key_id, synthetic, merchant_key, merchant",
                             ExpressionAttributeNames={"#s": "status"}).get("Item")
     except ClientError as error:
         raise RegistryUnavailable(str(error.response.get("Error", {}).get("Code"))) from None
@@ -109,7 +112,8 @@ def _read(ddb: Any, table: str, client_id: str) -> RegistryEntry:
         return RegistryEntry(client_id, None)
     return RegistryEntry(client_id, item.get("status", {}).get("S"), item.get("api_key_id", {}).get("S"),
                          synthetic=item.get("synthetic", {}).get("S") == "true",
-                         merchant_key=item.get("merchant_key", {}).get("S"))
+                         merchant_key=item.get("merchant_key", {}).get("S"),
+                         merchant=item.get("merchant", {}).get("S"))
 
 
 def lookup(table: str, client_id: str, *, ddb: Any | None = None) -> RegistryEntry:
@@ -155,3 +159,23 @@ def require_registered(client_id: str, api_key_id: str | None, table: str, *,
                               "The API key is not the one issued with this client's credentials.",
                               "api key id missing" if api_key_id is None else "api key id of another client")
     return entry
+
+
+def merchant_id_of(entry: RegistryEntry, table: str, id_pattern: Any, *, ddb: Any | None = None) -> str:
+    """The merchant id ``entry``'s data is keyed by: its client id, or its ``merchant_key`` once that
+    is shown to be an active entry of the same merchant naming no other (the refusal codes of the
+    merchant's own state; :class:`RegistryUnavailable` for an entry that is not consistent)."""
+    key = entry.merchant_key
+    if key is None or key == entry.client_id:
+        return entry.client_id
+    if not id_pattern.fullmatch(key):
+        raise RegistryUnavailable("malformed merchant_key")
+    target = lookup(table, key, ddb=ddb)
+    if target.merchant_key not in (None, target.client_id) or target.merchant != entry.merchant:
+        raise RegistryUnavailable("merchant_key names another merchant or another key")
+    if target.status == STATUS_REMOVED:
+        raise MerchantRefused("MERCHANT_REMOVED", "This merchant has been offboarded.", "merchant key removed")
+    if target.status != STATUS_ACTIVE:
+        raise MerchantRefused("MERCHANT_SUSPENDED", "This merchant is suspended; contact support.",
+                              f"merchant key {target.status or 'not registered'}")
+    return key
