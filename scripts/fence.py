@@ -31,10 +31,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from modules.payment_limits import layer_module  # noqa: E402
 from scripts.plain_modules import import_plain  # noqa: E402
 
-PREFIX = "region-fence#"     # payments_core.fence.PREFIX
-FUNCTION_CACHE_SECONDS = 5   # payments_core.fence.CACHE_SECONDS
+# What the functions read (payments_core/fence.py): the item's key and how long they trust it.
+_core = layer_module("fence")
+PREFIX, FUNCTION_CACHE_SECONDS = _core.PREFIX, int(_core.CACHE_SECONDS)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ import uuid
 from typing import Any, Callable, TextIO
 
 from payments_client import PaymentsApiError, PaymentsClient
+from payments_core import metrics  # the layer: the same EMF document and namespace as the business metrics
 
 STEPS = ("token", "validate", "fraud-check", "process", "replay")
 TEST_CARD = "4111111111111111"  # the card networks' Visa test number: no real account behind it
@@ -91,10 +92,6 @@ def pin_api_host(api_url: str, connect_to: str) -> None:
     token endpoint is reached as usual."""
     host = urllib.parse.urlsplit(api_url).hostname or ""
     urllib.request.install_opener(urllib.request.build_opener(_PinnedHTTPSHandler(host, connect_to)))
-
-
-def namespace() -> str:
-    return f"Payments/{os.environ.get('ENVIRONMENT') or 'dev'}"
 
 
 def _secrets_client() -> Any:
@@ -159,9 +156,7 @@ def run_checks(client: PaymentsClient, run_id: str) -> dict[str, float]:
 
 
 def emf(name: str, value: float, unit: str, route: str, timestamp_ms: int) -> dict[str, Any]:
-    return {"_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [{
-        "Namespace": namespace(), "Dimensions": [["Route"]], "Metrics": [{"Name": name, "Unit": unit}]}]},
-        "Route": route, name: value}
+    return metrics.emf_document(timestamp_ms, name, value, unit, {"Route": route})
 
 
 def report(ok: bool, duration_ms: float, failure: CanaryFailure | None, timings: dict[str, float],

@@ -17,7 +17,8 @@ from modules.compute import FunctionNetwork
 from tests.constructs.conftest import ACCOUNT, KEY_ARN, TOPIC_ARN, Scoped, scoped, settings_for
 
 # The handler (and the reference client it imports), for what the construct must agree with.
-for _path in (Path(__file__).resolve().parents[2] / "lambdas" / "canary",
+for _path in (Path(__file__).resolve().parents[2] / "lambdas" / "shared" / "python",
+              Path(__file__).resolve().parents[2] / "lambdas" / "canary",
               Path(__file__).resolve().parents[2] / "docs" / "api" / "client"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))

@@ -200,3 +200,13 @@ class AwsHelpers:
                     break
                 iterator = page.get("NextShardIterator")
         return {"Records": records}
+
+
+class HandClock:
+    """A module's cache clock (``registry.clock``, ``fence.clock``), advanced by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -8,22 +8,14 @@ import json
 
 import pytest
 
-from payments_testkit import REGION, REGISTRY_TABLE, api_event, valid_payload
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from payments_testkit import REGION, REGISTRY_TABLE, HandClock, api_event, valid_payload
 
 
 @pytest.fixture
 def fence(shared_aws, monkeypatch):
     from payments_core import fence as module
     module.reset_cache()
-    clock = Clock()
+    clock = HandClock()
     monkeypatch.setattr(module, "clock", clock)
     yield module, clock
     for region in (REGION, "us-west-2"):

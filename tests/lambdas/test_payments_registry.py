@@ -6,11 +6,12 @@ session, read or write. A registry that cannot be read fails closed (503).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
 
-from payments_testkit import (API_KEY_IDS, DROP, MERCHANT_A, MERCHANT_B, REGISTRY_TABLE, api_event,
+from payments_testkit import (API_KEY_IDS, DROP, MERCHANT_A, MERCHANT_B, REGISTRY_TABLE, HandClock, api_event,
                               register_merchant, valid_payload)
 
 ROUTES = {"validate": "/validate", "fraud_check": "/fraud-check", "process": "/process"}
@@ -37,23 +38,13 @@ def _code(resp):
     return json.loads(resp["body"])["error"]["code"]
 
 
-class Clock:
-    """registry.clock, advanced by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def registry(shared_aws, monkeypatch):
     """The registry module on a hand clock, from a cold cache; both merchants active again after."""
     from payments_core import registry as module, tenancy
     module.reset_cache()
     tenancy.reset_sessions()
-    clock = Clock()
+    clock = HandClock()
     monkeypatch.setattr(module, "clock", clock)
     yield module, clock
     for client_id, key_id in API_KEY_IDS.items():
@@ -170,7 +161,7 @@ class _FakeDdb:
 def test_lookup_reads_consistently_once_per_cache_period_and_the_cache_is_bounded(monkeypatch):
     from payments_core import registry as module
     module.reset_cache()
-    clock = Clock()
+    clock = HandClock()
     monkeypatch.setattr(module, "clock", clock)
     monkeypatch.setattr(module, "MAX_CACHED", 2)
     ddb = _FakeDdb()
@@ -214,15 +205,24 @@ def _pay(merchant, key="order-7", api_key_id=DROP):
     return process_handler.handler(event, None)
 
 
+@contextlib.contextmanager
+def dr_client_keyed_by(ddb, merchant_key):
+    """A second app client of MERCHANT_A (as the DR region's pool issues), its own API key, its data
+    keyed by ``merchant_key``; removed after."""
+    ddb.put_item(TableName=REGISTRY_TABLE, Item={
+        "client_id": {"S": DR_CLIENT}, "merchant": {"S": A_NAME}, "api_key_id": {"S": DR_KEY_ID},
+        "status": {"S": "active"}, "merchant_key": {"S": merchant_key}})
+    try:
+        yield
+    finally:
+        ddb.delete_item(TableName=REGISTRY_TABLE, Key={"client_id": {"S": DR_CLIENT}})
+
+
 @pytest.fixture
 def second_client(shared_aws, registry):
-    """MERCHANT_A's second app client (as the DR region's pool issues), recorded with MERCHANT_A as
-    its merchant key and its own API key; removed after."""
-    shared_aws.ddb.put_item(TableName=REGISTRY_TABLE, Item={
-        "client_id": {"S": DR_CLIENT}, "merchant": {"S": A_NAME}, "api_key_id": {"S": DR_KEY_ID},
-        "status": {"S": "active"}, "merchant_key": {"S": MERCHANT_A}})
-    yield
-    shared_aws.ddb.delete_item(TableName=REGISTRY_TABLE, Key={"client_id": {"S": DR_CLIENT}})
+    """MERCHANT_A's second client keyed by MERCHANT_A."""
+    with dr_client_keyed_by(shared_aws.ddb, MERCHANT_A):
+        yield
 
 
 def test_a_merchants_second_client_keys_its_data_by_the_one_merchant_id(shared_aws, second_client):
@@ -250,15 +250,10 @@ def test_the_second_client_still_needs_its_own_api_key(shared_aws, second_client
 
 
 def test_a_malformed_merchant_key_fails_closed_and_writes_nothing(shared_aws, registry):
-    shared_aws.ddb.put_item(TableName=REGISTRY_TABLE, Item={
-        "client_id": {"S": DR_CLIENT}, "merchant": {"S": A_NAME}, "api_key_id": {"S": DR_KEY_ID},
-        "status": {"S": "active"}, "merchant_key": {"S": f"{MERCHANT_A}#other"}})
-    try:
+    with dr_client_keyed_by(shared_aws.ddb, f"{MERCHANT_A}#other"):
         refused = _pay(DR_CLIENT, api_key_id=DR_KEY_ID)
         assert refused["statusCode"] == 503 and _code(refused) == "REGISTRY_UNAVAILABLE"
         shared_aws.helpers.assert_nothing_written()
-    finally:
-        shared_aws.ddb.delete_item(TableName=REGISTRY_TABLE, Key={"client_id": {"S": DR_CLIENT}})
 
 
 @pytest.mark.parametrize("status, code", [("suspended", "MERCHANT_SUSPENDED"), ("removed", "MERCHANT_REMOVED")])
@@ -272,12 +267,7 @@ def test_suspending_the_merchant_stops_its_second_client_too(shared_aws, second_
 @pytest.mark.parametrize("target", [MERCHANT_B, "9z8y7x6w5v4u3t2s1r0example"])
 def test_a_merchant_key_of_another_merchant_or_of_nobody_reaches_no_data(shared_aws, registry, target):
     """A mistyped merchant_key: another merchant's id (another name) or an unregistered one."""
-    shared_aws.ddb.put_item(TableName=REGISTRY_TABLE, Item={
-        "client_id": {"S": DR_CLIENT}, "merchant": {"S": A_NAME}, "api_key_id": {"S": DR_KEY_ID},
-        "status": {"S": "active"}, "merchant_key": {"S": target}})
-    try:
+    with dr_client_keyed_by(shared_aws.ddb, target):
         refused = _pay(DR_CLIENT, api_key_id=DR_KEY_ID)
         assert refused["statusCode"] == 503 and _code(refused) == "REGISTRY_UNAVAILABLE"
         shared_aws.helpers.assert_nothing_written()
-    finally:
-        shared_aws.ddb.delete_item(TableName=REGISTRY_TABLE, Key={"client_id": {"S": DR_CLIENT}})

@@ -131,9 +131,9 @@ class Recorder:
         counts = {("SyntheticRequests", ()): 1} if self.synthetic else self.counts
         for (name, dims), value in sorted(counts.items()):
             unit = NONE if name == "PaymentAmount" else COUNT
-            documents.append(_document(timestamp, name, value, unit, {"Route": route, **dict(dims)}))
+            documents.append(emf_document(timestamp, name, value, unit, {"Route": route, **dict(dims)}))
         for phase, millis in sorted(self.timings.items()):
-            documents.append(_document(timestamp, "PhaseLatency", round(millis, 3), MILLISECONDS,
+            documents.append(emf_document(timestamp, "PhaseLatency", round(millis, 3), MILLISECONDS,
                                        {"Route": route, "Phase": phase}))
         return documents
 
@@ -148,7 +148,8 @@ class Recorder:
             logging.getLogger("payments").warning("business metrics not emitted", exc_info=True)
 
 
-def _document(timestamp: int, name: str, value: float, unit: str, dimensions: dict[str, str]) -> dict:
+def emf_document(timestamp: int, name: str, value: float, unit: str, dimensions: dict[str, str]) -> dict:
+    """One metric in EMF under ``namespace()`` (the business metrics; the canary's verdict)."""
     return {
         "_aws": {"Timestamp": timestamp, "CloudWatchMetrics": [{
             "Namespace": namespace(), "Dimensions": [sorted(dimensions)],
