@@ -6,14 +6,16 @@
     python -m scripts.fence {fence,unfence,status} [--region R] [--via V] [--reason TEXT] [--endpoint-url URL]
 
 The fence is the merchant registry item ``region-fence#<region>`` (payments_core/fence.py): while it
-exists, ``/process`` in that region answers 503 ``REGION_FENCED`` and stores nothing (within the
+says ``fenced``, ``/process`` in that region answers 503 ``REGION_FENCED`` and stores nothing (within the
 functions' 5 s cache). The registry is a global table, so the item can be written in whichever region
 still answers (``--via``, default the DR region when there is one): it replicates to the other. The
 registry's name comes from the settings, not from the stack's SSM parameters, which live in the
 primary region only.
 
-Every change is conditional (a fence is written only where there is none, lifted only where there is
-one), so two operators cannot both act on a stale view; asking for the state there is changes nothing
+The primary region is open without an item; the standby (``dr_region``) is fenced without one, and
+is opened by an item saying ``fenced = false`` (``make unfence REGION=<dr_region>``, or ``make
+failover``). Every change is conditional (a fence is written only where the region is open, lifted
+only where it is fenced), so two operators cannot both act on a stale view; asking for the state there is changes nothing
 and says so. Exit status: 0 done or nothing to do, 1 refused or AWS error.
 """
 
@@ -41,64 +43,88 @@ PREFIX, FUNCTION_CACHE_SECONDS = _core.PREFIX, int(_core.CACHE_SECONDS)
 
 @dataclass(frozen=True)
 class Fence:
+    """A region's fence as one replica of the registry has it. ``since``: when the item was last
+    written (None: no item, the region's default)."""
+
     region: str
-    fenced_at: str | None
+    fenced: bool
+    since: str | None = None
     reason: str | None = None
 
-    @property
-    def fenced(self) -> bool:
-        return self.fenced_at is not None
+    def describe(self) -> str:
+        if self.since is None:
+            return "FENCED (standby: until `make failover` opens it)" if self.fenced else "taking payments"
+        return (f"FENCED since {self.since} ({self.reason})" if self.fenced
+                else f"taking payments since {self.since} ({self.reason})")
 
 
 def registry_table(settings: Any) -> str:
     return settings.name("merchant-registry")
 
 
-def read(ddb: Any, table: str, region: str) -> Fence:
+def fenced_by_default(settings: Any, region: str) -> bool:
+    """The standby (dr_region) is fenced until it is opened; the primary is open until it is fenced
+    (what each region's functions are told: payments_core.fence REGION_FENCED_BY_DEFAULT)."""
+    return bool(settings.dr_region) and region == settings.dr_region
+
+
+def read(ddb: Any, table: str, region: str, default: bool = False) -> Fence:
     item = ddb.get_item(TableName=table, Key={"client_id": {"S": PREFIX + region}}, ConsistentRead=True).get("Item")
     if not item:
-        return Fence(region, None)
-    return Fence(region, item.get("fenced_at", {}).get("S", "?"), item.get("reason", {}).get("S"))
+        return Fence(region, default)
+    return Fence(region, _core.fenced_by(item, default), item.get("changed_at", {}).get("S", "?"),
+                 item.get("reason", {}).get("S"))
 
 
-def fence(ddb: Any, table: str, region: str, reason: str, now: dt.datetime) -> tuple[Fence, bool]:
-    """Write the fence of ``region``; (its fence, whether this call wrote it)."""
-    stamp = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
-    try:
-        ddb.put_item(TableName=table, ConditionExpression="attribute_not_exists(client_id)", Item={
-            "client_id": {"S": PREFIX + region}, "fenced_at": {"S": stamp}, "reason": {"S": reason}})
-    except ddb.exceptions.ConditionalCheckFailedException:
-        return read(ddb, table, region), False
-    return Fence(region, stamp, reason), True
-
-
-def unfence(ddb: Any, table: str, region: str) -> tuple[Fence, bool]:
-    """Lift the fence of ``region``; (the fence that was there, whether this call lifted it)."""
-    before = read(ddb, table, region)
-    try:
-        ddb.delete_item(TableName=table, Key={"client_id": {"S": PREFIX + region}},
-                        ConditionExpression="attribute_exists(client_id)")
-    except ddb.exceptions.ConditionalCheckFailedException:
+def _write(ddb: Any, table: str, region: str, fenced: bool, reason: str, now: dt.datetime, default: bool) -> tuple[Fence, bool]:
+    """Set ``region``'s fence to ``fenced`` unless it is so already; (its fence, whether this call
+    changed it). Conditional on the state read, so a concurrent change by another operator wins."""
+    before = read(ddb, table, region, default)
+    if before.fenced == fenced:
         return before, False
-    return before, True
+    stamp = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    # What was read: no item, or an item saying the opposite (an item without the flag is a fence).
+    condition = ("attribute_not_exists(client_id) OR fenced = :was" if fenced
+                 else "attribute_not_exists(client_id) OR attribute_not_exists(fenced) OR fenced = :was")
+    try:
+        ddb.put_item(TableName=table, ConditionExpression=condition,
+                     ExpressionAttributeValues={":was": {"BOOL": not fenced}}, Item={
+                         "client_id": {"S": PREFIX + region}, "fenced": {"BOOL": fenced},
+                         "changed_at": {"S": stamp}, "reason": {"S": reason}})
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return read(ddb, table, region, default), False
+    return Fence(region, fenced, stamp, reason), True
 
 
-def status(client: Any, table: str, regions: Sequence[str], via: str) -> list[str]:
+def fence(ddb: Any, table: str, region: str, reason: str, now: dt.datetime, default: bool = False) -> tuple[Fence, bool]:
+    """Fence ``region``; (its fence, whether this call fenced it). The first fence stands."""
+    return _write(ddb, table, region, True, reason, now, default)
+
+
+def unfence(ddb: Any, table: str, region: str, now: dt.datetime | None = None, default: bool = False,
+            reason: str = "unfenced") -> tuple[Fence, bool]:
+    """Open ``region``; (its fence before, whether this call opened it). Written as ``fenced =
+    false``, not deleted: a standby region without an item is fenced."""
+    before = read(ddb, table, region, default)
+    after, changed = _write(ddb, table, region, False, reason, now or dt.datetime.now(dt.timezone.utc), default)
+    return (before if changed else after), changed
+
+
+def status(client: Any, table: str, regions: Sequence[str], via: str, settings: Any) -> list[str]:
     """Each region's fence as that region's own replica of the registry has it (what its functions
     read), and where the replica written through ``via`` does not agree yet (replication lag: the
     region still stores payments until its own replica has the fence)."""
     lines = []
     for region in regions:
         try:
-            own = read(client(region), table, region)
+            own = read(client(region), table, region, fenced_by_default(settings, region))
         except Exception as err:  # the region is the one that failed: say so, do not stop
             code = getattr(err, "response", {}).get("Error", {}).get("Code") or type(err).__name__
             lines.append(f"{region}: cannot read its own replica ({code})")
             continue
-        lines.append(f"{region}: {'FENCED since ' + str(own.fenced_at) + ' (' + str(own.reason) + ')' if own.fenced else 'taking payments'}"
-                     f" (its own replica)")
+        lines.append(f"{region}: {own.describe()} (its own replica)")
         if region != via:
-            written = read(client(via), table, region)
+            written = read(client(via), table, region, fenced_by_default(settings, region))
             if written.fenced != own.fenced:
                 lines.append(f"{region}: {via}'s replica says {'fenced' if written.fenced else 'not fenced'}: not yet "
                              f"replicated to {region}; {region} {'still stores payments' if written.fenced else 'is still fenced'}")
@@ -133,17 +159,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         ddb = client(via)
         table = registry_table(s)
         if args.action == "status":
-            for line in status(client, table, [x for x in dict.fromkeys((s.region, s.dr_region)) if x], via):
+            for line in status(client, table, [x for x in dict.fromkeys((s.region, s.dr_region)) if x], via, s):
                 print(line)
             return 0
+        now, default = dt.datetime.now(dt.timezone.utc), fenced_by_default(s, region)
         if args.action == "fence":
-            f, wrote = fence(ddb, table, region, args.reason, dt.datetime.now(dt.timezone.utc))
-            print(f"{region} fenced at {f.fenced_at} ({f.reason}), written in {via}: /process there stores nothing "
+            f, wrote = fence(ddb, table, region, args.reason, now, default)
+            print(f"{region} fenced at {f.since} ({f.reason}), written in {via}: /process there stores nothing "
                   f"within {FUNCTION_CACHE_SECONDS} s of the item reaching it" if wrote else
-                  f"{region} already fenced since {f.fenced_at} ({f.reason}); nothing changed")
+                  f"{region} already {f.describe()}; nothing changed")
             return 0
-        f, lifted = unfence(ddb, table, region)
-        print(f"{region} unfenced (was fenced since {f.fenced_at}), written in {via}: payments stored again "
+        f, lifted = unfence(ddb, table, region, now, default, args.reason)
+        print(f"{region} unfenced (was {f.describe()}), written in {via}: payments stored again "
               f"within {FUNCTION_CACHE_SECONDS} s" if lifted else f"{region} was not fenced; nothing changed")
         return 0
     except settings_module.SettingsError as err:

@@ -25,7 +25,7 @@ def fence(shared_aws, monkeypatch):
 
 def _fence(ddb, region=REGION):
     ddb.put_item(TableName=REGISTRY_TABLE, Item={"client_id": {"S": f"region-fence#{region}"},
-                                                 "fenced_at": {"S": "2026-12-03T23:40:00+00:00"}})
+                                                 "changed_at": {"S": "2026-12-03T23:40:00+00:00"}})  # no flag: a fence
 
 
 def _process(key="fence-1"):
@@ -95,3 +95,35 @@ def test_a_fence_key_can_never_be_a_merchant_id():
     from payments_core import fence as module
     from payments_core.apigw import MERCHANT_ID_RE
     assert not MERCHANT_ID_RE.fullmatch(module.fence_key(REGION))
+
+
+def _set_fence(ddb, fenced: bool, region=REGION):
+    ddb.put_item(TableName=REGISTRY_TABLE, Item={"client_id": {"S": f"region-fence#{region}"},
+                                                 "fenced": {"BOOL": fenced},
+                                                 "changed_at": {"S": "2026-12-04T02:00:00+00:00"}})
+
+
+def test_a_standby_region_without_a_fence_item_stores_no_payment(shared_aws, fence, monkeypatch):
+    monkeypatch.setenv("REGION_FENCED_BY_DEFAULT", "true")  # what the standby stack sets
+    assert _code(_process("standby")) == "REGION_FENCED"
+    shared_aws.helpers.assert_nothing_written()
+    assert _validate()["statusCode"] == 200
+
+
+def test_a_standby_region_takes_payments_only_after_an_explicit_unfence(shared_aws, fence, monkeypatch):
+    module, clock = fence
+    monkeypatch.setenv("REGION_FENCED_BY_DEFAULT", "true")
+    _set_fence(shared_aws.ddb, fenced=False)  # what `make failover` writes for the DR region
+    assert _process("after-failover")["statusCode"] == 200
+    _set_fence(shared_aws.ddb, fenced=True)  # `make failback` fences it again
+    clock.now += module.CACHE_SECONDS
+    assert _code(_process("after-failback")) == "REGION_FENCED"
+    assert len(shared_aws.helpers.transactions()) == 1
+
+
+def test_the_fenced_flag_decides_and_an_item_without_it_is_a_fence():
+    from payments_core.fence import fenced_by
+    assert fenced_by(None, False) is False and fenced_by(None, True) is True
+    assert fenced_by({"fenced": {"BOOL": False}}, True) is False
+    assert fenced_by({"fenced": {"BOOL": True}}, False) is True
+    assert fenced_by({"client_id": {"S": "region-fence#us-east-1"}}, False) is True
