@@ -26,7 +26,7 @@ PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
 .PHONY: deps synth synth-cli test bench rehearse release plan diff deploy deploy-account cost clean bootstrap merchant-add merchant-remove merchant-list cdktn-readiness docs
-.PHONY: merchant-suspend merchant-resume merchant-register canary-onboard fence unfence fence-status
+.PHONY: merchant-suspend merchant-resume merchant-register canary-onboard fence unfence fence-status failover failback
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -109,11 +109,12 @@ bootstrap: deps
 release: deps
 	$(PY) -m scripts.release
 
-# make cost [ENVIRONMENT_SUFFIX=prod] [BUDGET=15]: idle monthly cost of the synthesized stack, line by
+# make cost [ENVIRONMENT_SUFFIX=prod] [BUDGET=15]: idle monthly cost of the environment's synthesized stacks
+# (with dr_region, the standby's too), line by
 # line, from the price table scripts/prices.json (docs/maintainers/cost.md); exit 1 over BUDGET.
 cost: deps
 	ENVIRONMENT_SUFFIX=$(ENVIRONMENT_SUFFIX) $(PY) main.py > /dev/null
-	$(PY) -m scripts.cost $(PLAN_DIR)/cdk.tf.json $(if $(BUDGET),--budget $(BUDGET))
+	$(PY) -m scripts.cost --environment $(ENVIRONMENT_SUFFIX) $(if $(BUDGET),--budget $(BUDGET))
 
 # make plan [ENVIRONMENT_SUFFIX=prod] [ALLOW_DESTROY="addr1 addr2"]: terraform plan of the synthesized
 # stack (AWS credentials, or PAYMENTS_AWS_ENDPOINT=<url> for a rehearsal endpoint), then the plan
@@ -159,6 +160,11 @@ fence unfence: deps
 
 fence-status: deps
 	$(PY) -m scripts.fence status --environment $(ENVIRONMENT_SUFFIX) $(if $(VIA),--via $(VIA))
+
+# make failover|failback [ENVIRONMENT_SUFFIX=prod] [ACCEPT_LAG_SECONDS=30] [SOURCE_LOST=1]: move payments to the
+# DR region or back: fence, wait out the lag, promote, open, verify (docs/operators/disaster-recovery.md).
+failover failback: deps
+	$(PY) -m scripts.failover $@ --environment $(ENVIRONMENT_SUFFIX) $(if $(ACCEPT_LAG_SECONDS),--accept-lag-seconds $(ACCEPT_LAG_SECONDS)) $(if $(SOURCE_LOST),--source-lost)
 
 # make cutover ENVIRONMENT_SUFFIX=prod [STEP=10|50|100]: move the new API's share of the merchant-facing
 # name one rung up, only when every signal is green; make rollback: all traffic back to legacy now.

@@ -2,7 +2,8 @@
 """cdktf app: the payment platform stack for one environment (``payments-<env>``) and the two stacks of
 the account it lives in: the state-bucket bootstrap stack (``payments-state``) and the account stack
 (``payments-account``: API Gateway's logging role, the object trail and, with
-PAYMENTS_GITHUB_REPOSITORY set, the CI identities); with PAYMENTS_GUARDRAILS_TARGETS set, the
+PAYMENTS_GITHUB_REPOSITORY set, the CI identities); with ``dr_region`` set, the warm standby of the
+request path in that region (``payments-<env>-<dr_region>``); with PAYMENTS_GUARDRAILS_TARGETS set, the
 organisation's guardrails (``payments-guardrails``, applied in the management account).
 docs/operators/accounts.md says which to apply when.
 
@@ -19,6 +20,7 @@ from modules.settings import SettingsError, build_settings, load_cdktf_context
 from modules.stacks.account_stack import AccountStack
 from modules.stacks.guardrails import GuardrailsStack
 from modules.stacks.payment_stack import PaymentStack
+from modules.stacks.standby_stack import StandbyStack
 from modules.stacks.state_stack import StateBucketStack
 
 
@@ -32,6 +34,8 @@ def build_app(app: App | None = None) -> App:
         context["environmentSuffix"] = suffix
     settings = build_settings(context)
     PaymentStack(app, settings)
+    if settings.dr_region:
+        StandbyStack(app, settings)
     StateBucketStack(app, settings)
     AccountStack(app, settings)
     if settings.guardrail_targets:

@@ -11,6 +11,7 @@ apply or destroy touches it; the environment stacks need it applied before their
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from constructs import Construct
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
@@ -27,6 +28,7 @@ ROLE_NAME = "payment-apigw-cloudwatch"
 class ApiGatewayLoggingProps:
     region: str       # the setting is per region: the role's name carries it
     partition: str = "aws"
+    provider: Any = None  # that region's provider (the DR region's); None: the stack's default
 
 
 def role_name(region: str) -> str:
@@ -39,13 +41,13 @@ class ApiGatewayLogging(Construct):
     def __init__(self, scope: Construct, id: str, props: ApiGatewayLoggingProps):
         super().__init__(scope, id)
         # API Gateway sends no aws:SourceAccount/SourceArn for this role (modules/iam.py).
-        self.role = IamRole(self, "role", name=role_name(props.region),
+        self.role = IamRole(self, "role", name=role_name(props.region), provider=props.provider,
                             assume_role_policy=assume_role_policy("apigateway.amazonaws.com", source_account=None))
         # The one AWS managed policy the platform keeps, because the role serves every API of the
         # region, not ours: API Gateway creates and names execution log groups itself
         # (API-Gateway-Execution-Logs_<api id>/<stage>, /aws/apigateway/welcome) and access logs go
         # to any group an API names, so scoping it to our groups would silently stop other APIs'
         # logs. It allows log writes (and reads) only, no deletes.
-        IamRolePolicyAttachment(self, "policy", role=self.role.name,
+        IamRolePolicyAttachment(self, "policy", role=self.role.name, provider=props.provider,
                                 policy_arn=f"arn:{props.partition}:iam::aws:policy/{PUSH_LOGS_POLICY}")
-        self.account = ApiGatewayAccount(self, "account", cloudwatch_role_arn=self.role.arn)
+        self.account = ApiGatewayAccount(self, "account", cloudwatch_role_arn=self.role.arn, provider=props.provider)

@@ -31,11 +31,12 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 
 from modules.compute import FunctionNetwork, FunctionProps, FunctionSpec, PaymentFunction
 from modules.iam import Statement
-from modules.observability import Graph, Metric, metric_alarm
+from modules.observability import DR_RUNBOOK_PATH, Graph, Metric, metric_alarm
 from modules.settings import PROJECT_ROOT, Settings
 
 REFERENCE_CLIENT = PROJECT_ROOT / "docs" / "api" / "client" / "payments_client.py"
 ALARM_KEY = "canary"
+SERVING_ALARM_KEY = "canary-serving"
 # lambdas/canary/canary_handler.py STEPS ("canary": the function itself failed).
 CANARY_STEPS = ("token", "validate", "fraud-check", "process", "replay", "canary")
 # Each step may take the client's timeout twice (one retry); five steps and the secret read fit.
@@ -68,6 +69,9 @@ class CanaryProps:
     # During a migration the custom domain is the weighted merchant-facing name: the canary connects
     # to the new API's regional endpoint instead (TLS still for the custom domain). "": DNS decides.
     api_connect_to: str = ""
+    # The environment has a DR region: also the ``canary-serving`` alarm (a payment stored, not only
+    # answered), which the region's Route 53 failover health check reads (modules/failover_routing.py).
+    serving_alarm: bool = False
 
 
 class SyntheticMerchant(Construct):
@@ -115,6 +119,16 @@ class SyntheticMerchant(Construct):
             "merchants may not be able to pay through the public API",
             success, threshold=1, periods=runs, period=s.canary_interval_minutes * 60,
             comparison="LessThanThreshold", missing="breaching")
+        self.serving_alarm = None
+        if props.serving_alarm:
+            # Not a page of its own when the region is fenced by order: the failover's health check.
+            self.serving_alarm = metric_alarm(
+                self, SERVING_ALARM_KEY, s, props.alert_topic_arn,
+                f"The synthetic merchant's payment was not stored {runs} run{'s' if runs > 1 else ''} in a row "
+                f"in {s.region} (fenced, or failing): Route 53 answers from the other region while it serves",
+                Metric(namespace, "CanaryServing", {"Route": "all"}, "Minimum"), threshold=1, periods=runs,
+                period=s.canary_interval_minutes * 60, comparison="LessThanThreshold", missing="breaching",
+                page=DR_RUNBOOK_PATH)
         # One dashboard row (three graphs): the verdict, where it fails, how long a run takes.
         self.graphs = (
             Graph("Synthetic merchant: run passed (1) / failed (0)", [success], period=s.canary_interval_minutes * 60),

@@ -4,9 +4,9 @@ the merchant-data roles through which fraud-check and process reach merchant dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from cdktf import TerraformResourceLifecycle
 from constructs import Construct
@@ -176,7 +176,7 @@ class PaymentFunction(Construct):
 class ComputeProps:
     settings: Settings
     kms_key_arn: str
-    tables: TransactionTables
+    tables: TransactionTables | Any   # the standby's: modules/standby.py ReplicatedData, the same shape
     fingerprint_key_arn: str
     audit_bucket_arn: str
     audit_bucket_name: str
@@ -186,6 +186,10 @@ class ComputeProps:
     # The merchant registry (modules/merchant_registry.py): every API function reads it first.
     registry_table_arn: str
     registry_table_name: str
+    # The standby region's (modules/stacks/standby_stack.py): /process there stores nothing until the
+    # region is opened (payments_core.fence), and Terraform moves the `live` aliases on each apply
+    # (no CodeDeploy there: nothing to shift while it takes no traffic).
+    standby: bool = False
 
 
 class PaymentFunctions(Construct):
@@ -248,6 +252,7 @@ class PaymentFunctions(Construct):
                     *registry,
                 ],
                 environment={**history, **registry_env, "MERCHANT_DATA_ROLE_ARN": merchant_role_arn["process"],
+                             **({"REGION_FENCED_BY_DEFAULT": "true"} if props.standby else {}),
                              "TRANSACTION_TABLE": t.transactions.name,
                              "IDEMPOTENCY_TABLE": t.idempotency.name,
                              "IDEMPOTENCY_TTL_SECONDS": "86400",
@@ -281,8 +286,8 @@ class PaymentFunctions(Construct):
         ]
         self.functions = {
             spec.key: PaymentFunction(self, spec.key, FunctionProps(
-                s, spec, props.kms_key_arn, self.layer.arn, props.network, props.partition,
-                props.account_id))
+                s, replace(spec, released_by_codedeploy=not props.standby), props.kms_key_arn, self.layer.arn,
+                props.network, props.partition, props.account_id))
             for spec in specs
         }
         # Warm execution environments behind the payment routes' `live` alias (prod): no cold start

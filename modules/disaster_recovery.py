@@ -21,9 +21,9 @@ is 6.x only, and that mode needs three regions). The recovery point is therefore
 alarmed here (``ReplicationLatency`` above ``dr_rpo_seconds``), and a failover must fence the primary
 and wait out the lag before the DR region takes writes (the failover issue's commands).
 
-The audit trail's replica is modules/audit_replication.py. Not built yet: Aurora as a global
-database, the standby request path, routing and ``make failover`` (docs/operators/disaster-recovery.md
-says what each will be).
+The audit trail's replica is modules/audit_replication.py; the standby request path that serves
+these replicas is modules/stacks/standby_stack.py, routed by modules/failover_routing.py. Not built
+yet: Aurora as a global database (docs/operators/disaster-recovery.md "To build").
 """
 
 from __future__ import annotations

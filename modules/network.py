@@ -42,6 +42,9 @@ class NetworkProps:
     kms_key_arn: str
     account_id: str
     partition: str = "aws"
+    # False: no database in this VPC (the standby region's, until the Aurora secondary exists), so
+    # no Aurora security group attached to nothing.
+    database: bool = True
 
 
 class Network(Construct):
@@ -105,7 +108,7 @@ class Network(Construct):
             for svc in ("s3", "dynamodb")
         }
         self._flow_logs(props)
-        self._security_groups(s)
+        self._security_groups(s, props.database)
 
     def _flow_logs(self, props: NetworkProps) -> None:
         s = props.settings
@@ -132,7 +135,7 @@ class Network(Construct):
             max_aggregation_interval=60,
         )
 
-    def _security_groups(self, s: Settings) -> None:
+    def _security_groups(self, s: Settings, database: bool) -> None:
         # Adopt the VPC's default security group and strip its rules (no ingress, no egress), so
         # anything launched without an explicit group can talk to nothing.
         DefaultSecurityGroup(self, "default-sg", vpc_id=self.vpc.id,
@@ -147,11 +150,13 @@ class Network(Construct):
                 description="Payment Lambda functions: egress to AWS APIs and Aurora only",
                 tags={"Name": s.name("lambda")},
             )
-        self.aurora_sg = SecurityGroup(
-            self, "aurora-sg", name=s.name("aurora"), vpc_id=self.vpc.id,
-            description="Aurora PostgreSQL: 5432 from the Lambda security group only",
-            tags={"Name": s.name("aurora")},
-        )
+        self.aurora_sg: SecurityGroup | None = None
+        if database:
+            self.aurora_sg = SecurityGroup(
+                self, "aurora-sg", name=s.name("aurora"), vpc_id=self.vpc.id,
+                description="Aurora PostgreSQL: 5432 from the Lambda security group only",
+                tags={"Name": s.name("aurora")},
+            )
         if self.lambda_sg is not None:
             VpcSecurityGroupEgressRule(
                 self, "lambda-https-out", security_group_id=self.lambda_sg.id, ip_protocol="tcp",

@@ -81,7 +81,7 @@ class ObservabilityProps:
     api_stage: str
     function_names: Mapping[str, str]          # key -> function name
     table_name: str
-    cluster_identifier: str
+    cluster_identifier: str | None             # None: no database in this region (the standby)
     audit_writer_name: str                     # the function on the ledger stream
     audit_dlq_name: str                        # its dead-letter queue
     extra_alarm_names: Sequence[str] = field(default_factory=tuple)
@@ -100,7 +100,8 @@ class PaymentObservability(Construct):
         self._s, self._topic = s, props.alert_topic_arn
         api = {"ApiName": props.api_name, "Stage": props.api_stage}
         table = {"TableName": props.table_name}
-        cluster = {"DBClusterIdentifier": props.cluster_identifier}
+        cluster = {"DBClusterIdentifier": props.cluster_identifier or ""}
+        has_database = props.cluster_identifier is not None
         fn_dims = {key: {"FunctionName": name} for key, name in props.function_names.items()}
 
         def per_function(metric: str, stat: str = "Sum") -> list[Metric]:
@@ -123,10 +124,11 @@ class PaymentObservability(Construct):
             Graph("DynamoDB throttled requests", [
                 Metric("AWS/DynamoDB", "ReadThrottleEvents", table, "Sum", "read throttles"),
                 Metric("AWS/DynamoDB", "WriteThrottleEvents", table, "Sum", "write throttles")]),
-            Graph("Aurora capacity (ACU)", [Metric("AWS/RDS", "ServerlessDatabaseCapacity", cluster, "Average", "ACU")]),
-            Graph("Aurora CPU % / connections", [
-                Metric("AWS/RDS", "CPUUtilization", cluster, "Average", "CPU %"),
-                Metric("AWS/RDS", "DatabaseConnections", cluster, "Average", "connections")]),
+            *([Graph("Aurora capacity (ACU)", [Metric("AWS/RDS", "ServerlessDatabaseCapacity", cluster, "Average", "ACU")]),
+               Graph("Aurora CPU % / connections", [
+                   Metric("AWS/RDS", "CPUUtilization", cluster, "Average", "CPU %"),
+                   Metric("AWS/RDS", "DatabaseConnections", cluster, "Average", "connections")])]
+              if has_database else []),
         ]
         self._graphs = graphs
         # A dashboard costs $3 a month once the account's 3 free ones are used (previews would use them).
@@ -166,11 +168,12 @@ class PaymentObservability(Construct):
                         Metric("AWS/DynamoDB", f"{kind}ThrottleEvents", table),
                         threshold=s.alarm_dynamodb_throttles, periods=1, period=period,
                         missing="notBreaching", comparison="GreaterThanOrEqualToThreshold")
-        self._alarm("aurora-cpu", "Aurora CPU high: queries slow, capacity at its maximum?",
-                    Metric("AWS/RDS", "CPUUtilization", cluster, "Average"),
-                    threshold=s.alarm_aurora_cpu_percent, periods=2, period=period, missing="missing")
+        if has_database:
+            self._alarm("aurora-cpu", "Aurora CPU high: queries slow, capacity at its maximum?",
+                        Metric("AWS/RDS", "CPUUtilization", cluster, "Average"),
+                        threshold=s.alarm_aurora_cpu_percent, periods=2, period=period, missing="missing")
 
-        critical = ["api-5xx", "api-p99-latency", "process-errors", "aurora-cpu"]
+        critical = ["api-5xx", "api-p99-latency", "process-errors", *(["aurora-cpu"] if has_database else [])]
         self.degraded = CloudwatchCompositeAlarm(
             self, "degraded", alarm_name=s.name("payments-degraded"),
             alarm_description=with_runbook(
@@ -214,12 +217,13 @@ class PaymentObservability(Construct):
 def metric_alarm(scope: Construct, key: str, settings: Settings, topic_arn: str, description: str,
                  metric: Metric, *, threshold: float, periods: int, period: int, missing: str,
                  extended_statistic: str | None = None,
-                 comparison: str = "GreaterThanThreshold") -> CloudwatchMetricAlarm:
+                 comparison: str = "GreaterThanThreshold", page: str = RUNBOOK_PATH) -> CloudwatchMetricAlarm:
     """Alarm ``<key>-alarm`` on one metric, ``periods`` of ``period`` seconds all breaching, to and from
-    ALARM notified on the alert topic: the shape of every metric alarm of the platform."""
+    ALARM notified on the alert topic: the shape of every metric alarm of the platform. Its runbook
+    section on ``page``."""
     return CloudwatchMetricAlarm(
         scope, key, alarm_name=settings.name(f"{key}-alarm"),
-        alarm_description=with_runbook(settings, f"{key}-alarm", description),
+        alarm_description=with_runbook(settings, f"{key}-alarm", description, page=page),
         namespace=metric.namespace, metric_name=metric.name, dimensions=dict(metric.dimensions),
         statistic=None if extended_statistic else metric.stat, extended_statistic=extended_statistic,
         period=period, evaluation_periods=periods, datapoints_to_alarm=periods,
@@ -249,7 +253,7 @@ def runbook_url(settings: Settings, component: str, page: str = RUNBOOK_PATH) ->
     the environment (GitHub's heading slug of ``### payment-<component>``, which these lower-case
     hyphenated names equal). On GitHub when ``github_repository`` is set (an operator reading a
     notification has no checkout), else the repository-relative path."""
-    anchor = settings.name(component).removesuffix(f"-{settings.environment}")
+    anchor = f"payment-{component}"  # the primary's and the standby's alarms share a section
     base = (f"https://github.com/{settings.github_repository}/blob/main/{page}"
             if settings.github_repository else page)
     return f"{base}#{anchor}"

@@ -143,6 +143,11 @@ class Settings:
     dr_region: str = ""
     # Target recovery point for the replicated tables: the ReplicationLatency alarm's threshold.
     dr_rpo_seconds: int = 1
+    # With api_domain_name: the ACM certificate for it in dr_region (the standby's custom domain), and
+    # the hosted zone of the name's failover records (Route 53 answers from the region whose synthetic
+    # merchant is paying: docs/operators/disaster-recovery.md "Routing").
+    dr_api_certificate_arn: str = ""
+    dr_hosted_zone_id: str = ""
     # Latency budget (docs/maintainers/performance-latency.md). Graviton: ~20 % cheaper per GB-second.
     lambda_architecture: str = "arm64"
     # Memory (MB) per function over the default 256, e.g. "process=1024" (CPU grows with memory).

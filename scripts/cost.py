@@ -1,6 +1,7 @@
 """Idle monthly cost of a synthesized stack or of both sides of a Terraform plan.
 
-``python -m scripts.cost CDK_TF_JSON [--budget USD]`` (``make cost [ENVIRONMENT_SUFFIX=...]``)
+``python -m scripts.cost CDK_TF_JSON... [--budget USD]``, or ``--environment ENV [--outdir cdktf.out]`` for
+every stack of an environment (with ``dr_region``, its standby's too; ``make cost [ENVIRONMENT_SUFFIX=...]``)
 
 Idle means 730 hours a month and zero traffic: only what AWS bills by the hour or month whether
 anything happens or not (Aurora at its minimum capacity, 0 when it may auto-pause; NAT gateways and
@@ -290,6 +291,7 @@ RULES: Mapping[str, Rule] = {
     "aws_cloudwatch_composite_alarm": _fixed("cloudwatch_composite_alarm_month", "composite alarm"),
     "aws_kms_key": _fixed("kms_key_month", "customer managed key"),
     "aws_kms_replica_key": _fixed("kms_key_month", "multi-Region replica key"),
+    "aws_route53_health_check": _fixed("route53_health_check_aws_month", "health check (CloudWatch alarm)"),
     "aws_secretsmanager_secret": _fixed("secrets_manager_secret_month", "secret"),
     "aws_ssm_parameter": lambda r, _, p: ([Line(r.type, "advanced parameter", ONE, p.monthly("ssm_advanced_parameter_month"))]
                                           if r.values.get("tier") == "Advanced" else []),
@@ -355,23 +357,45 @@ def render(lines: Sequence[Line], prices: PriceTable, title: str) -> str:
     return "\n".join(out) + "\n"
 
 
+STACK_OF_ENVIRONMENT = r"^payments-{environment}(-[a-z]{{2}}(-gov)?-[a-z]+-\d)?$"
+
+
+def environment_stacks(outdir: Path, environment: str) -> list[Path]:
+    """The synthesized stacks of one environment in a cdktf output directory (its manifest): the
+    environment's own and, with ``dr_region``, its standby's (``payments-<env>-<region>``)."""
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    pattern = re.compile(STACK_OF_ENVIRONMENT.format(environment=re.escape(environment)))
+    return [outdir / stack["synthesizedStackPath"] for name, stack in sorted(manifest["stacks"].items())
+            if pattern.match(name)]
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.cost", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stack_json", type=Path, help="a synthesized cdk.tf.json")
+    parser.add_argument("stack_json", type=Path, nargs="*", help="synthesized cdk.tf.json files")
+    parser.add_argument("--environment", help="instead: every stack of this environment in --outdir")
+    parser.add_argument("--outdir", type=Path, default=Path("cdktf.out"))
     parser.add_argument("--budget", type=Decimal, help="exit 1 when the idle total exceeds this (USD/month)")
     parser.add_argument("--prices", type=Path, default=PRICES_PATH)
     args = parser.parse_args(argv)
     try:
-        stack = json.loads(args.stack_json.read_text())
+        paths = environment_stacks(args.outdir, args.environment) if args.environment else args.stack_json
+        if not paths:
+            raise ValueError("no stack to price")
+        stacks = [(path.parent.name, json.loads(path.read_text())) for path in paths]
         prices = load_prices(args.prices)
     except (OSError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INVALID
-    lines = price(stack_resources(stack), prices)
-    out.write(render(lines, prices, args.stack_json.parent.name))
-    if args.budget is not None and total(lines) > args.budget:
-        out.write(f"OVER BUDGET: {usd(total(lines))} > {usd(args.budget)}\n")
+    every: list[Line] = []
+    for name, stack in stacks:
+        lines = price(stack_resources(stack), prices)
+        every += lines
+        out.write(render(lines, prices, name))
+    if len(stacks) > 1:
+        out.write(f"\nIdle monthly cost of {', '.join(name for name, _ in stacks)}: {usd(total(every))}\n")
+    if args.budget is not None and total(every) > args.budget:
+        out.write(f"OVER BUDGET: {usd(total(every))} > {usd(args.budget)}\n")
         return EXIT_OVER_BUDGET
     return EXIT_OK
 

@@ -64,7 +64,7 @@ def three_accounts(run_dir: Path) -> Path:
 
 
 # What the security gate scans (tests/test_checkov.py): prod's stacks as an account synthesizes them.
-GATED_STACKS = ("payments-prod", "payments-state", "payments-account", "payments-guardrails")
+GATED_STACKS = ("payments-prod", "payments-prod-us-west-2", "payments-state", "payments-account", "payments-guardrails")
 
 
 @pytest.fixture(scope="session")

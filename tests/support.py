@@ -27,7 +27,11 @@ ACCOUNT_SETTINGS = {"PAYMENTS_ENVIRONMENT_ACCOUNTS": ",".join(f"{e}={a}" for e, 
 # Production serves only on its custom domain (settings rule): the name and its ACM certificate.
 API_DOMAIN = "api.payments.example.com"
 API_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
-PROD_SETTINGS = {"PAYMENTS_API_DOMAIN_NAME": API_DOMAIN, "PAYMENTS_API_CERTIFICATE_ARN": API_CERTIFICATE}
+# With its DR region (us-west-2), the certificate there and the zone of the failover records.
+DR_API_CERTIFICATE = "arn:aws:acm:us-west-2:123456789012:certificate/1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"
+HOSTED_ZONE = "Z0123456789ABCDEFGHIJ"
+PROD_SETTINGS = {"PAYMENTS_API_DOMAIN_NAME": API_DOMAIN, "PAYMENTS_API_CERTIFICATE_ARN": API_CERTIFICATE,
+                 "PAYMENTS_DR_API_CERTIFICATE_ARN": DR_API_CERTIFICATE, "PAYMENTS_DR_HOSTED_ZONE_ID": HOSTED_ZONE}
 # The organisation's guardrails (payments-guardrails stack), synthesized beside prod in the tests.
 MANAGEMENT_ACCOUNT = "111122223333"
 GUARDRAIL_TARGETS = ("ou-ab12-cd34ef56", ACCOUNT)

@@ -33,6 +33,8 @@ def bills(synth_all: Path, prices) -> dict[str, list[cost.Line]]:
         result[env] = cost.price(cost.stack_resources(stack.json), prices)
     result["state"] = cost.price(cost.stack_resources(
         Synthesized(synth_all / "dev" / "stacks" / "payments-state" / "cdk.tf.json").json), prices)
+    result["standby"] = cost.price(cost.stack_resources(
+        Synthesized(synth_all / "prod" / "stacks" / "payments-prod-us-west-2" / "cdk.tf.json").json), prices)
     return result
 
 
@@ -47,7 +49,7 @@ def test_price_table_names_its_source_region_and_date(prices):
     assert prices.monthly("nat_gateway_hour") == Decimal("32.85")
 
 
-@pytest.mark.parametrize("environment", [*ENVIRONMENTS, "state"])
+@pytest.mark.parametrize("environment", [*ENVIRONMENTS, "state", "standby"])
 def test_every_resource_type_is_priced_or_known_free(bills, environment):
     assert cost.unpriced(bills[environment]) == []
 
@@ -186,3 +188,25 @@ def test_free_list_and_priced_rules_do_not_overlap(prices):
     assert not set(prices.free) & set(cost.RULES)
     assert all(t.startswith("aws_") for t in prices.free)
     assert json.loads(cost.PRICES_PATH.read_text())["prices"].keys() == prices.prices.keys()
+
+
+def test_prods_standby_costs_its_network_waf_alarms_canary_and_health_check_but_no_database(bills, prices):
+    standby = bills["standby"]
+    settings = build_settings({}, environment_env("prod"))
+    assert _line(standby, "aws_nat_gateway")[1] == settings.nat_gateways and _line(standby, "aws_wafv2_web_acl")[0] > 0
+    assert _line(standby, "aws_route53_health_check") == (prices.monthly("route53_health_check_aws_month"), 1)
+    assert _line(standby, "aws_cloudwatch_event_rule")[0] == prices.monthly("synthetic_merchant_month")
+    # Warm, not hot: no Aurora (to build: the global database's secondary), no provisioned concurrency.
+    assert not _line(standby, "aws_rds_cluster_instance")[1] and not _line(standby, "aws_lambda_provisioned_concurrency_config")[1]
+    print(f"\nprod standby idle: {cost.usd(cost.total(standby))}/month")
+
+
+def test_make_cost_prices_every_stack_of_the_environment(synth_all):
+    outdir = synth_all / "prod"
+    assert [p.parent.name for p in cost.environment_stacks(outdir, "prod")] == ["payments-prod", "payments-prod-us-west-2"]
+    assert [p.parent.name for p in cost.environment_stacks(synth_all / "dev", "dev")] == ["payments-dev"]
+    out = io.StringIO()
+    assert cost.main(["--environment", "prod", "--outdir", str(outdir)], out=out) == cost.EXIT_OK
+    text = out.getvalue()
+    assert "Idle monthly cost of payments-prod: $" in text and "Idle monthly cost of payments-prod-us-west-2: $" in text
+    assert "Idle monthly cost of payments-prod, payments-prod-us-west-2: $" in text

@@ -32,9 +32,9 @@ def mig(migration_synth: Path) -> Synthesized:
 
 def migration_resources(stack: Synthesized, rtype: str) -> dict[str, dict]:
     """The stack's resources of ``rtype`` that are not the canary's (modules/canary.py has a schedule
-    rule and its target in every environment)."""
+    rule and its target in every environment) nor the DR failover record's (prod, modules/failover_routing.py)."""
     return {n: body for n, body in stack.resources(rtype).items()
-            if "/canary/" not in body["//"]["metadata"]["path"]}
+            if "/canary/" not in body["//"]["metadata"]["path"] and "/failover-record/" not in body["//"]["metadata"]["path"]}
 
 
 def resources_under(stack: Synthesized, prefix: str) -> list[str]:

@@ -57,7 +57,7 @@ def test_each_accounts_stacks_use_that_accounts_bucket_and_key_and_refuse_other_
         assert backend["allowed_account_ids"] == [account], name
         # Every provider of the stack, the disaster-recovery region's too (prod's second provider).
         providers = stack.json["provider"]["aws"]
-        assert len(providers) == (2 if env == "prod" and name == "payments-{env}" else 1), name
+        assert len(providers) == (2 if env == "prod" and name in ("payments-{env}", "payments-account") else 1), name
         assert all(p["allowed_account_ids"] == [account] for p in providers), name
     # make bootstrap creates exactly the bucket the backends name, in that account.
     state = _in_account(three_accounts, env, "payments-state")

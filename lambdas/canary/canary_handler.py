@@ -13,9 +13,17 @@ client merchants are given (docs/api/client/payments_client.py, shipped beside t
 5. ``replay``       the same request and key again answer the same transaction (nothing stored twice).
 
 Each run writes, in CloudWatch embedded metric format on stdout (no API call): ``CanarySuccess`` 1 or
-0 and ``CanaryDuration`` (ms) with ``Route=all``; on a failure also ``CanaryFailures`` with the
-failed step as ``Route``. The ``payment-canary`` alarm reads ``CanarySuccess``; a run that does not
-happen (the function broken, the schedule gone) is missing data, which that alarm treats as failing.
+0, ``CanaryServing`` 1 or 0 and ``CanaryDuration`` (ms) with ``Route=all``; on a failure also
+``CanaryFailures`` with the failed step as ``Route``. The ``payment-canary`` alarm reads
+``CanarySuccess``; a run that does not happen (the function broken, the schedule gone) is missing
+data, which that alarm treats as failing.
+
+A fenced region (payments_core.fence: a failover under way, or the standby region before one)
+answers ``/process`` with 503 ``REGION_FENCED``. That is the region doing what it was told, not a
+failure: the run succeeds when every other step did, and ``CanaryServing`` is 0. ``CanaryServing``
+is 1 only when a payment was stored and replayed; the ``canary-serving`` alarm on it is what Route
+53's failover health check for the region reads (modules/failover_routing.py), so the merchant-facing
+name answers from the region that takes payments.
 
 The canary merchant is ``synthetic`` in the merchant registry: its payments carry ``synthetic`` in
 the ledger and stay out of the business metrics (payments_core.metrics). Nothing secret or card
@@ -118,16 +126,25 @@ def merchant_client(read_secret: Callable[[str], str] | None = None) -> Payments
                           timeout=TIMEOUT_SECONDS, max_attempts=MAX_ATTEMPTS)
 
 
+class RegionFenced(Exception):
+    """``/process`` answered 503 ``REGION_FENCED``: the region stores nothing by order, the steps
+    before it passed (``timings``)."""
+
+    timings: dict[str, float] = {}
+
+
 def _step(name: str, call: Callable[[], Any]) -> Any:
     try:
         return call()
     except PaymentsApiError as error:
+        if name == "process" and error.status == 503 and error.code == "REGION_FENCED":
+            raise RegionFenced() from None
         raise CanaryFailure(name, f"HTTP {error.status} {error.code}") from None
 
 
 def run_checks(client: PaymentsClient, run_id: str) -> dict[str, float]:
-    """The five steps against the API; raises :class:`CanaryFailure` at the first that fails.
-    Returns each step's duration in milliseconds."""
+    """The five steps against the API; raises :class:`CanaryFailure` at the first that fails, and
+    :class:`RegionFenced` when the region is fenced. Returns each step's duration in milliseconds."""
     payment = {"amount": AMOUNT, "currency": CURRENCY, "card_number": TEST_CARD,
                "customer_id": f"synthetic-canary-{run_id}"}
     key = f"canary-{run_id}"
@@ -135,7 +152,11 @@ def run_checks(client: PaymentsClient, run_id: str) -> dict[str, float]:
 
     def timed(name: str, call: Callable[[], Any]) -> Any:
         started = time.perf_counter()
-        answer = _step(name, call)
+        try:
+            answer = _step(name, call)
+        except RegionFenced as fenced:
+            fenced.timings = dict(timings)
+            raise
         timings[name] = round((time.perf_counter() - started) * 1000, 1)
         return answer
 
@@ -160,14 +181,18 @@ def emf(name: str, value: float, unit: str, route: str, timestamp_ms: int) -> di
 
 
 def report(ok: bool, duration_ms: float, failure: CanaryFailure | None, timings: dict[str, float],
-           out: TextIO, now_ms: int | None = None) -> dict[str, Any]:
-    """The run's metrics (EMF lines) and one log line; returns the summary the function answers."""
+           out: TextIO, now_ms: int | None = None, fenced: bool = False) -> dict[str, Any]:
+    """The run's metrics (EMF lines) and one log line; returns the summary the function answers.
+    ``fenced``: the region refused the payment by order (ok, not serving)."""
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
+    serving = ok and not fenced
     lines = [emf("CanarySuccess", 1 if ok else 0, "Count", "all", stamp),
+             emf("CanaryServing", 1 if serving else 0, "Count", "all", stamp),
              emf("CanaryDuration", round(duration_ms, 1), "Milliseconds", "all", stamp)]
     if failure is not None:
         lines.append(emf("CanaryFailures", 1, "Count", failure.step, stamp))
-    summary = {"message": "canary run", "ok": ok, "duration_ms": round(duration_ms, 1), "steps_ms": timings,
+    summary = {"message": "canary run", "ok": ok, "serving": serving, "duration_ms": round(duration_ms, 1),
+               "steps_ms": timings, **({"fenced": True} if fenced else {}),
                **({"failed_step": failure.step, "detail": failure.detail} if failure else {})}
     out.write("".join(json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n"
                       for line in [*lines, summary]))
@@ -182,14 +207,18 @@ def handler(event: Any, context: Any, out: TextIO | None = None) -> dict[str, An
     run_id = uuid.uuid4().hex[:16]
     timings: dict[str, float] = {}
     failure: CanaryFailure | None = None
+    fenced = False
     try:
         if _client is None:
             _client = merchant_client()
         timings = run_checks(_client, run_id)
+    except RegionFenced as refused:
+        fenced, timings = True, refused.timings
     except CanaryFailure as error:
         failure = error
     except Exception as error:  # noqa: BLE001  (a bug here is a failed run, not a silent one)
         failure = CanaryFailure("canary", type(error).__name__)
     if failure is not None:
         _client = None  # rotated credentials, a revoked token: the next run starts from the secret
-    return report(failure is None, (time.perf_counter() - started) * 1000, failure, timings, out or sys.stdout)
+    return report(failure is None, (time.perf_counter() - started) * 1000, failure, timings, out or sys.stdout,
+                  fenced=fenced)

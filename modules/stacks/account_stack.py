@@ -22,7 +22,7 @@ from modules.api_logging import ApiGatewayLogging, ApiGatewayLoggingProps
 from modules.api_logging import role_name as logging_role_name
 from modules.ci_identities import CiIdentities, CiIdentitiesProps
 from modules.ci_reconcile import ReconcileRole, ReconcileRoleProps
-from modules.platform import aws_provider, configure_backend, state_bucket_name_in, state_region
+from modules.platform import aws_provider, configure_backend, dr_provider, state_bucket_name_in, state_region
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.settings import Settings
 from modules.stacks.payment_stack import AUDIT_BUCKET_PREFIX
@@ -47,6 +47,11 @@ class AccountStack(TerraformStack):
         state_bucket_arn = f"arn:{partition}:s3:::{state_bucket_name_in(s, account_id, region)}"
 
         self.api_logging = ApiGatewayLogging(self, "api-logging", ApiGatewayLoggingProps(s.region, partition))
+        # The standby's API in dr_region logs through that region's setting (modules/stacks/standby_stack.py).
+        self.dr_api_logging: ApiGatewayLogging | None = None
+        if s.dr_region:
+            self.dr_api_logging = ApiGatewayLogging(self, "dr-api-logging", ApiGatewayLoggingProps(
+                s.dr_region, partition, provider=dr_provider(self, s)))
         # Who read or wrote which state or audit object (the state holds every secret Terraform
         # knows): one trail for the account, see modules/trail.py.
         self.trail = DataEventTrail(self, "trail", DataEventTrailProps(
@@ -66,7 +71,8 @@ class AccountStack(TerraformStack):
                 state_bucket_arn=state_bucket_arn,
                 protected_trail_arn=f"arn:{partition}:cloudtrail:{s.region}:{account_id}:trail/{TRAIL_NAME}",
                 protected_trail_bucket_arn=self.trail.log_bucket.arn,
-                protected_role_arns=(f"{iam}:role/{logging_role_name(s.region)}", f"{iam}:role/{TRAIL_NAME}-logs"),
+                protected_role_arns=(f"{iam}:role/{logging_role_name(s.region)}", f"{iam}:role/{TRAIL_NAME}-logs",
+                                     *([f"{iam}:role/{logging_role_name(s.dr_region)}"] if s.dr_region else [])),
                 account_id=account_id, partition=partition, state_region=region))
             for env, roles in self.ci.roles.items():
                 TerraformOutput(self, f"plan-role-{env}", value=roles.plan_role.arn,

@@ -17,6 +17,7 @@ from modules.canary import CanaryProps, SyntheticMerchant
 from modules.compute import ComputeProps, FunctionNetwork, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.disaster_recovery import DataReplicas, DataReplicasProps, ReplicatedTable
+from modules.failover_routing import FailoverRecord, FailoverRecordProps
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
 from modules.identity import IdentityProps, MerchantIdentity
 from modules.merchant_registry import MerchantRegistry, MerchantRegistryProps
@@ -139,9 +140,19 @@ class PaymentStack(TerraformStack):
                 settings=s, kms_key_arn=self.key.arn, layer_arn=self.compute.layer.arn,
                 alert_topic_arn=self.alerts.arn, api_url=self.api.url, token_endpoint=self.identity.token_endpoint,
                 network=function_network if s.nat_gateways else None, partition=partition, account_id=account_id,
-                # Migrating: the custom domain is the weighted merchant-facing name; judge the new API.
-                api_connect_to=self.api.domain.regional_domain_name if self.api.domain and s.migration_enabled else ""))
+                # Migrating or failing over, the custom domain is a routed name: judge this region's API.
+                api_connect_to=(self.api.domain.regional_domain_name
+                                if self.api.domain and (s.migration_enabled or s.dr_region) else ""),
+                serving_alarm=bool(s.dr_region)))
             self.observability.add_dashboard_row(self.canary.graphs)
+        # The merchant-facing name answers from here while this region pays (modules/failover_routing.py);
+        # during a migration the name is the cutover's, and there is no zone for these yet.
+        if s.dr_hosted_zone_id and self.api.domain and self.canary and self.canary.serving_alarm:
+            FailoverRecord(self, "failover-record", FailoverRecordProps(
+                settings=s, role="PRIMARY", hosted_zone_id=s.dr_hosted_zone_id, record_name=s.api_domain_name,
+                target_domain_name=self.api.domain.regional_domain_name,
+                target_zone_id=self.api.domain.regional_zone_id,
+                serving_alarm_name=self.canary.serving_alarm.alarm_name, region=s.region))
         if s.migration_enabled:
             self.migration = self._migration(s, account_id, partition)
         self.delivery = ReleasePipeline(self, "delivery", DeliveryProps(

@@ -23,7 +23,7 @@ from cdktf import App, DefaultTokenResolver, StringConcat, TerraformStack, Testi
 from constructs import Construct
 
 from modules.settings import Settings, build_settings
-from tests.support import API_CERTIFICATE, API_DOMAIN
+from tests.support import API_CERTIFICATE, API_DOMAIN, DR_API_CERTIFICATE, HOSTED_ZONE
 
 Testing.__test__ = False  # a class named Test* in a test module's namespace is not a test class
 
@@ -96,4 +96,5 @@ def dev() -> Settings:
 @pytest.fixture(scope="session")
 def prod() -> Settings:
     """Production as it must be configured: with its custom domain (settings rule)."""
-    return settings_for("prod", api_domain_name=API_DOMAIN, api_certificate_arn=API_CERTIFICATE)
+    return settings_for("prod", api_domain_name=API_DOMAIN, api_certificate_arn=API_CERTIFICATE,
+                        dr_api_certificate_arn=DR_API_CERTIFICATE, dr_hosted_zone_id=HOSTED_ZONE)

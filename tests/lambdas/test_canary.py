@@ -73,6 +73,7 @@ def test_a_healthy_platform_passes_every_step(canary, gateway, shared_aws):
     assert summary["ok"] is True, summary
     assert list(summary["steps_ms"]) == list(canary_handler.STEPS)
     assert metric(lines, "CanarySuccess", "all") == 1 and metric(lines, "CanaryDuration", "all") > 0
+    assert metric(lines, "CanaryServing", "all") == 1  # a payment stored: the region is serving
     assert not [d for d in lines if "CanaryFailures" in d]
     # Each route once, then the same Idempotency-Key again: the replay stored nothing twice.
     paths = [path for path, _ in gateway.seen]
@@ -200,3 +201,31 @@ def test_during_a_migration_it_judges_the_new_api_not_the_weighted_name(canary, 
     assert (summary["failed_step"], summary["detail"]) == ("validate", "HTTP None NETWORK_ERROR")
     assert set(connected) == {("d-abc123.execute-api.us-east-1.amazonaws.com", 443)}
     assert gateway.token_requests == 1  # the token endpoint (plain HTTP here) was not pinned
+
+
+@pytest.fixture
+def fenced_region(monkeypatch):
+    """The region's functions fenced: the standby before a failover (no fence item, fenced by default)."""
+    from payments_core import fence
+    monkeypatch.setenv("REGION_FENCED_BY_DEFAULT", "true")
+    fence.reset_cache()
+    yield
+    fence.reset_cache()
+
+
+def test_a_fenced_region_passes_but_is_not_serving(canary, gateway, shared_aws, fenced_region):
+    summary, lines = run()
+    # Token, validate and fraud-check answered; /process refused by order: not a failure to page on,
+    # but not a region Route 53 should send merchants to (CanaryServing 0, its health check's alarm).
+    assert summary["ok"] is True and summary["serving"] is False and summary["fenced"] is True, summary
+    assert metric(lines, "CanarySuccess", "all") == 1 and metric(lines, "CanaryServing", "all") == 0
+    assert not [d for d in lines if "CanaryFailures" in d]
+    assert list(summary["steps_ms"]) == ["token", "validate", "fraud-check"]
+    shared_aws.helpers.assert_nothing_written()
+
+
+def test_another_503_on_process_is_a_failure_not_a_fence(canary, gateway):
+    gateway.faults = [None, None, "503", "503"]  # validate, fraud-check pass; process fails twice
+    summary, lines = run()
+    assert summary["ok"] is False and summary["serving"] is False and summary["failed_step"] == "process"
+    assert metric(lines, "CanarySuccess", "all") == 0 and metric(lines, "CanaryServing", "all") == 0
