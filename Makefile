@@ -26,7 +26,7 @@ PYTEST_ARGS  ?=
 WITH_MIRROR  := PAYMENTS_PROVIDER_MIRROR="$$(scripts/find-provider-mirror)"
 
 .PHONY: deps synth synth-cli test bench rehearse release plan diff deploy deploy-account cost clean bootstrap merchant-add merchant-remove merchant-list cdktn-readiness docs
-.PHONY: merchant-suspend merchant-resume merchant-register canary-onboard fence unfence fence-status failover failback
+.PHONY: merchant-suspend merchant-resume merchant-register merchant-standby canary-onboard fence unfence fence-status failover failback
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -144,8 +144,9 @@ merchant-list: deps
 # make merchant-suspend|merchant-resume NAME=acme [ENVIRONMENT_SUFFIX=dev]: flip the merchant's status in
 # the merchant registry (nothing is deleted); the functions refuse / serve it again within 30 s.
 # make merchant-register NAME=acme: record a merchant onboarded before the registry existed.
-# docs/operators/merchant-registry.md
-merchant-suspend merchant-resume merchant-register: merchant-%: deps
+# make merchant-standby NAME=acme ENVIRONMENT_SUFFIX=prod: its client in the DR region's standby (idempotent).
+# docs/operators/merchants.md#the-merchant-registry
+merchant-suspend merchant-resume merchant-register merchant-standby: merchant-%: deps
 	$(PY) -m scripts.merchants $* "$(NAME)" --environment $(ENVIRONMENT_SUFFIX)
 
 # make canary-onboard [ENVIRONMENT_SUFFIX=dev]: onboard the environment's synthetic merchant (the canary's

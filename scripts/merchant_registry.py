@@ -71,8 +71,9 @@ def rows_of(ddb: Any, table: str, merchant: str) -> list[dict[str, str]]:
 
 
 def current(ddb: Any, table: str, merchant: str, environment: str) -> dict[str, str]:
-    """The merchant's one item that is not removed."""
-    live = [r for r in rows_of(ddb, table, merchant) if r.get("status") != REMOVED]
+    """The merchant's one item that is not removed, of its own client (not a ``merchant_key`` item:
+    the standby region's client, which scripts/merchant_standby.py changes with it)."""
+    live = [r for r in rows_of(ddb, table, merchant) if r.get("status") != REMOVED and not r.get("merchant_key")]
     if not live:
         raise RegistryError(f"merchant {merchant} is not in the registry of {environment} (onboarded before "
                             f"the registry existed? `make merchant-register NAME={merchant}` records it)")

@@ -5,6 +5,7 @@
     make merchant-list ENVIRONMENT_SUFFIX=dev
     make merchant-suspend NAME=acme ENVIRONMENT_SUFFIX=dev     (and merchant-resume, merchant-register)
     make canary-onboard ENVIRONMENT_SUFFIX=dev                 (the synthetic merchant; idempotent)
+    make merchant-standby NAME=acme ENVIRONMENT_SUFFIX=prod    (its client in the DR region's standby)
     python -m scripts.merchants {add,remove,list,suspend,resume,register,canary} [NAME] [--environment ENV] ...
 
 ``add`` creates, for merchant NAME in the environment's user pool and API stage (found through the
@@ -31,6 +32,11 @@ onboarded before the registry existed.
 It prints the client id, the token endpoint and the command that fetches the secret; never the
 secret itself. These credentials are not Terraform resources on purpose: whatever Terraform creates
 has its attributes (the client secret, the key value) in state.
+
+With a DR region whose standby is deployed, ``add`` and ``canary`` also give the merchant its app
+client, API key (same value) and usage plan in the standby, keyed by the same merchant id, with both
+regions' credentials in its secret, replicated there (scripts/merchant_standby.py); ``standby`` does
+that for a merchant onboarded before; suspend, resume and remove act in both regions.
 
 ``remove`` marks the registry item ``removed`` (kept as the record of the client and key the merchant
 held), then cuts the merchant off at API Gateway (its API key leaves its usage plan and is deleted, so calls
@@ -59,11 +65,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from scripts import merchant_standby  # noqa: E402
 from scripts.plain_modules import import_plain  # noqa: E402
 from scripts.merchant_registry import RegistryError  # noqa: E402
 from scripts.merchant_resources import (  # noqa: E402
-    TRANSITIONS, Aws, MerchantError, Onboarded, PlanLimits, add, change_status, check_name, list_merchants,
-    load_environment, onboard_canary, register, remove,
+    CANARY_LIMITS, TRANSITIONS, Aws, MerchantError, Onboarded, PlanLimits, add, change_status, check_name,
+    list_merchants, load_environment, onboard_canary, register, remove,
 )
 
 # Registry changes: action -> (function, past tense for the report).
@@ -94,7 +101,7 @@ def render(result: Onboarded) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m scripts.merchants", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=("add", "remove", "list", "canary", *STATUS_ACTIONS))
+    parser.add_argument("action", choices=("add", "remove", "list", "canary", "standby", *STATUS_ACTIONS))
     parser.add_argument("merchant", nargs="?", default="",
                         help="merchant name (all but list; canary: default the setting canary_merchant)")
     parser.add_argument("--environment", help="environment (default ENVIRONMENT_SUFFIX, cdktf.json, dev)")
@@ -139,23 +146,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action != "list":
             check_name(args.merchant)
         env = load_environment(aws, settings.environment, settings.region)
+        # The DR region's standby, when deployed: every merchant has a client there too
+        # (scripts/merchant_standby.py); notes say what was done there or what is left to do.
+        standby = merchant_standby.standby_of(settings, args.endpoint_url or settings.aws_endpoint)
+        notes: list[str] = []
+        if settings.dr_region and standby is None and args.action in ("add", "canary", "standby"):
+            notes.append(f"note: the standby in {settings.dr_region} is not deployed: after deploying it, "
+                         f"`make merchant-standby NAME={args.merchant}` gives the merchant its client there")
         if args.action == "add":
             scopes = [s.strip() for s in args.scopes.split(",") if s.strip()] if args.scopes else None
             result = add(aws, env, args.merchant, scopes, limits_from(args, settings))
+            if standby:
+                notes.append(merchant_standby.add_to_standby(aws, env, standby, args.merchant,
+                                                             limits_from(args, settings))[1])
             print(json.dumps(asdict(result), indent=2) if args.json else render(result))
         elif args.action == "canary":
             onboarded, line = onboard_canary(aws, env, args.merchant)
+            if standby:
+                notes.append(merchant_standby.add_to_standby(aws, env, standby, args.merchant, CANARY_LIMITS)[1])
             print(json.dumps({"merchant": args.merchant, "onboarded": onboarded is not None,
                               **(asdict(onboarded) if onboarded else {})}) if args.json else line)
+        elif args.action == "standby":
+            if standby is None:
+                raise MerchantError(f"{env.name} has no deployed standby (dr_region {settings.dr_region or 'unset'})")
+            print(merchant_standby.add_to_standby(aws, env, standby, args.merchant, limits_from(args, settings))[1])
         elif args.action in STATUS_ACTIONS:
             action, done = STATUS_ACTIONS[args.action]
             print(f"{args.action} merchant {args.merchant} in {env.name} (registry {env.registry_table})",
                   file=sys.stderr)
             lines = action(aws, env, args.merchant)
+            if standby and args.action in TRANSITIONS:
+                lines += merchant_standby.change_status(standby, args.merchant, args.action)
             print(json.dumps({"merchant": args.merchant, args.action: lines}) if args.json else
                   "\n".join([f"merchant {args.merchant} {done} in {env.name}", *(f"  {l}" for l in lines)]))
         elif args.action == "remove":
-            lines = remove(aws, env, args.merchant)
+            lines = merchant_standby.unreplicate(aws, env.name, args.merchant)
+            if standby:
+                lines += merchant_standby.remove_from_standby(standby, args.merchant)
+            lines = remove(aws, env, args.merchant) + lines
             print(json.dumps({"merchant": args.merchant, "removed": lines}) if args.json else
                   "\n".join([f"merchant {args.merchant} removed from {env.name}", *(f"  {l}" for l in lines)]))
         else:
@@ -165,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 [f"  {r['merchant']:<24} {r['client_id']}  {r['status']:<12} {' '.join(r['scopes'])}  "
                  f"plan {r['usage_plan_id']}{'  (synthetic)' if r['synthetic'] else ''}"
                  for r in rows]))
+        for note in notes:
+            print(note, file=sys.stderr)
         return 0
     except (MerchantError, RegistryError, settings_module.SettingsError) as err:
         print(f"error: {err}", file=sys.stderr)

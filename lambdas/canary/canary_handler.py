@@ -113,7 +113,10 @@ def merchant_client(read_secret: Callable[[str], str] | None = None) -> Payments
     read = read_secret or (lambda name: _secrets_client().get_secret_value(SecretId=name)["SecretString"])
     try:
         secret = json.loads(read(secret_id))
-        credentials = {name: secret[name] for name in SECRET_FIELDS}
+        # In the DR region's standby, this region's app client (the secret's replica holds both:
+        # scripts/merchant_standby.py); the API key is the same value in both regions.
+        own = secret.get("regions", {}).get(os.environ.get("AWS_REGION", ""), {})
+        credentials = {name: own.get(name, secret[name]) for name in SECRET_FIELDS}
     except (KeyError, TypeError, ValueError):
         raise CanaryFailure("token", f"secret {secret_id} lacks {', '.join(SECRET_FIELDS)}") from None
     except Exception as error:  # the secret is missing: the canary merchant is not onboarded

@@ -47,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.path == "/oauth2/token":
+        if self.path.split("?")[0] == "/oauth2/token":  # a second region's endpoint: ?region=
             return self._token(body)
         with self.server.request_arrived:
             self.server.seen.append((self.path, self.headers.get("Idempotency-Key")))

@@ -174,3 +174,39 @@ def test_the_page_shows_exactly_the_example_the_tests_run():
     page = (ROOT / "docs" / "api" / "client.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
     assert (CLIENT_DIR / "example.py").read_text() in blocks
+
+
+DEAD_TOKEN_URL = "http://127.0.0.1:9/oauth2/token"  # the discard port: nothing answers
+
+
+def test_when_a_regions_token_endpoint_does_not_answer_the_other_regions_pair_is_used(gateway, shared_aws, sleeps):
+    # The credentials a merchant is given with a DR region (scripts/merchant_standby.py): a pair per region.
+    credentials = {"api_url": gateway.url, "api_key": API_KEY, "token_endpoint": DEAD_TOKEN_URL,
+                   "client_id": "primary-client", "client_secret": "primary-secret",
+                   "regions": {"us-west-2": {"token_endpoint": gateway.url + "/oauth2/token",
+                                             "client_id": MERCHANT_A, "client_secret": SECRET}}}
+    client = PaymentsClient.from_secret(credentials, timeout=TIMEOUT, sleep=sleeps.append)
+    assert client.validate(valid_payload())["valid"] is True
+    assert client.token_url == gateway.url + "/oauth2/token" and gateway.token_requests == 1
+    assert len(sleeps) == 1  # one retry: the failed token request, then the other region
+
+
+def test_a_token_the_api_no_longer_accepts_moves_the_client_to_the_other_region(gateway, shared_aws, sleeps):
+    # Both pairs valid here; after a failover the API's pool does not know the first region's tokens.
+    token_url = gateway.url + "/oauth2/token"
+    client = PaymentsClient(gateway.url, token_url, MERCHANT_A, SECRET, API_KEY, timeout=TIMEOUT,
+                            sleep=sleeps.append, other_regions=[(token_url + "?region=us-west-2", MERCHANT_A, SECRET)])
+    assert client.validate(valid_payload())["valid"] is True
+    gateway.tokens.clear()  # the failover: every token of the first region is now refused (401)
+    assert client.validate(valid_payload())["valid"] is True
+    assert client.token_url.endswith("?region=us-west-2") and gateway.token_requests == 2 and not sleeps
+
+
+def test_with_one_region_a_refused_token_is_still_an_error(client, gateway, shared_aws, sleeps):
+    assert client.validate(valid_payload())["valid"] is True
+    gateway.tokens.clear()
+    with pytest.raises(PaymentsApiError) as refused:
+        client.validate(valid_payload())
+    assert refused.value.status == 401 and gateway.token_requests == 1
+    client.access_token()  # the next call starts with a new token
+    assert gateway.token_requests == 2
