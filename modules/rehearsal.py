@@ -14,6 +14,9 @@ Kinds:
   ``keep_on_destroy``  ``aws_x``: created and planned, but moto cannot delete it; scripts/rehearse.py
                        removes it from the state before ``terraform destroy`` (the endpoint is
                        thrown away afterwards).
+  ``laid_out``         ``aws_x``: moto cannot create it, and no rehearsal applies it: the DR
+                       rehearsal lays out with boto3 what it makes (scripts/rehearsal/dr_layout.py).
+                       No override: the stack that has it is not applied against the endpoint.
 
 This module is pure Python at import time (scripts/rehearse.py reads EXCLUSIONS without jsii).
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-KINDS = ("ignore_changes", "not_emulated", "keep_on_destroy")
+KINDS = ("ignore_changes", "not_emulated", "keep_on_destroy", "laid_out")
 
 
 class Exclusion(NamedTuple):
@@ -206,6 +209,31 @@ EXCLUSIONS: list[Exclusion] = [
         "StatusCode: 500 (moto: NotImplementedError: The delete_resource_server action has not been "
         "implemented)",
         kind="keep_on_destroy"),
+    Exclusion(
+        "aws_kms_replica_key",
+        "moto's ReplicateKey creates the replica, but the provider then waits for the replica's policy "
+        "and tags to match what it set, which moto never reports; the DR rehearsal replicates the keys "
+        "with boto3 (ReplicateKey by key id) and gives them the primary's aliases in the DR region",
+        "waiting for KMS Replica Key (mrk-...) policy update: timeout while waiting for state to become "
+        "'TRUE' (last state: 'FALSE', timeout: 10m0s); the same for the tag update",
+        kind="laid_out"),
+    Exclusion(
+        "aws_dynamodb_table_replica",
+        "moto's UpdateTable ignores ReplicaUpdates, so the replica never becomes ACTIVE and the provider "
+        "polls DescribeTable every 10 s until its 30-minute create timeout; moto replicates no item "
+        "either. The DR rehearsal creates each replica as a table of the same definition in the DR "
+        "region and copies the registry's items as the global table would",
+        "aws_dynamodb_table_replica.r: Still creating... [4m0s elapsed] (no error within 4 minutes; "
+        "DescribeTable answered every 10 s without the replica)",
+        kind="laid_out"),
+    Exclusion(
+        "aws_s3_bucket_replication_configuration",
+        "moto does not replicate objects between buckets (no Replication Time Control, no replication "
+        "metrics); the DR rehearsal creates the replica bucket (Object Lock) in the DR region empty",
+        "no error to measure: moto's put_bucket_replication stores the configuration and nothing reads it "
+        "(moto/s3/models.py 2233-2247: no object is ever copied); its replica bucket is encrypted with "
+        "the replica key above, so the configuration is not applied either",
+        kind="laid_out"),
     Exclusion(
         "aws_codedeploy_app",
         "moto implements no DeleteApplication",
