@@ -185,6 +185,35 @@ def fetch_command(env: Environment, merchant: str) -> str:
             f"--secret-id {secret_name(merchant, env.name)} --query SecretString --output text")
 
 
+def create_access(aws: Aws, env: Environment, merchant: str, scopes: Sequence[str], limits: PlanLimits,
+                  undo: list[Callable[[], Any]], key_description: str,
+                  key_value: str | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The merchant's app client, API key (``key_value``: imported, else generated) and usage plan on
+    the environment's stage; each creation's undo appended to ``undo``. (app client, key, plan)."""
+    name, tag_map = resource_name(merchant, env.name), tags(merchant, env.name)
+    client = aws.cognito.create_user_pool_client(
+        UserPoolId=env.user_pool_id, ClientName=name, GenerateSecret=True,
+        # Machine-to-machine only: no user sign-in flow, no hosted UI redirect.
+        AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthScopes=list(scopes), ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"],
+        AccessTokenValidity=limits.token_minutes, TokenValidityUnits={"AccessToken": "minutes"},
+        PreventUserExistenceErrors="ENABLED", EnableTokenRevocation=True,
+    )["UserPoolClient"]
+    undo.append(lambda: aws.cognito.delete_user_pool_client(UserPoolId=env.user_pool_id, ClientId=client["ClientId"]))
+    key = aws.apigw.create_api_key(name=name, enabled=True, tags=tag_map, description=key_description,
+                                   **({"value": key_value} if key_value else {}))
+    undo.append(lambda: aws.apigw.delete_api_key(apiKey=key["id"]))
+    plan = aws.apigw.create_usage_plan(
+        name=name, tags=tag_map, description=f"Merchant {merchant}",
+        apiStages=[{"apiId": env.api_id, "stage": env.api_stage}],
+        throttle={"rateLimit": limits.rate_limit, "burstLimit": limits.burst_limit},
+        quota={"limit": limits.quota_per_day, "period": "DAY"},
+    )
+    undo.append(lambda: delete_usage_plan(aws, plan))
+    aws.apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    return client, key, plan
+
+
 def add(aws: Aws, env: Environment, merchant: str, scopes: Sequence[str] | None, limits: PlanLimits,
         synthetic: bool = False) -> Onboarded:
     """Onboard ``merchant``; ``synthetic``: the platform's canary, so marked in the registry."""
@@ -199,31 +228,13 @@ def add(aws: Aws, env: Environment, merchant: str, scopes: Sequence[str] | None,
     if existing:
         raise MerchantError(f"merchant {merchant} exists already in {env.name} ({', '.join(existing)}); "
                             f"`make merchant-remove NAME={merchant} ENVIRONMENT_SUFFIX={env.name}` first")
-    name, tag_map = resource_name(merchant, env.name), tags(merchant, env.name)
+    tag_map = tags(merchant, env.name)
     undo: list[Callable[[], Any]] = []
     try:
-        client = aws.cognito.create_user_pool_client(
-            UserPoolId=env.user_pool_id, ClientName=name, GenerateSecret=True,
-            # Machine-to-machine only: no user sign-in flow, no hosted UI redirect.
-            AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthFlows=["client_credentials"],
-            AllowedOAuthScopes=scopes, ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"],
-            AccessTokenValidity=limits.token_minutes, TokenValidityUnits={"AccessToken": "minutes"},
-            PreventUserExistenceErrors="ENABLED", EnableTokenRevocation=True,
-        )["UserPoolClient"]
+        client, key, plan = create_access(
+            aws, env, merchant, scopes, limits, undo,
+            key_description=f"Merchant {merchant}: usage plan throttle and quota (value in {secret_name(merchant, env.name)})")
         client_id = client["ClientId"]
-        undo.append(lambda: aws.cognito.delete_user_pool_client(UserPoolId=env.user_pool_id, ClientId=client_id))
-        key = aws.apigw.create_api_key(
-            name=name, enabled=True, tags=tag_map,
-            description=f"Merchant {merchant}: usage plan throttle and quota (value in {secret_name(merchant, env.name)})")
-        undo.append(lambda: aws.apigw.delete_api_key(apiKey=key["id"]))
-        plan = aws.apigw.create_usage_plan(
-            name=name, tags=tag_map, description=f"Merchant {merchant}",
-            apiStages=[{"apiId": env.api_id, "stage": env.api_stage}],
-            throttle={"rateLimit": limits.rate_limit, "burstLimit": limits.burst_limit},
-            quota={"limit": limits.quota_per_day, "period": "DAY"},
-        )
-        undo.append(lambda: delete_usage_plan(aws, plan))
-        aws.apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
         # Before the secret: the functions serve this client only with this key, from the start.
         registry.record(aws.dynamodb, env.registry_table, client_id=client_id, merchant=merchant,
                         api_key_id=key["id"], usage_plan_id=plan["id"], synthetic=synthetic)
@@ -261,6 +272,28 @@ def delete_usage_plan(aws: Aws, plan: dict[str, Any]) -> None:
     aws.apigw.delete_usage_plan(usagePlanId=plan["id"])
 
 
+def cut_off(aws: Aws, env: Environment, parts: Parts, where: str = "") -> list[str]:
+    """Delete a merchant's API key (first: without it every call is refused, whatever access token
+    the caller holds), usage plan and app client; ``where``: appended to each line (the region)."""
+    done = []
+    for plan in parts.usage_plans:
+        for key_id in parts.api_key_ids:
+            try:
+                aws.apigw.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key_id)
+            except aws.apigw.exceptions.NotFoundException:
+                pass
+    for key_id in parts.api_key_ids:
+        aws.apigw.delete_api_key(apiKey=key_id)
+        done.append(f"API key {key_id} deleted{where}")
+    for plan in parts.usage_plans:
+        delete_usage_plan(aws, plan)
+        done.append(f"usage plan {plan['id']} deleted{where}")
+    for client_id in parts.client_ids:
+        aws.cognito.delete_user_pool_client(UserPoolId=env.user_pool_id, ClientId=client_id)
+        done.append(f"app client {client_id} deleted{where} (no new tokens)")
+    return done
+
+
 def remove(aws: Aws, env: Environment, merchant: str) -> list[str]:
     """Delete every part of the merchant that exists; the lines say what went."""
     check_name(merchant)
@@ -276,22 +309,7 @@ def remove(aws: Aws, env: Environment, merchant: str) -> list[str]:
     for row in live:
         registry.set_status(aws.dynamodb, env.registry_table, row, registry.REMOVED, row["status"])
         done.append(f"registry: client {row['client_id']} marked removed")
-    # First the API key: without it every call is refused, whatever access token the caller holds.
-    for plan in parts.usage_plans:
-        for key_id in parts.api_key_ids:
-            try:
-                aws.apigw.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key_id)
-            except aws.apigw.exceptions.NotFoundException:
-                pass
-    for key_id in parts.api_key_ids:
-        aws.apigw.delete_api_key(apiKey=key_id)
-        done.append(f"API key {key_id} deleted")
-    for plan in parts.usage_plans:
-        delete_usage_plan(aws, plan)
-        done.append(f"usage plan {plan['id']} deleted")
-    for client_id in parts.client_ids:
-        aws.cognito.delete_user_pool_client(UserPoolId=env.user_pool_id, ClientId=client_id)
-        done.append(f"app client {client_id} deleted (no new tokens)")
+    done += cut_off(aws, env, parts)
     if parts.secret_arn:
         # The credentials it holds are dead now; no recovery window, so the name can be reused.
         aws.secrets.delete_secret(SecretId=parts.secret_arn, ForceDeleteWithoutRecovery=True)

@@ -24,8 +24,8 @@ from typing import Any, Sequence
 
 from scripts import merchant_registry as registry
 from scripts.merchant_resources import (
-    Aws, Environment, MerchantError, PlanLimits, delete_usage_plan, find, key_alias, load_environment,
-    resource_name, secret_name, tags,
+    Aws, Environment, MerchantError, PlanLimits, create_access, cut_off, find, key_alias, load_environment,
+    secret_name,
 )
 
 
@@ -68,26 +68,11 @@ def add_client(standby: Standby, merchant: str, primary_client_id: str, scopes: 
     existing = find(aws, env, merchant).names()
     if existing:
         raise MerchantError(f"merchant {merchant} has a standby part in {env.region} already ({', '.join(existing)})")
-    name, tag_map = resource_name(merchant, env.name), tags(merchant, env.name)
     undo: list[Any] = []
     try:
-        client = aws.cognito.create_user_pool_client(
-            UserPoolId=env.user_pool_id, ClientName=name, GenerateSecret=True,
-            AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthFlows=["client_credentials"],
-            AllowedOAuthScopes=list(scopes), ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"],
-            AccessTokenValidity=limits.token_minutes, TokenValidityUnits={"AccessToken": "minutes"},
-            PreventUserExistenceErrors="ENABLED", EnableTokenRevocation=True)["UserPoolClient"]
-        undo.append(lambda: aws.cognito.delete_user_pool_client(UserPoolId=env.user_pool_id, ClientId=client["ClientId"]))
-        key = aws.apigw.create_api_key(name=name, enabled=True, tags=tag_map, value=api_key_value,
-                                       description=f"Merchant {merchant} in {env.region} (the primary's key value)")
-        undo.append(lambda: aws.apigw.delete_api_key(apiKey=key["id"]))
-        plan = aws.apigw.create_usage_plan(
-            name=name, tags=tag_map, description=f"Merchant {merchant}",
-            apiStages=[{"apiId": env.api_id, "stage": env.api_stage}],
-            throttle={"rateLimit": limits.rate_limit, "burstLimit": limits.burst_limit},
-            quota={"limit": limits.quota_per_day, "period": "DAY"})
-        undo.append(lambda: delete_usage_plan(aws, plan))
-        aws.apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+        client, key, plan = create_access(
+            aws, env, merchant, scopes, limits, undo, key_value=api_key_value,
+            key_description=f"Merchant {merchant} in {env.region} (the primary's key value)")
         registry.record(aws.dynamodb, env.registry_table, client_id=client["ClientId"], merchant=merchant,
                         api_key_id=key["id"], usage_plan_id=plan["id"], synthetic=synthetic,
                         merchant_key=primary_client_id)
@@ -154,23 +139,7 @@ def remove_from_standby(standby: Standby, merchant: str) -> list[str]:
     for row in live_rows(standby, merchant):
         registry.set_status(aws.dynamodb, env.registry_table, row, registry.REMOVED, row["status"])
         done.append(f"registry ({env.region}): client {row['client_id']} marked removed")
-    parts = find(aws, env, merchant)
-    for plan in parts.usage_plans:
-        for key_id in parts.api_key_ids:
-            try:
-                aws.apigw.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key_id)
-            except aws.apigw.exceptions.NotFoundException:
-                pass
-    for key_id in parts.api_key_ids:
-        aws.apigw.delete_api_key(apiKey=key_id)
-        done.append(f"API key {key_id} deleted ({env.region})")
-    for plan in parts.usage_plans:
-        delete_usage_plan(aws, plan)
-        done.append(f"usage plan {plan['id']} deleted ({env.region})")
-    for client_id in parts.client_ids:
-        aws.cognito.delete_user_pool_client(UserPoolId=env.user_pool_id, ClientId=client_id)
-        done.append(f"app client {client_id} deleted ({env.region})")
-    return done
+    return done + cut_off(aws, env, find(aws, env, merchant), f" in {env.region}")
 
 
 def change_status(standby: Standby, merchant: str, action: str) -> list[str]:

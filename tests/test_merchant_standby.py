@@ -128,7 +128,7 @@ def test_suspend_resume_and_remove_act_on_both_clients(regions):
     done = standby_module.unreplicate(primary_aws, ENVIRONMENT, "acme")
     done += standby_module.remove_from_standby(standby, "acme")
     done = resources.remove(primary_aws, env, "acme") + done
-    assert f"secret replica in {DR} deleted" in done and f"app client {client.client_id} deleted ({DR})" in done
+    assert f"secret replica in {DR} deleted" in done and f"app client {client.client_id} deleted in {DR} (no new tokens)" in done
     assert item(DR, client.client_id)["status"] == "removed" and item(PRIMARY, primary.client_id)["status"] == "removed"
     assert not resources.find(standby.aws, standby.env, "acme").names()
     assert not resources.find(primary_aws, env, "acme").names()

@@ -71,9 +71,14 @@ def _check_api_domain(s: Settings) -> None:
         return
     if not DOMAIN_PATTERN.match(s.api_domain_name):
         raise SettingsError("api_domain_name", f"{s.api_domain_name!r} is not a lower-case DNS name")
-    certificate = ACM_CERTIFICATE_PATTERN.match(s.api_certificate_arn)
+    check_certificate("api_certificate_arn", s.api_certificate_arn, s.region)
+
+
+def check_certificate(setting: str, arn: str, region: str) -> None:
+    """``arn`` is an ACM certificate in ``region`` (a regional API endpoint uses only its own region's)."""
+    certificate = ACM_CERTIFICATE_PATTERN.match(arn)
     if not certificate:
-        raise SettingsError("api_certificate_arn", f"{s.api_certificate_arn!r} is not an ACM certificate ARN")
-    if certificate["region"] != s.region:
-        raise SettingsError("api_certificate_arn", f"a regional endpoint needs the certificate in {s.region}, "
-                                                   f"not {certificate['region']}")
+        raise SettingsError(setting, f"{arn!r} is not an ACM certificate ARN")
+    if certificate["region"] != region:
+        raise SettingsError(setting, f"a regional endpoint needs the certificate in {region or 'its region'}, "
+                                     f"not {certificate['region']}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modules.settings_rules.api import ACM_CERTIFICATE_PATTERN
+from modules.settings_rules.api import check_certificate
 from modules.settings_rules.errors import SettingsError
 from modules.settings_rules.environment import REGION_PATTERN
 from modules.settings_rules.migration import HOSTED_ZONE_PATTERN
@@ -41,12 +41,7 @@ def check_dr_routing(s: Settings) -> None:
     the DR region and the zone of its failover records. The migration's cutover owns the same name
     with weighted records until it is done, so the two are not on together."""
     if s.dr_api_certificate_arn:
-        certificate = ACM_CERTIFICATE_PATTERN.match(s.dr_api_certificate_arn)
-        if not certificate:
-            raise SettingsError("dr_api_certificate_arn", f"{s.dr_api_certificate_arn!r} is not an ACM certificate ARN")
-        if certificate["region"] != s.dr_region:
-            raise SettingsError("dr_api_certificate_arn", f"the standby's regional endpoint needs the certificate in "
-                                f"{s.dr_region or 'dr_region'}, not {certificate['region']}")
+        check_certificate("dr_api_certificate_arn", s.dr_api_certificate_arn, s.dr_region)
     if s.dr_hosted_zone_id and not HOSTED_ZONE_PATTERN.match(s.dr_hosted_zone_id):
         raise SettingsError("dr_hosted_zone_id", f"{s.dr_hosted_zone_id!r} is not a Route 53 hosted zone id")
     if s.migration_enabled and s.dr_hosted_zone_id:
