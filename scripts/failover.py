@@ -23,9 +23,11 @@ command, and nothing after it is done:
    unreadable is red unless ``SOURCE_LOST`` (the data at risk is then the source's last lag).
    With eventual replication (provider 5.100.0), this and the fence are what keep a retried
    Idempotency-Key from being paid twice: the target opens only after the source's writes are in it.
-4. **promote the database**: the Aurora global database's secondary in the target. Not built yet
-   (the page's "To build"): reported as skipped. A promotion that fails is red: the target stays
-   fenced and the source fenced (no region takes payments), which the operator resolves by hand.
+4. **promote the database**: the target's cluster of the Aurora global database becomes the writer:
+   a switchover (managed, nothing lost) when it has instances and the source answers; a detach
+   (RemoveFromGlobalCluster) when it is headless or the source is lost. A promotion that fails is
+   red: the target stays fenced and the source fenced (no region takes payments), which the
+   operator resolves by hand (the page's runbook).
 5. **open the target**: its fence item says ``fenced = false``.
 6. **verify**: the target's synthetic merchant is invoked now; its payment must be stored. Route
    53 then answers the merchant-facing name from the target: its health check reads that canary's
@@ -59,6 +61,7 @@ LAG_WINDOW = dt.timedelta(minutes=5)
 PROCESS_TIMEOUT_SECONDS = 15
 TABLES = ("transactions", "idempotency", "customer-activity", "merchant-registry")
 READY_ALARMS = ("canary", "api-5xx")
+SWITCHOVER_POLLS, SWITCHOVER_POLL_SECONDS = 60, 10   # a switchover takes a minute or two
 
 
 class FailoverRefused(RuntimeError):
@@ -114,9 +117,36 @@ class Regions:
             lag[table] = max((p["Maximum"] for p in points), default=0.0)
         return lag
 
-    def promote_database(self, target: str) -> str:
-        """The Aurora global database's secondary in ``target`` (not built yet: nothing to promote)."""
-        return "skipped: no Aurora global database in this environment yet (docs: To build, 1)"
+    def promote_database(self, target: str, source_lost: bool = False) -> str:
+        """Make ``target``'s member of the customer database's global cluster the writer: a switchover
+        (managed, no data lost) when it has instances and the source answers; otherwise a detach
+        (RemoveFromGlobalCluster: it writes alone, with what replication brought it). Raises when it
+        cannot (the step is then red and the target is not opened)."""
+        name = self.s.name("customer-db-global")
+        rds = self.client("rds", target)
+        found = rds.describe_global_clusters(GlobalClusterIdentifier=name).get("GlobalClusters", [])
+        if not found:
+            return "skipped: no Aurora global database in this environment"
+        member = next((m for m in found[0].get("GlobalClusterMembers", []) if f":rds:{target}:" in m["DBClusterArn"]), None)
+        if member is None:
+            raise RuntimeError(f"{name} has no cluster in {target}")
+        arn = member["DBClusterArn"]
+        if member.get("IsWriter"):
+            return f"{arn.rsplit(':', 1)[1]} already writes"
+        [cluster] = rds.describe_db_clusters(DBClusterIdentifier=arn)["DBClusters"]
+        if source_lost or not cluster.get("DBClusterMembers"):
+            rds.remove_from_global_cluster(GlobalClusterIdentifier=name, DbClusterIdentifier=arn)
+            why = "the source is lost" if source_lost else "headless: add an instance before a client needs SQL"
+            return (f"detached {cluster['DBClusterIdentifier']} from {name}: it writes alone ({why}); "
+                    "make it the primary of a new global database after the failback")
+        rds.switchover_global_cluster(GlobalClusterIdentifier=name, TargetDbClusterIdentifier=arn)
+        for _ in range(SWITCHOVER_POLLS):
+            members = rds.describe_global_clusters(GlobalClusterIdentifier=name)["GlobalClusters"][0]["GlobalClusterMembers"]
+            if any(m["DBClusterArn"] == arn and m.get("IsWriter") for m in members):
+                return f"switched over: {cluster['DBClusterIdentifier']} writes (no data lost)"
+            self.sleep(SWITCHOVER_POLL_SECONDS)
+        raise RuntimeError(f"the switchover to {cluster['DBClusterIdentifier']} did not finish in "
+                           f"{SWITCHOVER_POLLS * SWITCHOVER_POLL_SECONDS // 60} min")
 
     def verify(self, target: str) -> dict[str, Any]:
         """One run of the target's synthetic merchant, now; its summary."""
@@ -186,7 +216,7 @@ def run(s: Any, command: str, regions: Regions, out: Callable[[str], None], *, a
 
     # 4. The database follows.
     try:
-        promoted = regions.promote_database(way.target)
+        promoted = regions.promote_database(way.target, source_lost)
     except Exception as err:
         raise FailoverRefused(f"4 promote database: {err}; {way.source} is fenced and {way.target} not opened: "
                               "no region takes payments until the database is resolved (the page's runbook)") from None

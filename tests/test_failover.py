@@ -41,11 +41,11 @@ class Rehearsed(failover.Regions):
             return Unreachable()
         return boto3.client(service, region_name=region)
 
-    def promote_database(self, target):
+    def promote_database(self, target, source_lost=False):
         if self.promotion_error:
             raise RuntimeError(self.promotion_error)
         self.promoted.append(target)
-        return super().promote_database(target)
+        return super().promote_database(target, source_lost)
 
     def verify(self, target):
         self.verified.append(target)
@@ -209,3 +209,97 @@ def test_names_in_each_region_match_the_stacks():
     prod = build_settings({}, {"ENVIRONMENT_SUFFIX": "staging", "PAYMENTS_DR_REGION": "us-west-2"})
     assert failover.region_name(prod, "canary-alarm", DR) == standby_settings(prod).name("canary-alarm")
     assert failover.region_name(prod, "canary-alarm", PRIMARY) == prod.name("canary-alarm")
+
+
+class Recording:
+    """A client whose calls are recorded, then made (moto's RemoveFromGlobalCluster changes nothing it
+    then describes, and it has no SwitchoverGlobalCluster: what was asked is what the test reads)."""
+
+    def __init__(self, client, calls, answers=None):
+        self._client, self._calls, self._answers = client, calls, answers or {}
+
+    def __getattr__(self, name):
+        def call(**kwargs):
+            self._calls.append((name, kwargs))
+            answer = self._answers.get(name)
+            return answer(**kwargs) if answer else getattr(self._client, name)(**kwargs)
+        return call
+
+
+def global_database(instances: int):
+    """The customer database as the stacks leave it: the global cluster, the primary in us-east-1,
+    the secondary in us-west-2 with ``instances`` instances (0: headless)."""
+    east, west = boto3.client("rds", region_name=PRIMARY), boto3.client("rds", region_name=DR)
+    east.create_global_cluster(GlobalClusterIdentifier="payment-customer-db-global-staging", Engine="aurora-postgresql",
+                               EngineVersion="15.4", StorageEncrypted=True)
+    east.create_db_cluster(DBClusterIdentifier="payment-customer-db-staging", Engine="aurora-postgresql",
+                           EngineVersion="15.4", GlobalClusterIdentifier="payment-customer-db-global-staging",
+                           MasterUsername="dbadmin", MasterUserPassword="not-a-real-password-0")
+    secondary = west.create_db_cluster(DBClusterIdentifier="payment-customer-db-staging-us-west-2", Engine="aurora-postgresql",
+                                       EngineVersion="15.4", GlobalClusterIdentifier="payment-customer-db-global-staging")
+    for n in range(instances):
+        west.create_db_instance(DBInstanceIdentifier=f"payment-customer-db-staging-us-west-2-{n + 1}",
+                                DBClusterIdentifier="payment-customer-db-staging-us-west-2", Engine="aurora-postgresql",
+                                DBInstanceClass="db.serverless")
+    return secondary["DBCluster"]["DBClusterArn"]
+
+
+def rds_recorded(regions, calls, answers=None):
+    real = regions._client
+    regions.client = lambda service, region: Recording(real(service, region), calls, answers) if service == "rds" \
+        else real(service, region)
+
+
+def test_a_headless_secondary_is_detached_to_be_promoted(staging):
+    arn = global_database(instances=0)
+    regions, calls = Rehearsed(staging), []
+    rds_recorded(regions, calls)
+    code, lines, _ = go(staging, regions=regions)
+    assert code == 0, lines
+    assert ("remove_from_global_cluster", {"GlobalClusterIdentifier": "payment-customer-db-global-staging",
+                                           "DbClusterIdentifier": arn}) in calls
+    assert lines[5].startswith("GO    4 promote database: detached payment-customer-db-staging-us-west-2 from "
+                               "payment-customer-db-global-staging: it writes alone (headless")
+
+
+def test_a_secondary_with_instances_is_switched_over_and_waited_for(staging):
+    arn = global_database(instances=1)
+    regions, calls = Rehearsed(staging), []
+    writer = {"now": False}
+
+    def switchover(**_):
+        writer["now"] = True
+        return {}
+
+    def describe(**kwargs):
+        answer = boto3.client("rds", region_name=DR).describe_global_clusters(**kwargs)
+        for member in answer["GlobalClusters"][0]["GlobalClusterMembers"]:
+            member["IsWriter"] = (member["DBClusterArn"] == arn) == writer["now"]
+        return answer
+    rds_recorded(regions, calls, {"switchover_global_cluster": switchover, "describe_global_clusters": describe})
+    code, lines, _ = go(staging, regions=regions)
+    assert code == 0, lines
+    assert ("switchover_global_cluster", {"GlobalClusterIdentifier": "payment-customer-db-global-staging",
+                                          "TargetDbClusterIdentifier": arn}) in calls
+    assert "GO    4 promote database: switched over: payment-customer-db-staging-us-west-2 writes (no data lost)" in lines
+    assert not [c for c in calls if c[0] == "remove_from_global_cluster"]
+
+
+def test_a_switchover_that_does_not_finish_refuses_and_opens_nothing(staging):
+    global_database(instances=1)
+    regions, calls = Rehearsed(staging), []
+    rds_recorded(regions, calls, {"switchover_global_cluster": lambda **_: {}})  # the writer never moves
+    code, lines, _ = go(staging, regions=regions)
+    assert code is None and lines[-1].startswith("NO-GO 4 promote database: the switchover to "
+                                                 "payment-customer-db-staging-us-west-2 did not finish in 10 min")
+    assert (fenced(PRIMARY), fenced(DR)) == (True, True) and regions.slept.count(10) == 60
+
+
+def test_with_the_source_lost_a_secondary_with_instances_is_detached(staging):
+    global_database(instances=1)
+    regions, calls = Rehearsed(staging, unreachable=[PRIMARY]), []
+    rds_recorded(regions, calls)
+    code, lines, _ = go(staging, regions=regions, source_lost=True)
+    [step] = [line for line in lines if line.startswith("GO    4 promote database")]
+    assert code == 0 and "(the source is lost)" in step
+    assert [c[0] for c in calls if c[0].endswith("global_cluster")] == ["remove_from_global_cluster"]
