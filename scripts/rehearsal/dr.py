@@ -276,9 +276,11 @@ def fail_over(settings: Any, regions: RehearsalRegions, boto: Callable[[str, str
 
 def fail_back(settings: Any, regions: RehearsalRegions, boto: Callable[[str, str], Any]) -> list[str]:
     notes = []
-    now = dt.datetime.now(dt.timezone.utc)
+    # A minute ago: inside a whole period of the command's 5-minute window (the endpoint leaves a
+    # datapoint of the current, unfinished minute out of GetMetricStatistics).
+    recent = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
     boto("cloudwatch", DR).put_metric_data(Namespace="AWS/DynamoDB", MetricData=[{
-        "MetricName": "ReplicationLatency", "Value": 4200, "Unit": "Milliseconds", "Timestamp": now,
+        "MetricName": "ReplicationLatency", "Value": 4200, "Unit": "Milliseconds", "Timestamp": recent,
         "Dimensions": [{"Name": "TableName", "Value": settings.name("idempotency")},
                        {"Name": "ReceivingRegion", "Value": PRIMARY}]}])
     code, out = _run(settings, "failback", regions)
