@@ -28,8 +28,6 @@ from modules.settings import Settings
 class StandbySettings(Settings):
     """The primary's settings in ``dr_region``: the standby's own names carry the region."""
 
-    primary_region: str = ""
-
     def name(self, component: str) -> str:
         return f"payment-{component}-{self.environment}-{self.region}"
 
@@ -44,9 +42,8 @@ def standby_settings(settings: Settings) -> StandbySettings:
     the DR region's certificate (ACM certificates are regional); no migration runs there."""
     assert settings.dr_region, "a standby needs dr_region"
     values = {f.name: getattr(settings, f.name) for f in fields(Settings)}
-    values.update(region=settings.dr_region, dr_region="", primary_region=settings.region,
-                  lambda_provisioned_concurrency=0, api_certificate_arn=settings.dr_api_certificate_arn,
-                  migration_enabled=False)
+    values.update(region=settings.dr_region, dr_region="", lambda_provisioned_concurrency=0,
+                  api_certificate_arn=settings.dr_api_certificate_arn, migration_enabled=False)
     return StandbySettings(**values)
 
 

@@ -75,10 +75,6 @@ class RegionContext(SmokeContext):
     function_suffix: str = ""
     laid_out_env: Callable[[str], dict[str, str]] | None = None
 
-    def deployed_functions(self) -> list[str]:
-        return [f"payment-{short}-{self.environment}{self.function_suffix}"
-                for short in ("validate", "fraud-check", "process", "canary")] if not self.laid_out_env else []
-
     def function_env(self, short: str) -> dict[str, str]:
         if self.laid_out_env:
             env = self.laid_out_env(short)
