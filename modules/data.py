@@ -32,6 +32,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
 )
 
 from modules.disaster_recovery import global_table_options
+from modules.global_database import MASTER_USERNAME, GlobalDatabase
 from modules.iam import Statement, assume_role_policy, policy_document
 from modules.logs import encrypted_log_group
 from modules.settings import AURORA_ENGINE_VERSION, Settings
@@ -70,6 +71,9 @@ class DatabaseProps:
     security_group_id: str
     account_id: str
     partition: str = "aws"
+    # With dr_region: the global cluster this one is the primary of, and its master password
+    # (modules/global_database.py); None: RDS manages the password in Secrets Manager.
+    global_database: GlobalDatabase | None = None
 
 
 class CustomerDatabase(Construct):
@@ -100,14 +104,19 @@ class CustomerDatabase(Construct):
         # retention and the KMS key are ours.
         self.log_group = encrypted_log_group(
             self, "postgresql-logs", f"/aws/rds/cluster/{identifier}/postgresql", s, props.kms_key_arn)
+        g = props.global_database
+        # A global database's cluster cannot have RDS manage its password: Terraform's, write-only.
+        password: dict[str, object] = (
+            dict(global_cluster_identifier=g.cluster.id, master_password_wo=g.password,
+                 master_password_wo_version=s.aurora_password_version) if g else
+            dict(manage_master_user_password=True, master_user_secret_kms_key_id=props.kms_key_arn))
         self.cluster = RdsCluster(
             self, "cluster",
             cluster_identifier=identifier,
             engine=AURORA_ENGINE, engine_mode="provisioned", engine_version=AURORA_ENGINE_VERSION,
             database_name="customerdb",
-            master_username="dbadmin",
-            manage_master_user_password=True,
-            master_user_secret_kms_key_id=props.kms_key_arn,
+            master_username=MASTER_USERNAME,
+            **password,
             iam_database_authentication_enabled=True,
             storage_encrypted=True, kms_key_id=props.kms_key_arn,
             db_subnet_group_name=subnets.name,
@@ -145,12 +154,15 @@ class CustomerDatabase(Construct):
             )
             for role in instance_roles(s.aurora_readers)
         ]
-        self.secret_arn = self.cluster.master_user_secret.get(0).secret_arn
-        SecretsmanagerSecretRotation(
-            self, "secret-rotation", secret_id=self.secret_arn,
-            rotation_rules=SecretsmanagerSecretRotationRotationRules(
-                automatically_after_days=SECRET_ROTATION_DAYS),
-        )
+        if g:
+            self.secret_arn = g.secret.arn  # rotated by aurora_password_version
+        else:
+            self.secret_arn = self.cluster.master_user_secret.get(0).secret_arn
+            SecretsmanagerSecretRotation(
+                self, "secret-rotation", secret_id=self.secret_arn,
+                rotation_rules=SecretsmanagerSecretRotationRotationRules(
+                    automatically_after_days=SECRET_ROTATION_DAYS),
+            )
         self.endpoint = self.cluster.endpoint
         self.reader_endpoint = self.cluster.reader_endpoint
 

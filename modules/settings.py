@@ -148,6 +148,12 @@ class Settings:
     # merchant is paying: docs/operators/disaster-recovery.md "Routing").
     dr_api_certificate_arn: str = ""
     dr_hosted_zone_id: str = ""
+    # Instances of the customer database's secondary cluster in dr_region; 0: headless (storage only,
+    # no instance hours; make failover detaches it to promote it).
+    dr_database_instances: int = 0
+    # With dr_region the Aurora master password is Terraform's (write-only, never in state): raise this
+    # to rotate it, in the cluster and its secret together, at the next apply (modules/global_database.py).
+    aurora_password_version: int = 1
     # Latency budget (docs/maintainers/performance-latency.md). Graviton: ~20 % cheaper per GB-second.
     lambda_architecture: str = "arm64"
     # Memory (MB) per function over the default 256, e.g. "process=1024" (CPU grows with memory).

@@ -113,6 +113,8 @@ ENV_VARS: Mapping[str, str] = {
     "dr_rpo_seconds": "PAYMENTS_DR_RPO_SECONDS",
     "dr_api_certificate_arn": "PAYMENTS_DR_API_CERTIFICATE_ARN",
     "dr_hosted_zone_id": "PAYMENTS_DR_HOSTED_ZONE_ID",
+    "dr_database_instances": "PAYMENTS_DR_DATABASE_INSTANCES",
+    "aurora_password_version": "PAYMENTS_AURORA_PASSWORD_VERSION",
     "canary_enabled": "PAYMENTS_CANARY_ENABLED",
     "canary_merchant": "PAYMENTS_CANARY_MERCHANT",
     "canary_interval_minutes": "PAYMENTS_CANARY_INTERVAL_MINUTES",

@@ -15,9 +15,12 @@ if TYPE_CHECKING:
 # DynamoDB's ReplicationLatency is typically well under a second between US regions; the alarm
 # needs a threshold above that, and an RPO above a minute is not a warm standby any more.
 RPO_SECONDS = (1, 60)
+DATABASE_INSTANCES = (0, 3)
 RULES = {
     "dr_region": "empty (one region), or an AWS region name other than `region`",
     "dr_rpo_seconds": "must be {}..{} seconds".format(*RPO_SECONDS),
+    "dr_database_instances": "must be {}..{} (0: a headless secondary, storage only)".format(*DATABASE_INSTANCES),
+    "aurora_password_version": "must be 1 or more; raising it rotates the master password (with dr_region)",
     "dr_api_certificate_arn": "an ACM certificate ARN in dr_region; required with dr_region and api_domain_name",
     "dr_hosted_zone_id": "the Route 53 hosted zone of api_domain_name; required with dr_region and api_domain_name "
                          "unless migration_enabled, and refused with it (the cutover owns the name until it is done)",
@@ -33,6 +36,10 @@ def check_disaster_recovery(s: Settings) -> None:
     low, high = RPO_SECONDS
     if not low <= s.dr_rpo_seconds <= high:
         raise SettingsError("dr_rpo_seconds", f"{s.dr_rpo_seconds} {RULES['dr_rpo_seconds']}")
+    if not DATABASE_INSTANCES[0] <= s.dr_database_instances <= DATABASE_INSTANCES[1]:
+        raise SettingsError("dr_database_instances", f"{s.dr_database_instances} {RULES['dr_database_instances']}")
+    if s.aurora_password_version < 1:
+        raise SettingsError("aurora_password_version", f"{s.aurora_password_version}: {RULES['aurora_password_version']}")
     check_dr_routing(s)
 
 

@@ -18,6 +18,7 @@ from modules.compute import ComputeProps, FunctionNetwork, PaymentFunctions
 from modules.delivery import DeliveryProps, ReleasePipeline
 from modules.disaster_recovery import DataReplicas, DataReplicasProps, ReplicatedTable
 from modules.failover_routing import FailoverRecord, FailoverRecordProps
+from modules.global_database import GlobalDatabase, GlobalDatabaseProps
 from modules.data import CustomerDatabase, DatabaseProps, TablesProps, TransactionTables
 from modules.identity import IdentityProps, MerchantIdentity
 from modules.merchant_registry import MerchantRegistry, MerchantRegistryProps
@@ -71,9 +72,12 @@ class PaymentStack(TerraformStack):
             function_network = FunctionNetwork(self.network.subnet_ids["private"], self.network.lambda_sg.id)
             self.endpoints = InterfaceEndpoints(self, "endpoints", InterfaceEndpointsProps(
                 s, self.network.vpc.id, function_network.subnet_ids, function_network.security_group_id))
+        # With a DR region, Aurora is a global database (its secondary is the standby stack's).
+        self.global_database = (GlobalDatabase(self, "global-db", GlobalDatabaseProps(s, self.key.arn))
+                                if s.dr_region else None)
         self.database = CustomerDatabase(self, "aurora", DatabaseProps(
             s, self.key.arn, self.network.subnet_ids["isolated"], self.network.aurora_sg.id,
-            account_id=account_id, partition=partition))
+            account_id=account_id, partition=partition, global_database=self.global_database))
         self.tables = TransactionTables(self, "dynamodb", TablesProps(s, self.key.arn))
         self.registry = MerchantRegistry(self, "registry", MerchantRegistryProps(s, self.key.arn))
         self.audit = SecureBucket(self, "audit", SecureBucketProps(

@@ -10,12 +10,12 @@ found there by name (modules/standby.py ``ReplicatedData``).
 What it builds, with the primary's constructs and the primary's settings moved to ``dr_region``
 (``standby_settings``): the network (with the interface endpoints where the functions are in the
 VPC), the functions and their ``live`` aliases, the API with its WAF and the DR region's user pool,
-the alarms and their alert topic, the SLO burn-rate alarms, the synthetic merchant, and, with a
-custom domain, the merchant-facing name's ``SECONDARY`` failover record. Its functions are fenced by
+the alarms and their alert topic, the SLO burn-rate alarms, the synthetic merchant, the customer database's
+secondary cluster (modules/global_database.py), and, with a custom domain, the merchant-facing name's
+``SECONDARY`` failover record. Its functions are fenced by
 default (payments_core.fence): the standby stores no payment until ``make failover`` opens it.
 
-Not here (docs/operators/disaster-recovery.md "To build"): the Aurora secondary cluster, a CodeDeploy
-pipeline (Terraform moves the standby's aliases on each apply: it takes no traffic to shift), the
+Not here: a CodeDeploy pipeline (Terraform moves the standby's aliases on each apply: it takes no traffic to shift), the
 migration.
 """
 
@@ -31,6 +31,7 @@ from modules.canary import CanaryProps, SyntheticMerchant
 from modules.compute import ComputeProps, FunctionNetwork, PaymentFunctions
 from modules.endpoints import InterfaceEndpoints, InterfaceEndpointsProps
 from modules.failover_routing import FailoverRecord, FailoverRecordProps
+from modules.global_database import SecondaryCluster, SecondaryClusterProps, global_cluster_name
 from modules.identity import IdentityProps, MerchantIdentity
 from modules.messaging import AlertsProps, AlertTopic
 from modules.network import EndpointPoliciesProps, GatewayEndpointPolicies, Network, NetworkProps
@@ -69,13 +70,19 @@ class StandbyStack(TerraformStack):
 
         self.data = data = ReplicatedData(self, "replicated", ReplicatedDataProps(s))
         key_arn = data.key.arn
-        self.network = Network(self, "network", NetworkProps(s, key_arn, account_id, partition, database=False))
+        self.network = Network(self, "network", NetworkProps(s, key_arn, account_id, partition))
         function_network = None
         if self.network.lambda_sg is not None:
             function_network = FunctionNetwork(self.network.subnet_ids["private"], self.network.lambda_sg.id)
             InterfaceEndpoints(self, "endpoints", InterfaceEndpointsProps(
                 s, self.network.vpc.id, function_network.subnet_ids, function_network.security_group_id))
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, data.key.id, account_id, partition))
+        # The customer database's secondary: headless unless dr_database_instances (modules/global_database.py).
+        assert self.network.aurora_sg is not None
+        self.database = SecondaryCluster(self, "aurora", SecondaryClusterProps(
+            settings=s, global_cluster_identifier=global_cluster_name(settings), kms_key_arn=key_arn,
+            subnet_ids=self.network.subnet_ids["isolated"], security_group_id=self.network.aurora_sg.id,
+            alert_topic_arn=self.alerts.arn))
         # The audit trail's replica (modules/audit_replication.py): where this region's audit writer files.
         audit_name = f"{AUDIT_BUCKET_PREFIX}{settings.environment}-{account_id}-{s.region}"
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(

@@ -1,0 +1,142 @@
+"""Disaster recovery, the customer database (issue 21): Aurora as a global database, its secondary in
+the DR region, and the master password a global database needs.
+
+**The password decision.** Aurora does not manage the master password in Secrets Manager for a
+cluster of a global database (``manage_master_user_password`` is refused there, Aurora User Guide,
+"Limitations for Secrets Manager integration"). The replacement keeps the password out of the state
+and the plan: an **ephemeral** ``aws_secretsmanager_random_password`` (hashicorp/aws 5.100.0,
+Terraform 1.11) fed to two **write-only** arguments in the same run, the cluster's
+``master_password_wo`` and the secret's ``secret_string_wo``. Neither is stored anywhere but in
+the cluster and the secret. They are sent when their version changes: ``aurora_password_version``
+(1 at creation) rotates the password, in the cluster and the secret together, at the next apply.
+CDKTF 0.21 has no ephemeral resource, so the block is written as a stack override (``password_source``).
+What is given up: RDS's automatic 7-day rotation of its managed secret; the rotation is an apply.
+
+**The secondary** (``SecondaryCluster``, in the standby stack) joins the global cluster by name, in
+the standby's isolated subnets, encrypted with the replica of the platform key, with
+``dr_database_instances`` instances: 0 (prod's default) is **headless**, storage only: replicated,
+billed for storage and I/O, no instance hours. ``make failover`` promotes it (scripts/failover.py:
+a switchover with instances, a detach when headless or when the primary is lost). The lag alarm
+reads ``AuroraGlobalDBReplicationLag`` against ``dr_rpo_seconds``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from cdktf import TerraformResourceLifecycle, TerraformStack
+from constructs import Construct
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
+from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
+from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
+from cdktf_cdktf_provider_aws.rds_global_cluster import RdsGlobalCluster
+from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
+from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
+
+from modules.logs import encrypted_log_group
+from modules.observability import DR_RUNBOOK_PATH, Metric, metric_alarm
+from modules.settings import AURORA_ENGINE_VERSION, Settings
+
+AURORA_ENGINE = "aurora-postgresql"
+MASTER_USERNAME = "dbadmin"
+PASSWORD_SOURCE = "aurora_master"   # the ephemeral block's name
+PASSWORD_LENGTH = 40
+LAG_PERIODS = 3
+
+
+def global_cluster_name(settings: Settings) -> str:
+    return settings.name("customer-db-global")
+
+
+def master_secret_name(settings: Settings) -> str:
+    return f"payment/aurora-master/{settings.environment}"
+
+
+def password_source(scope: Construct) -> str:
+    """The ephemeral random password of ``scope``'s stack (declared once), as an expression."""
+    TerraformStack.of(scope).add_override(
+        f"ephemeral.aws_secretsmanager_random_password.{PASSWORD_SOURCE}",
+        {"password_length": PASSWORD_LENGTH, "exclude_punctuation": True, "require_each_included_type": True})
+    return f"ephemeral.aws_secretsmanager_random_password.{PASSWORD_SOURCE}.random_password"
+
+
+@dataclass(frozen=True)
+class GlobalDatabaseProps:
+    settings: Settings
+    kms_key_arn: str
+
+
+class GlobalDatabase(Construct):
+    """Global cluster ``payment-customer-db-global-<env>`` and the master secret
+    ``payment/aurora-master/<env>``; ``password`` goes to the primary cluster's ``master_password_wo``."""
+
+    def __init__(self, scope: Construct, id: str, props: GlobalDatabaseProps):
+        super().__init__(scope, id)
+        s = props.settings
+        self.cluster = RdsGlobalCluster(
+            self, "cluster", global_cluster_identifier=global_cluster_name(s), engine=AURORA_ENGINE,
+            engine_version=AURORA_ENGINE_VERSION, storage_encrypted=True, deletion_protection=s.deletion_protection)
+        password = password_source(self)
+        self.password = f"${{{password}}}"
+        self.secret = SecretsmanagerSecret(
+            self, "master-secret", name=master_secret_name(s), kms_key_id=props.kms_key_arn,
+            recovery_window_in_days=30 if s.is_production else 7,
+            description=f"Aurora master user of {s.environment} (a global database: rotated by aurora_password_version)")
+        SecretsmanagerSecretVersion(
+            self, "master-secret-value", secret_id=self.secret.id,
+            secret_string_wo=f'${{jsonencode({{username = "{MASTER_USERNAME}", password = {password}}})}}',
+            secret_string_wo_version=s.aurora_password_version)
+
+
+@dataclass(frozen=True)
+class SecondaryClusterProps:
+    settings: Settings              # the standby's (modules/standby.py): names carry the region
+    global_cluster_identifier: str
+    kms_key_arn: str                # the replica of the platform key
+    subnet_ids: Sequence[str]       # the standby's isolated subnets
+    security_group_id: str
+    alert_topic_arn: str
+
+
+class SecondaryCluster(Construct):
+    """The global database's secondary cluster in the DR region, its instances (none: headless) and
+    the replication lag alarm."""
+
+    def __init__(self, scope: Construct, id: str, props: SecondaryClusterProps):
+        super().__init__(scope, id)
+        s = props.settings
+        identifier = s.name("customer-db")
+        subnets = DbSubnetGroup(self, "subnets", name=identifier, subnet_ids=list(props.subnet_ids),
+                                description="Isolated subnets of the standby's VPC")
+        log_group = encrypted_log_group(self, "postgresql-logs", f"/aws/rds/cluster/{identifier}/postgresql",
+                                        s, props.kms_key_arn)
+        self.cluster = RdsCluster(
+            self, "cluster", cluster_identifier=identifier, engine=AURORA_ENGINE, engine_mode="provisioned",
+            engine_version=AURORA_ENGINE_VERSION, global_cluster_identifier=props.global_cluster_identifier,
+            storage_encrypted=True, kms_key_id=props.kms_key_arn, iam_database_authentication_enabled=True,
+            db_subnet_group_name=subnets.name, vpc_security_group_ids=[props.security_group_id],
+            serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
+                min_capacity=max(s.aurora_min_capacity, 0.5), max_capacity=s.aurora_max_capacity),
+            backup_retention_period=s.aurora_backup_retention_days, copy_tags_to_snapshot=True,
+            enabled_cloudwatch_logs_exports=["postgresql"], deletion_protection=s.deletion_protection,
+            # A secondary takes no final snapshot (the primary's backups hold the data).
+            skip_final_snapshot=True,
+            # After a failover the roles swap outside Terraform (scripts/failover.py).
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["replication_source_identifier",
+                                                                 "global_cluster_identifier"]),
+            depends_on=[log_group])
+        self.instances = [
+            RdsClusterInstance(self, f"instance-{n}", identifier=f"{identifier}-{n}", cluster_identifier=self.cluster.id,
+                               instance_class="db.serverless", engine=AURORA_ENGINE,
+                               engine_version=self.cluster.engine_version, db_subnet_group_name=subnets.name,
+                               auto_minor_version_upgrade=True)
+            for n in range(1, s.dr_database_instances + 1)]
+        self.alarm: CloudwatchMetricAlarm = metric_alarm(
+            self, "database-replication-lag", s, props.alert_topic_arn,
+            f"The customer database's secondary in {s.region} is more than {s.dr_rpo_seconds}s behind the "
+            "primary: the recovery point objective is not met",
+            Metric("AWS/RDS", "AuroraGlobalDBReplicationLag", {"DBClusterIdentifier": identifier}, "Maximum"),
+            threshold=s.dr_rpo_seconds * 1000, periods=LAG_PERIODS, period=60, missing="notBreaching",
+            page=DR_RUNBOOK_PATH)
