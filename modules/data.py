@@ -24,13 +24,11 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
-from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
-    RdsClusterParameterGroup, RdsClusterParameterGroupParameter,
-)
 from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
     SecretsmanagerSecretRotation, SecretsmanagerSecretRotationRotationRules,
 )
 
+from modules.aurora_parameters import cluster_parameter_group
 from modules.disaster_recovery import global_table_options
 from modules.global_database import MASTER_USERNAME, GlobalDatabase
 from modules.iam import Statement, assume_role_policy, policy_document
@@ -38,7 +36,6 @@ from modules.logs import encrypted_log_group
 from modules.settings import AURORA_ENGINE_VERSION, Settings
 
 AURORA_ENGINE = "aurora-postgresql"
-AURORA_PARAMETER_FAMILY = "aurora-postgresql15"
 CUSTOMER_INDEX = "customer-index"
 STATUS_INDEX = "status-index"
 #: Partition key of a merchant's customer: "<merchant>#<customer_id>".
@@ -53,7 +50,6 @@ SECRET_ROTATION_DAYS = 30
 # (one stream per instance); AWS chooses the name, so it cannot be one of ours.
 MONITORING_INTERVAL_SECONDS = 60
 MONITORING_LOG_GROUP = "RDSOSMetrics"
-SLOW_QUERY_MS = 1000
 
 
 def instance_roles(readers: int) -> list[str]:
@@ -86,20 +82,7 @@ class CustomerDatabase(Construct):
         identifier = s.name("customer-db")
         subnets = DbSubnetGroup(self, "subnets", name=identifier, subnet_ids=list(props.subnet_ids),
                                 description="Isolated subnets of the payment VPC")
-        params = RdsClusterParameterGroup(
-            self, "params", name=identifier, family=AURORA_PARAMETER_FAMILY,
-            description="Payment customer DB: TLS only, connection logging",
-            parameter=[
-                RdsClusterParameterGroupParameter(name="rds.force_ssl", value="1"),
-                RdsClusterParameterGroupParameter(name="log_connections", value="1"),
-                RdsClusterParameterGroupParameter(name="log_disconnections", value="1"),
-                # Query logging: schema changes always, other statements only when slow. Never
-                # "all"/"mod" (row values in the log), and no bind-parameter values for slow queries.
-                RdsClusterParameterGroupParameter(name="log_statement", value="ddl"),
-                RdsClusterParameterGroupParameter(name="log_min_duration_statement", value=str(SLOW_QUERY_MS)),
-                RdsClusterParameterGroupParameter(name="log_parameter_max_length", value="0"),
-            ],
-        )
+        params = cluster_parameter_group(self, "params", identifier)
         # RDS creates the export log group on first write unless it exists; create it ourselves so
         # retention and the KMS key are ours.
         self.log_group = encrypted_log_group(

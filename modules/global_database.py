@@ -35,6 +35,7 @@ from cdktf_cdktf_provider_aws.rds_global_cluster import RdsGlobalCluster
 from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 
+from modules.aurora_parameters import cluster_parameter_group
 from modules.logs import encrypted_log_group
 from modules.observability import DR_RUNBOOK_PATH, Metric, metric_alarm
 from modules.settings import AURORA_ENGINE_VERSION, Settings
@@ -110,6 +111,7 @@ class SecondaryCluster(Construct):
         identifier = s.name("customer-db")
         subnets = DbSubnetGroup(self, "subnets", name=identifier, subnet_ids=list(props.subnet_ids),
                                 description="Isolated subnets of the standby's VPC")
+        params = cluster_parameter_group(self, "params", identifier)
         log_group = encrypted_log_group(self, "postgresql-logs", f"/aws/rds/cluster/{identifier}/postgresql",
                                         s, props.kms_key_arn)
         self.cluster = RdsCluster(
@@ -117,6 +119,7 @@ class SecondaryCluster(Construct):
             engine_version=AURORA_ENGINE_VERSION, global_cluster_identifier=props.global_cluster_identifier,
             storage_encrypted=True, kms_key_id=props.kms_key_arn, iam_database_authentication_enabled=True,
             db_subnet_group_name=subnets.name, vpc_security_group_ids=[props.security_group_id],
+            db_cluster_parameter_group_name=params.name,
             serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
                 min_capacity=max(s.aurora_min_capacity, 0.5), max_capacity=s.aurora_max_capacity),
             backup_retention_period=s.aurora_backup_retention_days, copy_tags_to_snapshot=True,
