@@ -11,7 +11,7 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 
 from modules.api import ApiProps, MerchantAuth, PaymentApi
 from modules.audit_replication import AuditReplica, AuditReplicaProps
-from modules.backup import BackupProps, DatabaseBackup
+from modules.backup import BackupProps, DatabaseBackup, backup_vault_arn
 from modules.business_metrics import BusinessAlarms, BusinessAlarmsProps, business_graphs
 from modules.canary import CanaryProps, SyntheticMerchant
 from modules.compute import ComputeProps, FunctionNetwork, PaymentFunctions
@@ -32,6 +32,7 @@ from modules.platform import aws_provider, configure_backend, dr_provider
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.security import KeyProps, PlatformKey
 from modules.settings import Settings
+from modules.standby import standby_settings
 from modules.slo import ServiceLevelAlarms, SloProps
 from modules.storage import ObjectLock, SecureBucket, SecureBucketProps
 
@@ -84,8 +85,10 @@ class PaymentStack(TerraformStack):
             name=f"{AUDIT_BUCKET_PREFIX}{s.environment}-{account_id}", kms_key_arn=self.key.arn,
             force_destroy=not s.is_production, glacier_after_days=AUDIT_GLACIER_AFTER_DAYS,
             object_lock=ObjectLock(mode=s.audit_lock_mode, days=s.audit_retention_days), partition=partition))
+        # With a DR region, every recovery point is copied into the standby's vault (modules/backup.py).
         self.backup = DatabaseBackup(self, "backup", BackupProps(
-            s, self.key.arn, self.database.cluster.arn, account_id, partition))
+            s, self.key.arn, self.database.cluster.arn, account_id, partition,
+            copy_to_vault_arn=backup_vault_arn(standby_settings(s), account_id, partition) if s.dr_region else None))
         self.alerts = AlertTopic(self, "alerts", AlertsProps(s, self.key.key_id, account_id, partition,
                                                              event_rules_publish=s.migration_enabled))
         # Disaster recovery, the data (issue 21): every table and both keys replicated into dr_region.

@@ -27,6 +27,7 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 
 from modules.api import ApiProps, MerchantAuth, PaymentApi
+from modules.backup import BackupProps, DatabaseBackup
 from modules.canary import CanaryProps, SyntheticMerchant
 from modules.compute import ComputeProps, FunctionNetwork, PaymentFunctions
 from modules.endpoints import InterfaceEndpoints, InterfaceEndpointsProps
@@ -83,6 +84,10 @@ class StandbyStack(TerraformStack):
             settings=s, global_cluster_identifier=global_cluster_name(settings), kms_key_arn=key_arn,
             subnet_ids=self.network.subnet_ids["isolated"], security_group_id=self.network.aurora_sg.id,
             alert_topic_arn=self.alerts.arn))
+        # Its own daily plan (the primary's copies land in the same vault): backed up from the first
+        # night after a failover, when it is the writer (modules/backup.py).
+        self.backup = DatabaseBackup(self, "backup", BackupProps(
+            s, key_arn, self.database.cluster.arn, account_id, partition))
         # The audit trail's replica (modules/audit_replication.py): where this region's audit writer files.
         audit_name = f"{AUDIT_BUCKET_PREFIX}{settings.environment}-{account_id}-{s.region}"
         self.compute = PaymentFunctions(self, "lambda", ComputeProps(
