@@ -149,6 +149,9 @@ class CiRoles(Construct):
         IamRolePolicy(self, "plan-state", role=self.plan_role.name, name="state", policy=policy_document(
             Statement(sid="ReadOwnState", actions=["s3:GetObject"], resources=[own_state]),
             Statement(sid="WriteOwnLockFile", actions=["s3:PutObject", "s3:DeleteObject"], resources=[own_lock]),
+            # A plan opens the stack's ephemeral resources: the global database's master password is
+            # an ephemeral random password (modules/global_database.py). It generates a value, reads none.
+            Statement(sid="GenerateEphemeralPasswords", actions=["secretsmanager:GetRandomPassword"], resources=["*"]),
             use_state_key,
             *denied_read_statements(guard.partition, [own_state, own_lock], guard.state_region),
         ))

@@ -88,7 +88,8 @@ class CustomerDatabase(Construct):
         self.log_group = encrypted_log_group(
             self, "postgresql-logs", f"/aws/rds/cluster/{identifier}/postgresql", s, props.kms_key_arn)
         g = props.global_database
-        # A global database's cluster cannot have RDS manage its password: Terraform's, write-only.
+        # A global database's cluster cannot have RDS manage its password: one nobody holds, write-only
+        # (modules/global_database.py "The password decision").
         password: dict[str, object] = (
             dict(global_cluster_identifier=g.cluster.id, master_password_wo=g.password,
                  master_password_wo_version=s.aurora_password_version) if g else
@@ -137,9 +138,9 @@ class CustomerDatabase(Construct):
             )
             for role in instance_roles(s.aurora_readers)
         ]
-        if g:
-            self.secret_arn = g.secret.arn  # rotated by aurora_password_version
-        else:
+        # The master secret RDS manages and rotates; None for a global database (no master secret).
+        self.secret_arn: str | None = None
+        if not g:
             self.secret_arn = self.cluster.master_user_secret.get(0).secret_arn
             SecretsmanagerSecretRotation(
                 self, "secret-rotation", secret_id=self.secret_arn,

@@ -2,15 +2,21 @@
 the DR region, and the master password a global database needs.
 
 **The password decision.** Aurora does not manage the master password in Secrets Manager for a
-cluster of a global database (``manage_master_user_password`` is refused there, Aurora User Guide,
-"Limitations for Secrets Manager integration"). The replacement keeps the password out of the state
-and the plan: an **ephemeral** ``aws_secretsmanager_random_password`` (hashicorp/aws 5.100.0,
-Terraform 1.11) fed to two **write-only** arguments in the same run, the cluster's
-``master_password_wo`` and the secret's ``secret_string_wo``. Neither is stored anywhere but in
-the cluster and the secret. They are sent when their version changes: ``aurora_password_version``
-(1 at creation) rotates the password, in the cluster and the secret together, at the next apply.
-CDKTF 0.21 has no ephemeral resource, so the block is written as a stack override (``password_source``).
-What is given up: RDS's automatic 7-day rotation of its managed secret; the rotation is an apply.
+cluster of a global database (Aurora User Guide, "Limitations for Secrets Manager integration").
+Storing one ourselves would put it where a pull request's plan role reads it: the provider refreshes
+an ``aws_secretsmanager_secret_version`` with ``GetSecretValue`` even when its value is write-only
+(modules/ci_denied_reads.py denies that read, and tests/test_ci_identities.py fails on such a type).
+So **nobody holds the master password** of a global database: an ephemeral
+``aws_secretsmanager_random_password`` (hashicorp/aws 5.100.0, Terraform >= 1.10) is generated in
+each run and sent only to the cluster's write-only ``master_password_wo``, when
+``aurora_password_version`` changes. It is in no state file, no plan, no secret and no log.
+People and services connect with IAM database authentication (on for every cluster); the migration's
+DMS task uses its own user (``dms_target_secret_arn``, required with ``dr_region``). Break-glass:
+an administrator sets a password with ``ModifyDBCluster`` (recorded by CloudTrail), uses it, and
+raises ``aurora_password_version`` so that the next apply replaces it with one nobody knows
+(docs/operators/disaster-recovery.md "The customer database"). CDKTF 0.21 has no ephemeral resource
+construct, so the block is a stack override (``password_source``). The plan role may call
+``secretsmanager:GetRandomPassword``, which generates a value and reads none (modules/ci_identities.py).
 
 **The secondary** (``SecondaryCluster``, in the standby stack) joins the global cluster by name, in
 the standby's isolated subnets, encrypted with the replica of the platform key, with
@@ -32,8 +38,6 @@ from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
 from cdktf_cdktf_provider_aws.rds_global_cluster import RdsGlobalCluster
-from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
-from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 
 from modules.aurora_parameters import cluster_parameter_group
 from modules.logs import encrypted_log_group
@@ -51,10 +55,6 @@ def global_cluster_name(settings: Settings) -> str:
     return settings.name("customer-db-global")
 
 
-def master_secret_name(settings: Settings) -> str:
-    return f"payment/aurora-master/{settings.environment}"
-
-
 def password_source(scope: Construct) -> str:
     """The ephemeral random password of ``scope``'s stack (declared once), as an expression."""
     TerraformStack.of(scope).add_override(
@@ -65,13 +65,12 @@ def password_source(scope: Construct) -> str:
 
 @dataclass(frozen=True)
 class GlobalDatabaseProps:
-    settings: Settings
-    kms_key_arn: str
+    settings: Settings   # storage is encrypted with the primary cluster's key (the platform key)
 
 
 class GlobalDatabase(Construct):
-    """Global cluster ``payment-customer-db-global-<env>`` and the master secret
-    ``payment/aurora-master/<env>``; ``password`` goes to the primary cluster's ``master_password_wo``."""
+    """Global cluster ``payment-customer-db-global-<env>``; ``password`` (an expression of this run's
+    ephemeral random password) goes to the primary cluster's write-only ``master_password_wo``."""
 
     def __init__(self, scope: Construct, id: str, props: GlobalDatabaseProps):
         super().__init__(scope, id)
@@ -79,16 +78,7 @@ class GlobalDatabase(Construct):
         self.cluster = RdsGlobalCluster(
             self, "cluster", global_cluster_identifier=global_cluster_name(s), engine=AURORA_ENGINE,
             engine_version=AURORA_ENGINE_VERSION, storage_encrypted=True, deletion_protection=s.deletion_protection)
-        password = password_source(self)
-        self.password = f"${{{password}}}"
-        self.secret = SecretsmanagerSecret(
-            self, "master-secret", name=master_secret_name(s), kms_key_id=props.kms_key_arn,
-            recovery_window_in_days=30 if s.is_production else 7,
-            description=f"Aurora master user of {s.environment} (a global database: rotated by aurora_password_version)")
-        SecretsmanagerSecretVersion(
-            self, "master-secret-value", secret_id=self.secret.id,
-            secret_string_wo=f'${{jsonencode({{username = "{MASTER_USERNAME}", password = {password}}})}}',
-            secret_string_wo_version=s.aurora_password_version)
+        self.password = f"${{{password_source(self)}}}"
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,8 @@ PROCESS_TIMEOUT_SECONDS = 15
 TABLES = ("transactions", "idempotency", "customer-activity", "merchant-registry")
 READY_ALARMS = ("canary", "api-5xx")
 SWITCHOVER_POLLS, SWITCHOVER_POLL_SECONDS = 60, 10   # a switchover takes a minute or two
+# The customer database's global cluster: settings.name(GLOBAL_DATABASE) (modules/global_database.py).
+GLOBAL_DATABASE = "customer-db-global"
 
 
 class FailoverRefused(RuntimeError):
@@ -122,7 +124,7 @@ class Regions:
         (managed, no data lost) when it has instances and the source answers; otherwise a detach
         (RemoveFromGlobalCluster: it writes alone, with what replication brought it). Raises when it
         cannot (the step is then red and the target is not opened)."""
-        name = self.s.name("customer-db-global")
+        name = self.s.name(GLOBAL_DATABASE)
         rds = self.client("rds", target)
         found = rds.describe_global_clusters(GlobalClusterIdentifier=name).get("GlobalClusters", [])
         if not found:

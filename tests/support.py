@@ -30,6 +30,8 @@ API_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-
 # With its DR region (us-west-2), the certificate there and the zone of the failover records.
 DR_API_CERTIFICATE = "arn:aws:acm:us-west-2:123456789012:certificate/1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"
 HOSTED_ZONE = "Z0123456789ABCDEFGHIJ"
+# The DMS user of a migration into a global database (which has no master secret: modules/global_database.py).
+DMS_TARGET_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payment/dms-target-prod-AbCdEf"
 PROD_SETTINGS = {"PAYMENTS_API_DOMAIN_NAME": API_DOMAIN, "PAYMENTS_API_CERTIFICATE_ARN": API_CERTIFICATE,
                  "PAYMENTS_DR_API_CERTIFICATE_ARN": DR_API_CERTIFICATE, "PAYMENTS_DR_HOSTED_ZONE_ID": HOSTED_ZONE}
 # The organisation's guardrails (payments-guardrails stack), synthesized beside prod in the tests.

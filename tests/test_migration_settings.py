@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from modules.settings import SettingsError, build_settings
-from tests.support import environment_env
+from tests.support import DMS_TARGET_SECRET, environment_env
 from tests.test_cutover import MIGRATION_ENV
 
 ON = {**MIGRATION_ENV, "PAYMENTS_CUTOVER_HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"}
@@ -28,8 +28,10 @@ def test_complete_migration_settings_are_typed():
 
 
 def test_prod_sizes_the_replication_instance_up():
-    # Migrating, prod's name is the cutover's: no failover records (zone) until the cutover is done.
-    s = build_settings({}, {**ON, **environment_env("prod"), "PAYMENTS_DR_HOSTED_ZONE_ID": ""})
+    # Migrating, prod's name is the cutover's: no failover records (zone) until the cutover is done, and
+    # DMS writes as its own user (prod's database is a global database: no master secret).
+    s = build_settings({}, {**ON, **environment_env("prod"), "PAYMENTS_DR_HOSTED_ZONE_ID": "",
+                            "PAYMENTS_DMS_TARGET_SECRET_ARN": DMS_TARGET_SECRET})
     assert (s.dms_instance_class, s.dms_allocated_storage) == ("dms.r5.large", 200)
 
 

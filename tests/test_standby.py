@@ -14,7 +14,7 @@ import json
 import pytest
 
 from modules.settings import SettingsError, build_settings
-from tests.support import API_DOMAIN, DR_API_CERTIFICATE, HOSTED_ZONE, Synthesized, environment_env
+from tests.support import API_DOMAIN, DMS_TARGET_SECRET, DR_API_CERTIFICATE, HOSTED_ZONE, Synthesized, environment_env
 
 STANDBY = "payments-prod-us-west-2"
 
@@ -89,10 +89,12 @@ def test_it_has_its_own_pool_api_waf_and_alarms(standby):
     notified = {action for a in alarms for action in a.get("alarm_actions", [])}
     assert notified == {f"${{aws_sns_topic.{next(iter(standby.resources('aws_sns_topic')))}.arn}}"}
     assert topic["name"] == "payment-alerts-prod-us-west-2"
-    # No database in this region yet: no Aurora alarm waiting forever on a cluster that is not there,
-    # and no Aurora security group attached to nothing.
-    assert not [a for a in alarms if a.get("namespace") == "AWS/RDS"]
-    assert not [g for g in standby.resources("aws_security_group").values() if "aurora" in g["name"]]
+    # Its one database alarm is the secondary's replication lag (tests/test_global_database.py): the
+    # primary's Aurora alarms would wait on instances a headless secondary does not have.
+    assert [a["metric_name"] for a in alarms if a.get("namespace") == "AWS/RDS"] == ["AuroraGlobalDBReplicationLag"]
+    [cluster] = standby.resources("aws_rds_cluster").values()
+    [group] = [n for n, g in standby.resources("aws_security_group").items() if "aurora" in g["name"]]
+    assert cluster["vpc_security_group_ids"] == [f"${{aws_security_group.{group}.id}}"]
 
 
 def test_each_region_answers_the_merchant_facing_name_while_its_synthetic_merchant_pays(standby, primary):
@@ -146,7 +148,8 @@ def test_during_a_migration_the_name_is_the_cutovers_and_failover_records_wait()
     with pytest.raises(SettingsError, match="not with migration_enabled") as err:
         build_settings({}, migrating)
     assert err.value.setting == "dr_hosted_zone_id"
-    s = build_settings({}, {**migrating, "PAYMENTS_DR_HOSTED_ZONE_ID": ""})
+    s = build_settings({}, {**migrating, "PAYMENTS_DR_HOSTED_ZONE_ID": "",
+                            "PAYMENTS_DMS_TARGET_SECRET_ARN": DMS_TARGET_SECRET})
     assert s.dr_region == "us-west-2" and s.dr_api_certificate_arn  # the standby is still built
 
 

@@ -78,7 +78,7 @@ class ReplicationProps:
     subnet_ids: Sequence[str]             # private subnets: routes to the VPN and to Aurora
     aurora_security_group_id: str
     aurora_database: str
-    aurora_secret_arn: str
+    aurora_secret_arn: str | None   # None with a global database: dms_target_secret_arn is required
 
 
 class Replication(Construct):

@@ -31,7 +31,7 @@ class MigrationProps:
     private_subnet_ids: Sequence[str]
     aurora_security_group_id: str
     aurora_database: str
-    aurora_secret_arn: str
+    aurora_secret_arn: str | None
     alert_topic_arn: str
     new_api_hostname: str
     new_api_alarm_name: str

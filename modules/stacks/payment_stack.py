@@ -74,7 +74,7 @@ class PaymentStack(TerraformStack):
             self.endpoints = InterfaceEndpoints(self, "endpoints", InterfaceEndpointsProps(
                 s, self.network.vpc.id, function_network.subnet_ids, function_network.security_group_id))
         # With a DR region, Aurora is a global database (its secondary is the standby stack's).
-        self.global_database = (GlobalDatabase(self, "global-db", GlobalDatabaseProps(s, self.key.arn))
+        self.global_database = (GlobalDatabase(self, "global-db", GlobalDatabaseProps(s))
                                 if s.dr_region else None)
         self.database = CustomerDatabase(self, "aurora", DatabaseProps(
             s, self.key.arn, self.network.subnet_ids["isolated"], self.network.aurora_sg.id,
