@@ -119,11 +119,13 @@ class Regions:
             lag[table] = max((p["Maximum"] for p in points), default=0.0)
         return lag
 
-    def promote_database(self, target: str, source_lost: bool = False) -> str:
+    def promote_database(self, target: str, source: str, source_lost: bool = False) -> str:
         """Make ``target``'s member of the customer database's global cluster the writer: a switchover
         (managed, no data lost) when it has instances and the source answers; otherwise a detach
         (RemoveFromGlobalCluster: it writes alone, with what replication brought it). Raises when it
-        cannot (the step is then red and the target is not opened)."""
+        cannot (the step is then red and the target is not opened), and when ``target`` writes but
+        ``source`` has no member: the source's cluster was detached at a failover and holds every
+        write since, which moving the traffic back would leave behind."""
         name = self.s.name(GLOBAL_DATABASE)
         rds = self.client("rds", target)
         found = rds.describe_global_clusters(GlobalClusterIdentifier=name).get("GlobalClusters", [])
@@ -134,6 +136,11 @@ class Regions:
             raise RuntimeError(f"{name} has no cluster in {target}")
         arn = member["DBClusterArn"]
         if member.get("IsWriter"):
+            members = found[0].get("GlobalClusterMembers", [])
+            if not source_lost and not any(f":rds:{source}:" in m["DBClusterArn"] for m in members):
+                raise RuntimeError(
+                    f"{name} has no cluster in {source}: it was detached at the failover and holds the writes "
+                    f"since; join it back first (docs/operators/disaster-recovery.md \"The customer database\")")
             return f"{arn.rsplit(':', 1)[1]} already writes"
         [cluster] = rds.describe_db_clusters(DBClusterIdentifier=arn)["DBClusters"]
         if source_lost or not cluster.get("DBClusterMembers"):
@@ -218,7 +225,7 @@ def run(s: Any, command: str, regions: Regions, out: Callable[[str], None], *, a
 
     # 4. The database follows.
     try:
-        promoted = regions.promote_database(way.target, source_lost)
+        promoted = regions.promote_database(way.target, way.source, source_lost)
     except Exception as err:
         raise FailoverRefused(f"4 promote database: {err}; {way.source} is fenced and {way.target} not opened: "
                               "no region takes payments until the database is resolved (the page's runbook)") from None

@@ -41,11 +41,11 @@ class Rehearsed(failover.Regions):
             return Unreachable()
         return boto3.client(service, region_name=region)
 
-    def promote_database(self, target, source_lost=False):
+    def promote_database(self, target, source, source_lost=False):
         if self.promotion_error:
             raise RuntimeError(self.promotion_error)
         self.promoted.append(target)
-        return super().promote_database(target, source_lost)
+        return super().promote_database(target, source, source_lost)
 
     def verify(self, target):
         self.verified.append(target)
@@ -303,3 +303,29 @@ def test_with_the_source_lost_a_secondary_with_instances_is_detached(staging):
     [step] = [line for line in lines if line.startswith("GO    4 promote database")]
     assert code == 0 and "(the source is lost)" in step
     assert [c[0] for c in calls if c[0].endswith("global_cluster")] == ["remove_from_global_cluster"]
+
+
+def test_failback_after_a_detach_refuses_until_the_database_is_joined_back(staging):
+    """A headless secondary was detached at the failover: it holds every SQL write since. Moving the
+    traffic back to a primary that no longer receives them would leave them behind."""
+    arn = global_database(instances=0)
+    regions, calls = Rehearsed(staging), []
+    detached = {"now": False}
+
+    def remove(**_):
+        detached["now"] = True   # what RemoveFromGlobalCluster does (the endpoint keeps the member)
+        return {}
+
+    def describe(**kwargs):
+        answer = boto3.client("rds", region_name=PRIMARY).describe_global_clusters(**kwargs)
+        for cluster in answer["GlobalClusters"]:
+            cluster["GlobalClusterMembers"] = [m for m in cluster["GlobalClusterMembers"]
+                                               if not (detached["now"] and m["DBClusterArn"] == arn)]
+        return answer
+    rds_recorded(regions, calls, {"remove_from_global_cluster": remove, "describe_global_clusters": describe})
+    assert go(staging, regions=regions)[0] == 0 and detached["now"]
+    code, lines, _ = go(staging, "failback", regions=regions)
+    assert code is None and lines[-1].startswith(
+        "NO-GO 4 promote database: payment-customer-db-global-staging has no cluster in us-west-2: it was "
+        "detached at the failover and holds the writes since; join it back first")
+    assert (fenced(PRIMARY), fenced(DR)) == (True, True)  # no region takes payments until it is resolved

@@ -265,8 +265,12 @@ def fail_over(settings: Any, regions: RehearsalRegions, boto: Callable[[str, str
     check(code == 0, f"failover: {out}")
     check((_fenced(settings, boto, PRIMARY), _fenced(settings, boto, DR)) == (True, False), "fences after failover")
     check(_stored(boto, DR, table) == before + 1, f"the standby's verifying payment in {table} ({DR})")
-    notes.append(f"done: {PRIMARY} fenced, {DR} open, the synthetic merchant's payment stored in {DR} "
-                 f"({out[-1].split('(')[1].split(')')[0]})")
+    # The standby's headless secondary (applied above) is detached from the laid-out global cluster.
+    secondary = f"payment-customer-db-{ENVIRONMENT}-{DR}"
+    [promoted] = [line for line in out if line.startswith("GO    4 promote database: ")]
+    check(promoted.startswith(f"GO    4 promote database: detached {secondary} from "), f"step 4: {promoted}")
+    notes.append(f"done: {PRIMARY} fenced, the database's headless secondary {secondary} detached, {DR} open, "
+                 f"the synthetic merchant's payment stored in {DR} ({out[-1].split('(')[1].split(')')[0]})")
     return notes
 
 
