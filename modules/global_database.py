@@ -14,7 +14,8 @@ People and services connect with IAM database authentication (on for every clust
 DMS task uses its own user (``dms_target_secret_arn``, required with ``dr_region``). Break-glass:
 an administrator sets a password with ``ModifyDBCluster`` (recorded by CloudTrail), uses it, and
 raises ``aurora_password_version`` so that the next apply replaces it with one nobody knows
-(docs/operators/disaster-recovery.md "The customer database"). CDKTF 0.21 has no ephemeral resource
+(docs/operators/disaster-recovery.md "The customer database";
+docs/maintainers/decisions/global-database-master-password.md). CDKTF 0.21 has no ephemeral resource
 construct, so the block is a stack override (``password_source``). The plan role may call
 ``secretsmanager:GetRandomPassword``, which generates a value and reads none (modules/ci_identities.py).
 
@@ -48,6 +49,7 @@ AURORA_ENGINE = "aurora-postgresql"
 MASTER_USERNAME = "dbadmin"
 PASSWORD_SOURCE = "aurora_master"   # the ephemeral block's name
 PASSWORD_LENGTH = 40
+MINIMUM_TERRAFORM = ">= 1.11.0"
 LAG_PERIODS = 3
 
 
@@ -56,8 +58,12 @@ def global_cluster_name(settings: Settings) -> str:
 
 
 def password_source(scope: Construct) -> str:
-    """The ephemeral random password of ``scope``'s stack (declared once), as an expression."""
-    TerraformStack.of(scope).add_override(
+    """The ephemeral random password of ``scope``'s stack (declared once), as an expression. The stack
+    then needs Terraform 1.11 (ephemeral resources 1.10, write-only arguments 1.11): said in the
+    stack, so an older CLI stops at init with the reason instead of failing on the block."""
+    stack = TerraformStack.of(scope)
+    stack.add_override("terraform.required_version", MINIMUM_TERRAFORM)
+    stack.add_override(
         f"ephemeral.aws_secretsmanager_random_password.{PASSWORD_SOURCE}",
         {"password_length": PASSWORD_LENGTH, "exclude_punctuation": True, "require_each_included_type": True})
     return f"ephemeral.aws_secretsmanager_random_password.{PASSWORD_SOURCE}.random_password"

@@ -33,10 +33,14 @@ from scripts.policy_diff import PolicyChange, is_policy_attribute, policy_change
 STATEFUL_TYPES: frozenset[str] = frozenset({
     "aws_rds_cluster",
     "aws_rds_cluster_instance",
+    "aws_rds_global_cluster",      # replacing it detaches both regions' clusters (issue 21)
     "aws_db_instance",
     "aws_dynamodb_table",
+    "aws_dynamodb_table_replica",  # the DR region's copy of a ledger table
     "aws_s3_bucket",
     "aws_kms_key",
+    "aws_kms_replica_key",         # the DR region's key to the replicas: the copies unreadable without it
+    "aws_backup_vault",            # its recovery points (the DR region's copies of the database too)
     "aws_secretsmanager_secret",
     "aws_sqs_queue",               # the audit writer's dead letters
     "aws_cloudwatch_log_group",    # audit and access logs (1 year in prod)

@@ -149,13 +149,15 @@ def _runbook_sections() -> list[str]:
 
 @pytest.fixture(scope="module")
 def all_alarms(synth_all: Path, account_synth: Path, migration_stack: Synthesized) -> dict[str, tuple[str, str]]:
-    """Alarm name -> (its description, environment), over dev, staging, prod, the migration and an account."""
+    """Alarm name -> (its description, its name's suffix: the environment), over dev, staging, prod, prod's standby in
+    us-west-2 (its names end with the region), the migration and an account."""
     stacks = {env: Synthesized(synth_all / env / "stacks" / f"payments-{env}" / "cdk.tf.json") for env in ENVIRONMENTS}
+    stacks["prod-us-west-2"] = Synthesized(synth_all / "prod" / "stacks" / "payments-prod-us-west-2" / "cdk.tf.json")
     stacks["migration"] = migration_stack
     stacks["account"] = Synthesized(account_synth / "payments-dev" / "cdk.tf.json")
     alarms = {}
     for label, stack in stacks.items():
-        environment = label if label in ENVIRONMENTS else "dev"
+        environment = label if label in (*ENVIRONMENTS, "prod-us-west-2") else "dev"
         for name, description in _paging_descriptions(stack).items():
             alarms[f"{label}:{name}"] = (description, environment)
     return alarms

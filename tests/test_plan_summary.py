@@ -16,6 +16,7 @@ import copy
 from decimal import Decimal
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -302,6 +303,9 @@ def test_action_words():
 def test_every_required_stateful_type_is_gated():
     assert {"aws_rds_cluster", "aws_rds_cluster_instance", "aws_dynamodb_table", "aws_s3_bucket",
             "aws_kms_key", "aws_secretsmanager_secret"} <= ps.STATEFUL_TYPES
+    # The DR region's copies (issue 21): the replicas, the key that reads them, the recovery points.
+    assert {"aws_rds_global_cluster", "aws_dynamodb_table_replica", "aws_kms_replica_key",
+            "aws_backup_vault"} <= ps.STATEFUL_TYPES
 
 
 def test_non_stateful_deletes_and_deposed_objects_pass(plans):
@@ -461,3 +465,10 @@ def test_a_sensitive_policy_value_is_never_shown(tmp_path):
 def test_only_policy_attributes_show_values(plans, tmp_path):
     """The real update plan changes tags and a secure value: still names only."""
     assert all(c.policies == () for c in ps.parse_changes(plans["update"]))
+
+
+def test_the_plan_review_page_lists_every_gated_type():
+    """The page operators read is the gate's list, not a copy that drifts from it."""
+    page = (PROJECT_ROOT / "docs" / "operators" / "plan-review.md").read_text()
+    section = page.split("## What the gate blocks", 1)[1].split("It also blocks", 1)[0]
+    assert set(re.findall(r"`(aws_[a-z0-9_]+)`", section)) == set(ps.STATEFUL_TYPES)
