@@ -14,6 +14,7 @@ resource, ``data.aws_x`` for a data source).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from modules.iam import Statement
 from modules.platform import STATE_KEY_ALIAS
@@ -82,9 +83,9 @@ DECRYPT = DeniedRead("kms:Decrypt", "plaintext of anything under the platform's 
 DENIED_READS = (*EVERYWHERE, API_KEY_VALUES, *OBJECT_READS, DECRYPT)
 
 
-def denied_read_statements(partition: str, own_objects: list[str], state_region: str) -> list[Statement]:
+def denied_read_statements(partition: str, own_objects: list[str], state_regions: Sequence[str]) -> list[Statement]:
     """The plan role's Deny statements for ``DENIED_READS``; ``own_objects`` are the object ARNs it
-    may still read (its state and lock file)."""
+    may still read (its states and lock files), in the state buckets of ``state_regions``."""
     return [
         Statement(sid="DenySecretAndDataReads", effect="Deny", actions=[r.action for r in EVERYWHERE]),
         Statement(sid="DenyApiKeyValues", effect="Deny", actions=[API_KEY_VALUES.action],
@@ -94,7 +95,7 @@ def denied_read_statements(partition: str, own_objects: list[str], state_region:
         # Two statements: a Deny applies when all its conditions hold, and decrypting is refused when
         # either one fails (not through S3, or not the state key).
         Statement(sid="DenyDecryptButThroughS3", effect="Deny", actions=[DECRYPT.action],
-                  conditions={"StringNotEquals": {"kms:ViaService": f"s3.{state_region}.amazonaws.com"}}),
+                  conditions={"StringNotEquals": {"kms:ViaService": [f"s3.{r}.amazonaws.com" for r in state_regions]}}),
         Statement(sid="DenyDecryptButTheStateKey", effect="Deny", actions=[DECRYPT.action],
                   conditions={"ForAllValues:StringNotEquals": {"kms:ResourceAliases": STATE_KEY_ALIAS}}),
     ]

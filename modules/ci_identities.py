@@ -86,6 +86,21 @@ class Protected:
     state_bucket_arn: str
     state_key_arns: str            # arn:<partition>:kms:<region>:<account>:key/* (narrowed by alias condition)
     state_region: str
+    # With dr_region: the standby's state bucket there (modules/stacks/state_stack.py) and its region.
+    dr_state_bucket_arn: str | None = None
+    dr_region: str = ""
+
+    @property
+    def state_buckets(self) -> list[str]:
+        return [self.state_bucket_arn, *([self.dr_state_bucket_arn] if self.dr_state_bucket_arn else [])]
+
+    @property
+    def state_regions(self) -> list[str]:
+        return [self.state_region, *([self.dr_region] if self.dr_state_bucket_arn else [])]
+
+    @property
+    def all_state_key_arns(self) -> list[str]:
+        return [f"arn:{self.partition}:kms:{r}:{self.account_id}:key/*" for r in self.state_regions]
 
     @property
     def key_is_the_state_key(self) -> dict[str, dict[str, object]]:
@@ -103,9 +118,9 @@ def protection_statements(p: Protected) -> list[Statement]:
                   resources=[p.boundary_arn]),
         Statement(sid="DenyChangingTheTrail", effect="Deny", actions=list(TRAIL_CHANGES), resources=[p.trail_arn]),
         Statement(sid="DenyChangingProtectedBuckets", effect="Deny", actions=list(BUCKET_POLICY_CHANGES),
-                  resources=[p.state_bucket_arn, p.trail_bucket_arn]),
+                  resources=[*p.state_buckets, p.trail_bucket_arn]),
         Statement(sid="DenyChangingTheStateKey", effect="Deny", actions=list(KEY_POLICY_CHANGES),
-                  resources=[p.state_key_arns], conditions=p.key_is_the_state_key),
+                  resources=p.all_state_key_arns, conditions=p.key_is_the_state_key),
     ]
 
 
@@ -128,13 +143,18 @@ class CiRoles(Construct):
     def __init__(self, scope: Construct, id: str, props: CiRolesProps):
         super().__init__(scope, id)
         p, guard = props, props.protected
-        state_prefix = f"{p.state_bucket_arn}/payments/{p.environment}"
-        own_state, own_lock = f"{state_prefix}/terraform.tfstate", f"{state_prefix}/terraform.tfstate.tflock"
+        # Its environment's states: payments-<env> in the state bucket and, with a DR region, the
+        # standby payments-<env>-<dr_region> in that region's state bucket (modules/stacks/standby_stack.py).
+        prefixes = [f"{p.state_bucket_arn}/payments/{p.environment}"]
+        if guard.dr_state_bucket_arn:
+            prefixes.append(f"{guard.dr_state_bucket_arn}/payments/{p.environment}-{guard.dr_region}")
+        own_states = [f"{prefix}/terraform.tfstate" for prefix in prefixes]
+        own_locks = [f"{state}.tflock" for state in own_states]
         use_state_key = Statement(
             sid="UseStateKeyThroughS3", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-            resources=[guard.state_key_arns],
+            resources=guard.all_state_key_arns,
             conditions={**guard.key_is_the_state_key,
-                        "StringEquals": {"kms:ViaService": f"s3.{guard.state_region}.amazonaws.com"}},
+                        "StringEquals": {"kms:ViaService": [f"s3.{r}.amazonaws.com" for r in guard.state_regions]}},
         )
 
         self.plan_role = IamRole(
@@ -147,13 +167,13 @@ class CiRoles(Construct):
         IamRolePolicyAttachment(self, "plan-read-only", role=self.plan_role.name,
                                 policy_arn=f"arn:{guard.partition}:iam::aws:policy/ReadOnlyAccess")
         IamRolePolicy(self, "plan-state", role=self.plan_role.name, name="state", policy=policy_document(
-            Statement(sid="ReadOwnState", actions=["s3:GetObject"], resources=[own_state]),
-            Statement(sid="WriteOwnLockFile", actions=["s3:PutObject", "s3:DeleteObject"], resources=[own_lock]),
+            Statement(sid="ReadOwnState", actions=["s3:GetObject"], resources=own_states),
+            Statement(sid="WriteOwnLockFile", actions=["s3:PutObject", "s3:DeleteObject"], resources=own_locks),
             # A plan opens the stack's ephemeral resources: the global database's master password is
             # an ephemeral random password (modules/global_database.py). It generates a value, reads none.
             Statement(sid="GenerateEphemeralPasswords", actions=["secretsmanager:GetRandomPassword"], resources=["*"]),
             use_state_key,
-            *denied_read_statements(guard.partition, [own_state, own_lock], guard.state_region),
+            *denied_read_statements(guard.partition, [*own_states, *own_locks], guard.state_regions),
         ))
 
         self.deploy_role = IamRole(
@@ -173,11 +193,12 @@ class CiRoles(Construct):
             *protection_statements(guard),
             Statement(sid="DenyRolesOfOtherAccounts", effect="Deny", actions=["sts:AssumeRole", "sts:TagSession"],
                       resources=(), not_resources=[f"arn:{guard.partition}:iam::{guard.account_id}:role/*"]),
-            # In a single-account sandbox the other environments' states share the bucket.
+            # In a single-account sandbox the other environments' states share the buckets (a standby's
+            # key is payments/<env>-<dr_region>/: the second pattern).
             Statement(sid="DenyOtherStates", effect="Deny",
                       actions=["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*"],
-                      resources=[f"{p.state_bucket_arn}/payments/{other}/*"
-                                 for other in (*p.other_environments, *ACCOUNT_STATES)]),
+                      resources=[f"{bucket}/payments/{other}{suffix}/*" for bucket in guard.state_buckets
+                                 for other in (*p.other_environments, *ACCOUNT_STATES) for suffix in ("", "-*")]),
         ))
 
 
@@ -192,6 +213,8 @@ class CiIdentitiesProps:
     account_id: str
     partition: str
     state_region: str
+    dr_state_bucket_arn: str | None = None   # with dr_region: the standby's state bucket there
+    dr_region: str = ""
 
 
 class CiIdentities(Construct):
@@ -211,7 +234,7 @@ class CiIdentities(Construct):
             trail_arn=p.protected_trail_arn, trail_bucket_arn=p.protected_trail_bucket_arn,
             state_bucket_arn=p.state_bucket_arn,
             state_key_arns=f"arn:{p.partition}:kms:{p.state_region}:{p.account_id}:key/*",
-            state_region=p.state_region)
+            state_region=p.state_region, dr_state_bucket_arn=p.dr_state_bucket_arn, dr_region=p.dr_region)
         # The ceiling of every role a deploy creates (the environment stack attaches it to each of
         # its roles, modules/permissions_boundary.py): any service action, no identity
         # administration, and the account's fences.

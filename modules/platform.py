@@ -91,36 +91,43 @@ def _fill(template: str, settings: Settings, region: str) -> str:
     return template.format(account_id=settings.account_id, region=region, partition=partition(region))
 
 
-def state_bucket_name(settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
+def state_bucket_name(settings: Settings, env: Mapping[str, str] | None = None, dr: bool = False) -> str | None:
     """PAYMENTS_STATE_BUCKET, else the account's name from backend.tf.json; None without an account id.
+    ``dr``: the state bucket in ``dr_region`` (the standby's state: PAYMENTS_DR_STATE_BUCKET, else the
+    same template filled with that region).
 
     A literal, because Terraform reads the backend before anything else. The default name carries
     the account id so nobody outside the account can register it first."""
-    if settings.state_bucket:
-        return settings.state_bucket
+    explicit = settings.dr_state_bucket if dr else settings.state_bucket
+    if explicit:
+        return explicit
     if not settings.account_id:
         return None
-    return _fill(str(read_backend_defaults()["bucket"]), settings, state_region(env))
+    return _fill(str(read_backend_defaults()["bucket"]), settings, settings.dr_region if dr else state_region(env))
 
 
-def state_bucket_name_in(settings: Settings, account_id: str, region: str) -> str:
+def state_bucket_name_in(settings: Settings, account_id: str, region: str, dr: bool = False) -> str:
     """The state bucket's name inside a stack: the literal when known, else the backend.tf.json
-    default filled with the account the stack is applied in (a token)."""
-    return state_bucket_name(settings) or str(read_backend_defaults()["bucket"]).format(
+    default filled with the account the stack is applied in (a token). ``region``: the bucket's."""
+    return state_bucket_name(settings, dr=dr) or str(read_backend_defaults()["bucket"]).format(
         account_id=account_id, region=region)
 
 
-def state_kms_key_id(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+def state_kms_key_id(settings: Settings, env: Mapping[str, str] | None = None, dr: bool = False) -> str:
     """The state key as the backend names it: the alias ARN (fully qualified, so it resolves in the
-    state account, not the caller's); the bare alias when the account id is not set."""
+    state account, not the caller's); the bare alias when the account id is not set. ``dr``: the
+    state key of ``dr_region`` (the same alias there)."""
     if not settings.account_id:
         return STATE_KEY_ALIAS
-    return _fill(str(read_backend_defaults()["kms_key_id"]), settings, state_region(env))
+    return _fill(str(read_backend_defaults()["kms_key_id"]), settings, settings.dr_region if dr else state_region(env))
 
 
 def configure_backend(stack: TerraformStack, settings: Settings, key: str | None = None,
-                      env: Mapping[str, str] | None = None) -> None:
+                      env: Mapping[str, str] | None = None, dr: bool = False) -> None:
     """S3 backend from backend.tf.json: SSE-KMS under the state key, lock file next to the state.
+
+    ``dr``: the state bucket and key in ``dr_region`` (the standby's: it must be planned and applied
+    while the state region is down; modules/stacks/state_stack.py creates them).
 
     ``key`` defaults to the environment's state key. Without a bucket (no PAYMENTS_ACCOUNT_ID or
     PAYMENTS_STATE_BUCKET) the block is a partial configuration: synth works, ``terraform init``
@@ -141,14 +148,14 @@ def configure_backend(stack: TerraformStack, settings: Settings, key: str | None
             skip_metadata_api_check=True, skip_region_validation=True,
             access_key=REHEARSAL_KEY, secret_key=REHEARSAL_KEY,
         )
-    bucket = state_bucket_name(settings, env)
+    bucket = state_bucket_name(settings, env, dr=dr)
     S3Backend(
         stack,
         bucket=bucket or "",
         key=key or str(defaults["key"]).format(environment=settings.environment),
-        region=state_region(env),
+        region=settings.dr_region if dr else state_region(env),
         encrypt=bool(defaults["encrypt"]),
-        kms_key_id=state_kms_key_id(settings, env),
+        kms_key_id=state_kms_key_id(settings, env, dr=dr),
         **local_endpoint,
     )
     if bucket is None:

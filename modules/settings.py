@@ -182,6 +182,7 @@ class Settings:
     # so, because it gives up what docs/operators/accounts.md "Single-account sandbox" lists.
     single_account_sandbox: bool = False
     state_bucket: str = ""
+    dr_state_bucket: str = ""   # the standby's state bucket in dr_region; default: the template with that region
     # IAM role ARNs (comma-separated) that may read or write state; empty means no allow-list.
     state_reader_arns: str = ""
     # owner/repo whose GitHub Actions OIDC tokens the CI roles trust (payments-ci stack when set).

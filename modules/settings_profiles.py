@@ -132,6 +132,7 @@ ENV_VARS: Mapping[str, str] = {
     "environment_accounts": "PAYMENTS_ENVIRONMENT_ACCOUNTS",
     "single_account_sandbox": "PAYMENTS_SINGLE_ACCOUNT_SANDBOX",
     "state_bucket": "PAYMENTS_STATE_BUCKET",
+    "dr_state_bucket": "PAYMENTS_DR_STATE_BUCKET",
     "state_reader_arns": "PAYMENTS_STATE_READER_ARNS",
     "github_repository": "PAYMENTS_GITHUB_REPOSITORY",
     "guardrails_targets": "PAYMENTS_GUARDRAILS_TARGETS",

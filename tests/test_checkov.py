@@ -118,10 +118,12 @@ def test_object_access_of_protected_buckets_is_recorded_by_cloudtrail(synth_all)
     assert fields["resources.type"]["equals"] == ["AWS::S3::Object"]
     partition_arn = "arn:${data.aws_partition.partition.partition}:s3:::"
     recorded = [p.removeprefix(partition_arn) for p in fields["resources.ARN"]["starts_with"]]
-    [state_bucket] = state.resources("aws_s3_bucket").values()  # named after the account it is in
-    assert recorded[0] == state_bucket["bucket"] + "/"
-    # The audit bucket and its replica in the DR region (the trail is multi-Region).
+    # The state buckets (named after the account they are in): the state region's and, for prod's
+    # standby, the DR region's (the trail is multi-Region).
+    state_buckets = [b["bucket"] + "/" for b in state.resources("aws_s3_bucket").values()]
+    assert len(state_buckets) == 2 and recorded[:2] == sorted(state_buckets, key=lambda b: "us-west-2" in b)
+    # The audit bucket and its replica in the DR region.
     audit_buckets = [b["bucket"] for b in prod.resources("aws_s3_bucket").values()]
     assert len(audit_buckets) == 2 and trail["is_multi_region_trail"] is True
     for audit in audit_buckets:
-        assert any(audit.startswith(p) for p in recorded[1:]), (audit, recorded)
+        assert any(audit.startswith(p) for p in recorded[2:]), (audit, recorded)

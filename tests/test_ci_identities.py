@@ -259,10 +259,17 @@ def test_plan_role_reads_only_its_own_state_and_writes_only_its_lock_file(three_
     stack = ci(three_accounts, env)
     ref = stack.ref("aws_iam_role", "name", name=f"payment-ci-plan-{env}")
     (inline,) = [stack.policy(p) for p in stack.resources("aws_iam_role_policy").values() if p["role"] == ref]
-    prefix = f"arn:${{data.aws_partition.partition.partition}}:s3:::{bucket(env)}/payments/{env}/terraform.tfstate"
-    assert statement(inline, "ReadOwnState")["Resource"] == [prefix]
-    assert statement(inline, "WriteOwnLockFile")["Resource"] == [f"{prefix}.tflock"]
-    assert statement(inline, "DenyObjectReadsButOwnState")["NotResource"] == [prefix, f"{prefix}.tflock"]
+    states = [f"arn:${{data.aws_partition.partition.partition}}:s3:::{bucket(env)}/payments/{env}/terraform.tfstate"]
+    if env == "prod":  # and its standby's, in the DR region's state bucket
+        states.append(f"arn:${{data.aws_partition.partition.partition}}:s3:::"
+                      f"{bucket(env).replace('us-east-1', 'us-west-2')}/payments/prod-us-west-2/terraform.tfstate")
+    assert statement(inline, "ReadOwnState")["Resource"] == states
+    assert statement(inline, "WriteOwnLockFile")["Resource"] == [f"{s}.tflock" for s in states]
+    assert statement(inline, "DenyObjectReadsButOwnState")["NotResource"] == [*states, *(f"{s}.tflock" for s in states)]
+    # Decrypting only through S3 of the state buckets' regions.
+    regions = ["us-east-1", "us-west-2"] if env == "prod" else ["us-east-1"]
+    via = statement(inline, "DenyDecryptButThroughS3")["Condition"]["StringNotEquals"]["kms:ViaService"]
+    assert via == [f"s3.{r}.amazonaws.com" for r in regions]
 
 
 def test_account_stack_is_valid_terraform(account_synth):

@@ -37,7 +37,8 @@ def test_dr_rehearsal(tmp_path: Path) -> None:
     assert "in us-west-2's pool keyed by it; its secret replicated to us-west-2 with both pairs" in phases["onboard"]
     # the fence and the lag check: refusals change nothing that could pay twice; then a real payment
     assert "refused while the standby's canary alarm was ALARM, nothing changed" in phases["failover"]
-    assert "done: us-east-1 fenced, us-west-2 open, the synthetic merchant's payment stored in us-west-2" in phases["failover"]
+    assert ("done: us-east-1 fenced, the database's headless secondary payment-customer-db-staging-us-west-2 "
+            "detached, us-west-2 open, the synthetic merchant's payment stored in us-west-2") in phases["failover"]
     assert "refused at 4.2 s of lag (RPO 1 s): both regions fenced" in phases["failback"]
     assert "us-west-2 fenced, us-east-1 open, its payment stored" in phases["failback"]
     # what the endpoint cannot do is laid out, and said so

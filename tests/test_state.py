@@ -57,12 +57,37 @@ def test_each_accounts_stacks_use_that_accounts_bucket_and_key_and_refuse_other_
         assert backend["allowed_account_ids"] == [account], name
         # Every provider of the stack, the disaster-recovery region's too (prod's second provider).
         providers = stack.json["provider"]["aws"]
-        assert len(providers) == (2 if env == "prod" and name in ("payments-{env}", "payments-account") else 1), name
+        assert len(providers) == (2 if env == "prod" else 1), name
         assert all(p["allowed_account_ids"] == [account] for p in providers), name
     # make bootstrap creates exactly the bucket the backends name, in that account.
     state = _in_account(three_accounts, env, "payments-state")
     assert state.resources("aws_s3_bucket")[state_bucket_id(state)]["bucket"] == \
         f"payments-terraform-state-{account}-us-east-1"
+
+
+def test_the_standby_keeps_its_state_in_the_dr_regions_bucket(three_accounts):
+    """prod's standby (payments-prod-us-west-2) must be planned and applied while the state region is
+    down: its state is in the state bucket of us-west-2, under that region's state key, both made by
+    payments-state (each region's key under the same alias); the other environments have no second bucket."""
+    account = ACCOUNTS["prod"]
+    standby = _in_account(three_accounts, "prod", "payments-prod-us-west-2").json["terraform"]["backend"]["s3"]
+    assert (standby["bucket"], standby["region"], standby["key"]) == (
+        f"payments-terraform-state-{account}-us-west-2", "us-west-2", "payments/prod-us-west-2/terraform.tfstate")
+    assert standby["kms_key_id"] == f"arn:aws:kms:us-west-2:{account}:alias/payment-terraform-state"
+    assert standby["allowed_account_ids"] == [account] and standby["use_lockfile"] is True
+    state = _in_account(three_accounts, "prod", "payments-state")
+    [dr_bucket] = [b for b in state.resources("aws_s3_bucket").values() if b.get("provider") == "aws.dr"]
+    assert dr_bucket["bucket"] == standby["bucket"]
+    [dr_alias] = [a for a in state.resources("aws_kms_alias").values() if a.get("provider") == "aws.dr"]
+    [dr_key] = [k for k in state.resources("aws_kms_key").values() if k.get("provider") == "aws.dr"]
+    assert dr_alias["name"] == "alias/payment-terraform-state" and dr_key["enable_key_rotation"] is True
+    # The same policy as the primary bucket's: SSE-KMS under that region's key only.
+    [policy] = [p for p in state.resources("aws_s3_bucket_policy").values()
+                if p.get("provider") == "aws.dr"]
+    sids = {s["Sid"] for s in state.policy(policy)["Statement"]}
+    assert {"DenyStateWithoutSseKms", "DenyStateUnderAnotherKey"} <= sids
+    for env in ("dev", "staging"):
+        assert len(_in_account(three_accounts, env, "payments-state").resources("aws_s3_bucket")) == 1
 
 
 def test_three_accounts_share_no_bucket_key_or_account(three_accounts):

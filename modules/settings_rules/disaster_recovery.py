@@ -22,6 +22,8 @@ RULES = {
     "dr_database_instances": "must be {}..{} (0: a headless secondary, storage only)".format(*DATABASE_INSTANCES),
     "aurora_password_version": "must be 1 or more; with dr_region, raising it replaces the master password with "
                                "one nobody holds, at the next apply (after a break-glass use of the master user)",
+    "dr_state_bucket": "the standby's state bucket in dr_region; required with dr_region when state_bucket is "
+                       "given (default: backend.tf.json's bucket name with dr_region)",
     "dr_api_certificate_arn": "an ACM certificate ARN in dr_region; required with dr_region and api_domain_name",
     "dr_hosted_zone_id": "the Route 53 hosted zone of api_domain_name; required with dr_region and api_domain_name "
                          "unless migration_enabled, and refused with it (the cutover owns the name until it is done)",
@@ -42,6 +44,8 @@ def check_disaster_recovery(s: Settings) -> None:
     if s.aurora_password_version < 1:
         raise SettingsError("aurora_password_version", f"{s.aurora_password_version}: {RULES['aurora_password_version']}")
     check_dr_routing(s)
+    if s.dr_region and s.state_bucket and not s.dr_state_bucket:
+        raise SettingsError("dr_state_bucket", RULES["dr_state_bucket"])
     if s.dr_region and s.migration_enabled and not s.dms_target_secret_arn:
         # A global database has no master secret (modules/global_database.py): DMS needs its own user.
         raise SettingsError("dms_target_secret_arn", "required with dr_region and migration_enabled: the customer "

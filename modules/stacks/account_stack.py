@@ -45,6 +45,9 @@ class AccountStack(TerraformStack):
         partition = DataAwsPartition(self, "partition").partition
         region = state_region()
         state_bucket_arn = f"arn:{partition}:s3:::{state_bucket_name_in(s, account_id, region)}"
+        # With dr_region, the standby's state bucket there (modules/stacks/state_stack.py).
+        dr_state_bucket_arn = (f"arn:{partition}:s3:::{state_bucket_name_in(s, account_id, s.dr_region, dr=True)}"
+                               if s.dr_region else None)
 
         self.api_logging = ApiGatewayLogging(self, "api-logging", ApiGatewayLoggingProps(s.region, partition))
         # The standby's API in dr_region logs through that region's setting (modules/stacks/standby_stack.py).
@@ -56,7 +59,8 @@ class AccountStack(TerraformStack):
         # knows): one trail for the account, see modules/trail.py.
         self.trail = DataEventTrail(self, "trail", DataEventTrailProps(
             name=TRAIL_NAME, log_bucket_name=f"payment-trail-logs-{account_id}",
-            object_arn_prefixes=[f"{state_bucket_arn}/", f"arn:{partition}:s3:::{AUDIT_BUCKET_PREFIX}"],
+            object_arn_prefixes=[f"{state_bucket_arn}/", *([f"{dr_state_bucket_arn}/"] if dr_state_bucket_arn else []),
+                                 f"arn:{partition}:s3:::{AUDIT_BUCKET_PREFIX}"],
             account_id=account_id, region=s.region, partition=partition))
         TerraformOutput(self, "api-logging-role-arn", value=self.api_logging.role.arn,
                         description="API Gateway's CloudWatch logging role (the region-wide account setting)")
@@ -73,7 +77,8 @@ class AccountStack(TerraformStack):
                 protected_trail_bucket_arn=self.trail.log_bucket.arn,
                 protected_role_arns=(f"{iam}:role/{logging_role_name(s.region)}", f"{iam}:role/{TRAIL_NAME}-logs",
                                      *([f"{iam}:role/{logging_role_name(s.dr_region)}"] if s.dr_region else [])),
-                account_id=account_id, partition=partition, state_region=region))
+                account_id=account_id, partition=partition, state_region=region,
+                dr_state_bucket_arn=dr_state_bucket_arn, dr_region=s.dr_region))
             for env, roles in self.ci.roles.items():
                 TerraformOutput(self, f"plan-role-{env}", value=roles.plan_role.arn,
                                 description="CI plan role: AWS_PLAN_ROLE_ARN of GitHub environment plan-<env>")

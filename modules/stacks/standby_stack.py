@@ -64,7 +64,8 @@ class StandbyStack(TerraformStack):
         self.primary_settings = settings
         self.settings = s = standby_settings(settings)
         aws_provider(self, s)
-        configure_backend(self, s, key=standby_state_key(settings))
+        # Its state is in dr_region's state bucket: planned and applied while the state region is down.
+        configure_backend(self, settings, key=standby_state_key(settings), dr=True)
         account_id = DataAwsCallerIdentity(self, "caller").account_id
         partition = DataAwsPartition(self, "partition").partition
         bound_every_role(self, boundary_arn(partition, account_id))

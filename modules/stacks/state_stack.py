@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cdktf import TerraformOutput, TerraformStack
+from cdktf import TerraformOutput, TerraformProvider, TerraformStack
 from constructs import Construct
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 
 from modules.iam import Statement, policy_document
-from modules.platform import (STATE_KEY_ALIAS, aws_provider, configure_backend,
+from modules.platform import (STATE_KEY_ALIAS, aws_provider, configure_backend, dr_provider,
                               state_bucket_name_in, state_region)
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.settings import Settings
@@ -62,7 +62,10 @@ def state_bucket_statements(bucket_arn: str, key_arn: str, alias_arn: str, root_
 
 
 class StateBucketStack(TerraformStack):
-    """Creates the versioned, KMS-encrypted, TLS-only bucket the S3 backend of every stack uses."""
+    """Creates the versioned, KMS-encrypted, TLS-only bucket the S3 backend of every stack uses and,
+    with ``dr_region``, its twin there: the standby's state (modules/stacks/standby_stack.py) must be
+    readable while the state region is down. Each bucket has its own key under the same alias (an
+    alias is regional), so each backend names ``alias/payment-terraform-state`` of its region."""
 
     def __init__(self, scope: Construct, settings: Settings, bucket: str | None = None):
         super().__init__(scope, STACK_NAME)
@@ -72,26 +75,39 @@ class StateBucketStack(TerraformStack):
         configure_backend(self, settings, key=STATE_KEY)
         account_id = DataAwsCallerIdentity(self, "caller").account_id
         partition = DataAwsPartition(self, "partition").partition
-        key = KmsKey(
-            self, "key", description="Terraform state of the payment platform",
-            enable_key_rotation=True, deletion_window_in_days=30,
-            policy=policy_document(Statement(
-                sid="AccountAdministers", actions=["kms:*"],
-                principals={"AWS": f"arn:{partition}:iam::{account_id}:root"})),
-        )
-        alias = KmsAlias(self, "alias", name=STATE_KEY_ALIAS, target_key_id=key.key_id)
         # Without PAYMENTS_ACCOUNT_ID the name comes from the caller's account at apply time.
         name = bucket or state_bucket_name_in(settings, account_id, region)
-        root = f"arn:{partition}:iam::{account_id}:root"
-        self.bucket = SecureBucket(self, "state", SecureBucketProps(
-            name=name, kms_key_arn=key.arn, force_destroy=False,
-            policy_statements=state_bucket_statements(
-                f"arn:{partition}:s3:::{name}", key.arn, alias.arn, root, settings.state_readers)))
+        self.bucket, key, alias = self._state_store("", name, settings, account_id, partition, None)
         TerraformOutput(self, "state-bucket", value=self.bucket.name,
                         description="S3 bucket holding every Terraform state of the account")
         TerraformOutput(self, "state-key-arn", value=key.arn,
                         description="KMS key encrypting the Terraform states")
         TerraformOutput(self, "state-key-alias-arn", value=alias.arn,
                         description="alias of the state key, as the S3 backend names it (kms_key_id)")
+        self.dr_bucket: SecureBucket | None = None
+        if settings.dr_region:
+            dr_name = state_bucket_name_in(settings, account_id, settings.dr_region, dr=True)
+            self.dr_bucket, _, _ = self._state_store("dr-", dr_name, settings, account_id, partition,
+                                                     dr_provider(self, settings))
+            TerraformOutput(self, "dr-state-bucket", value=self.dr_bucket.name,
+                            description=f"S3 bucket holding the standby's state in {settings.dr_region}")
         if settings.rehearsal:
             apply_rehearsal_overrides(self)
+
+    def _state_store(self, prefix: str, name: str, settings: Settings, account_id: str, partition: str,
+                     provider: TerraformProvider | None) -> tuple[SecureBucket, KmsKey, KmsAlias]:
+        """Key, alias and bucket of one region (``provider``'s; None: the state region)."""
+        key = KmsKey(
+            self, f"{prefix}key", description="Terraform state of the payment platform",
+            enable_key_rotation=True, deletion_window_in_days=30, provider=provider,
+            policy=policy_document(Statement(
+                sid="AccountAdministers", actions=["kms:*"],
+                principals={"AWS": f"arn:{partition}:iam::{account_id}:root"})),
+        )
+        alias = KmsAlias(self, f"{prefix}alias", name=STATE_KEY_ALIAS, target_key_id=key.key_id, provider=provider)
+        root = f"arn:{partition}:iam::{account_id}:root"
+        bucket = SecureBucket(self, f"{prefix}state", SecureBucketProps(
+            name=name, kms_key_arn=key.arn, force_destroy=False, provider=provider,
+            policy_statements=state_bucket_statements(
+                f"arn:{partition}:s3:::{name}", key.arn, alias.arn, root, settings.state_readers)))
+        return bucket, key, alias

@@ -59,6 +59,7 @@ DOMAIN = f"api.{ZONE}"
 # Certificates are only named (the endpoint checks no certificate); the settings rules check their regions.
 SETTINGS = {
     "PAYMENTS_DR_REGION": DR, "PAYMENTS_BACKEND": "local", "PAYMENTS_ACCOUNT_ID": ACCOUNT_ID,
+    "PAYMENTS_DR_STATE_BUCKET": "unused",  # the local backend: no bucket (synthesize names one for the rules)
     "PAYMENTS_API_DOMAIN_NAME": DOMAIN,
     "PAYMENTS_API_CERTIFICATE_ARN": f"arn:aws:acm:{PRIMARY}:{ACCOUNT_ID}:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
     "PAYMENTS_DR_API_CERTIFICATE_ARN": f"arn:aws:acm:{DR}:{ACCOUNT_ID}:certificate/1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e",

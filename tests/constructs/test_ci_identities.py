@@ -77,8 +77,10 @@ def test_deploy_role_is_fenced_by_denies_that_name_itself(staging_roles):
     assert deploy["DenyRolesWithoutTheBoundary"]["Condition"] == {
         "StringNotEquals": {"iam:PermissionsBoundary": PROTECTED.boundary_arn}}
     assert deploy["DenyChangingAccountIdentities"]["Resource"] == [*PROTECTED.role_arns, PROVIDER_ARN]
+    # Their states and their standbys' (payments/<env>-<dr_region>/), never its own.
     assert sorted(deploy["DenyOtherStates"]["Resource"]) == sorted(
-        f"{STATE_BUCKET_ARN}/payments/{env}/*" for env in ("dev", "prod", "state", "account"))
+        f"{STATE_BUCKET_ARN}/payments/{env}{suffix}/*" for env in ("dev", "prod", "state", "account")
+        for suffix in ("", "-*"))
 
 
 def test_ci_identities_make_roles_for_the_accounts_environments_only():
