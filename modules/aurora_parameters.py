@@ -9,6 +9,7 @@ from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
     RdsClusterParameterGroup, RdsClusterParameterGroupParameter,
 )
 
+AURORA_ENGINE = "aurora-postgresql"
 AURORA_PARAMETER_FAMILY = "aurora-postgresql15"
 SLOW_QUERY_MS = 1000
 

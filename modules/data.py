@@ -28,14 +28,13 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
     SecretsmanagerSecretRotation, SecretsmanagerSecretRotationRotationRules,
 )
 
-from modules.aurora_parameters import cluster_parameter_group
+from modules.aurora_parameters import AURORA_ENGINE, cluster_parameter_group
 from modules.disaster_recovery import global_table_options
 from modules.global_database import MASTER_USERNAME, GlobalDatabase
 from modules.iam import Statement, assume_role_policy, policy_document
 from modules.logs import encrypted_log_group
 from modules.settings import AURORA_ENGINE_VERSION, Settings
 
-AURORA_ENGINE = "aurora-postgresql"
 CUSTOMER_INDEX = "customer-index"
 STATUS_INDEX = "status-index"
 #: Partition key of a merchant's customer: "<merchant>#<customer_id>".

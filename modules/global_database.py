@@ -40,12 +40,11 @@ from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerles
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
 from cdktf_cdktf_provider_aws.rds_global_cluster import RdsGlobalCluster
 
-from modules.aurora_parameters import cluster_parameter_group
+from modules.aurora_parameters import AURORA_ENGINE, cluster_parameter_group
 from modules.logs import encrypted_log_group
 from modules.observability import DR_RUNBOOK_PATH, Metric, metric_alarm
 from modules.settings import AURORA_ENGINE_VERSION, Settings
 
-AURORA_ENGINE = "aurora-postgresql"
 MASTER_USERNAME = "dbadmin"
 PASSWORD_SOURCE = "aurora_master"   # the ephemeral block's name
 PASSWORD_LENGTH = 40
@@ -118,7 +117,8 @@ class SecondaryCluster(Construct):
                 min_capacity=max(s.aurora_min_capacity, 0.5), max_capacity=s.aurora_max_capacity),
             backup_retention_period=s.aurora_backup_retention_days, copy_tags_to_snapshot=True,
             enabled_cloudwatch_logs_exports=["postgresql"], deletion_protection=s.deletion_protection,
-            # A secondary takes no final snapshot (the primary's backups hold the data).
+            # No final snapshot: while it is a member it cannot be deleted on its own; after a detach
+            # deletion protection (prod) stops a destroy, and both regions' backups hold its data.
             skip_final_snapshot=True,
             # After a failover the roles swap outside Terraform (scripts/failover.py).
             lifecycle=TerraformResourceLifecycle(ignore_changes=["replication_source_identifier",
