@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from constructs import Construct
-from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
 from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTable, DynamodbTableAttribute, DynamodbTableGlobalSecondaryIndex,
     DynamodbTablePointInTimeRecovery, DynamodbTableServerSideEncryption, DynamodbTableTtl,
@@ -28,11 +27,10 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
     SecretsmanagerSecretRotation, SecretsmanagerSecretRotationRotationRules,
 )
 
-from modules.aurora_parameters import AURORA_ENGINE, cluster_parameter_group
+from modules.aurora_base import AURORA_ENGINE, cluster_base
 from modules.disaster_recovery import global_table_options
 from modules.global_database import MASTER_USERNAME, GlobalDatabase
 from modules.iam import Statement, assume_role_policy, policy_document
-from modules.logs import encrypted_log_group
 from modules.settings import AURORA_ENGINE_VERSION, Settings
 
 CUSTOMER_INDEX = "customer-index"
@@ -73,19 +71,15 @@ class DatabaseProps:
 
 class CustomerDatabase(Construct):
     """Aurora Serverless v2 cluster: a writer and ``aurora_readers`` readers, TLS forced, IAM auth,
-    managed master secret. With a minimum of 0 ACU the instances pause when idle (no compute cost)."""
+    managed master secret (none when it is a global database's primary). With a minimum of 0 ACU the instances pause when idle (no compute cost)."""
 
     def __init__(self, scope: Construct, id: str, props: DatabaseProps):
         super().__init__(scope, id)
         s = props.settings
         identifier = s.name("customer-db")
-        subnets = DbSubnetGroup(self, "subnets", name=identifier, subnet_ids=list(props.subnet_ids),
-                                description="Isolated subnets of the payment VPC")
-        params = cluster_parameter_group(self, "params", identifier)
-        # RDS creates the export log group on first write unless it exists; create it ourselves so
-        # retention and the KMS key are ours.
-        self.log_group = encrypted_log_group(
-            self, "postgresql-logs", f"/aws/rds/cluster/{identifier}/postgresql", s, props.kms_key_arn)
+        base = cluster_base(self, identifier, props.subnet_ids, "Isolated subnets of the payment VPC", s,
+                            props.kms_key_arn)
+        subnets, params, self.log_group = base.subnets, base.params, base.log_group
         g = props.global_database
         # A global database's cluster cannot have RDS manage its password: one nobody holds, write-only
         # (modules/global_database.py "The password decision").

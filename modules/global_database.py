@@ -35,13 +35,11 @@ from typing import Sequence
 from cdktf import TerraformResourceLifecycle, TerraformStack
 from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
-from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
 from cdktf_cdktf_provider_aws.rds_global_cluster import RdsGlobalCluster
 
-from modules.aurora_parameters import AURORA_ENGINE, cluster_parameter_group
-from modules.logs import encrypted_log_group
+from modules.aurora_base import AURORA_ENGINE, cluster_base
 from modules.observability import DR_RUNBOOK_PATH, Metric, metric_alarm
 from modules.settings import AURORA_ENGINE_VERSION, Settings
 
@@ -102,11 +100,9 @@ class SecondaryCluster(Construct):
         super().__init__(scope, id)
         s = props.settings
         identifier = s.name("customer-db")
-        subnets = DbSubnetGroup(self, "subnets", name=identifier, subnet_ids=list(props.subnet_ids),
-                                description="Isolated subnets of the standby's VPC")
-        params = cluster_parameter_group(self, "params", identifier)
-        log_group = encrypted_log_group(self, "postgresql-logs", f"/aws/rds/cluster/{identifier}/postgresql",
-                                        s, props.kms_key_arn)
+        base = cluster_base(self, identifier, props.subnet_ids, "Isolated subnets of the standby's VPC", s,
+                            props.kms_key_arn)
+        subnets, params, log_group = base.subnets, base.params, base.log_group
         self.cluster = RdsCluster(
             self, "cluster", cluster_identifier=identifier, engine=AURORA_ENGINE, engine_mode="provisioned",
             engine_version=AURORA_ENGINE_VERSION, global_cluster_identifier=props.global_cluster_identifier,
