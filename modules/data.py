@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTable, DynamodbTableAttribute, DynamodbTableGlobalSecondaryIndex,
@@ -29,7 +30,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
 
 from modules.aurora_base import AURORA_ENGINE, cluster_base
 from modules.disaster_recovery import global_table_options
-from modules.global_database import MASTER_USERNAME, GlobalDatabase
+from modules.global_database import MASTER_USERNAME, password_source
 from modules.iam import Statement, assume_role_policy, policy_document
 from modules.settings import AURORA_ENGINE_VERSION, Settings
 
@@ -64,14 +65,15 @@ class DatabaseProps:
     security_group_id: str
     account_id: str
     partition: str = "aws"
-    # With dr_region: the global cluster this one is the primary of, and its master password
-    # (modules/global_database.py); None: RDS manages the password in Secrets Manager.
-    global_database: GlobalDatabase | None = None
+    # With dr_region: the primary of a global database (modules/global_database.py makes the global
+    # cluster from it); its master password is one nobody holds. False: RDS manages it in Secrets Manager.
+    global_primary: bool = False
 
 
 class CustomerDatabase(Construct):
     """Aurora Serverless v2 cluster: a writer and ``aurora_readers`` readers, TLS forced, IAM auth,
-    managed master secret (none when it is a global database's primary). With a minimum of 0 ACU the instances pause when idle (no compute cost)."""
+    managed master secret (none when it is a global database's primary). With a minimum of 0 ACU the
+    instances pause when idle (no compute cost)."""
 
     def __init__(self, scope: Construct, id: str, props: DatabaseProps):
         super().__init__(scope, id)
@@ -80,12 +82,16 @@ class CustomerDatabase(Construct):
         base = cluster_base(self, identifier, props.subnet_ids, "Isolated subnets of the payment VPC", s,
                             props.kms_key_arn)
         subnets, params, self.log_group = base.subnets, base.params, base.log_group
-        g = props.global_database
         # A global database's cluster cannot have RDS manage its password: one nobody holds, write-only
-        # (modules/global_database.py "The password decision").
+        # (modules/global_database.py "The password decision"). The global cluster is made *from* this
+        # cluster (it never names the global cluster: the provider's pattern for an existing cluster, and
+        # one apply for a new one); membership and the replication source move at a failover.
         password: dict[str, object] = (
-            dict(global_cluster_identifier=g.cluster.id, master_password_wo=g.password,
-                 master_password_wo_version=s.aurora_password_version) if g else
+            dict(master_password_wo=f"${{{password_source(self)}}}",
+                 master_password_wo_version=s.aurora_password_version,
+                 lifecycle=TerraformResourceLifecycle(ignore_changes=["global_cluster_identifier",
+                                                                      "replication_source_identifier"]))
+            if props.global_primary else
             dict(manage_master_user_password=True, master_user_secret_kms_key_id=props.kms_key_arn))
         self.cluster = RdsCluster(
             self, "cluster",
@@ -133,7 +139,7 @@ class CustomerDatabase(Construct):
         ]
         # The master secret RDS manages and rotates; None for a global database (no master secret).
         self.secret_arn: str | None = None
-        if not g:
+        if not props.global_primary:
             self.secret_arn = self.cluster.master_user_secret.get(0).secret_arn
             SecretsmanagerSecretRotation(
                 self, "secret-rotation", secret_id=self.secret_arn,

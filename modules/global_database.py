@@ -11,7 +11,7 @@ So **nobody holds the master password** of a global database: an ephemeral
 each run and sent only to the cluster's write-only ``master_password_wo``, when
 ``aurora_password_version`` changes. It is in no state file, no plan, no secret and no log.
 People and services connect with IAM database authentication (on for every cluster); the migration's
-DMS task uses its own user (``dms_target_secret_arn``, required with ``dr_region``). Break-glass:
+DMS task uses its own user (``dms_target_secret_arn``, required with ``dr_region`` and the migration). Break-glass:
 an administrator sets a password with ``ModifyDBCluster`` (recorded by CloudTrail), uses it, and
 raises ``aurora_password_version`` so that the next apply replaces it with one nobody knows
 (docs/operators/disaster-recovery.md "The customer database";
@@ -66,20 +66,27 @@ def password_source(scope: Construct) -> str:
 
 @dataclass(frozen=True)
 class GlobalDatabaseProps:
-    settings: Settings   # storage is encrypted with the primary cluster's key (the platform key)
+    settings: Settings
+    source_cluster_arn: str   # the primary cluster (modules/data.py, global_primary=True)
 
 
 class GlobalDatabase(Construct):
-    """Global cluster ``payment-customer-db-global-<env>``; ``password`` (an expression of this run's
-    ephemeral random password) goes to the primary cluster's write-only ``master_password_wo``."""
+    """Global cluster ``payment-customer-db-global-<env>``, made from the primary cluster
+    (``source_db_cluster_identifier``): engine, version and encryption are that cluster's. An existing
+    cluster cannot be added to an existing global cluster (the provider refuses it), so this is the
+    one form that works for an environment created with ``dr_region`` and for one that gets it later."""
 
     def __init__(self, scope: Construct, id: str, props: GlobalDatabaseProps):
         super().__init__(scope, id)
         s = props.settings
         self.cluster = RdsGlobalCluster(
-            self, "cluster", global_cluster_identifier=global_cluster_name(s), engine=AURORA_ENGINE,
-            engine_version=AURORA_ENGINE_VERSION, storage_encrypted=True, deletion_protection=s.deletion_protection)
-        self.password = f"${{{password_source(self)}}}"
+            self, "cluster", global_cluster_identifier=global_cluster_name(s),
+            source_db_cluster_identifier=props.source_cluster_arn,
+            # Required with a source: a destroy detaches the members first (deletion protection and
+            # the plan gate, scripts/plan_summary.py, stand before any destroy in prod).
+            force_destroy=True, deletion_protection=s.deletion_protection,
+            # No API reads the source back: without this every plan would show a change.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["source_db_cluster_identifier"]))
 
 
 @dataclass(frozen=True)
@@ -131,5 +138,7 @@ class SecondaryCluster(Construct):
             f"The customer database's secondary in {s.region} is more than {s.dr_rpo_seconds}s behind the "
             "primary: the recovery point objective is not met",
             Metric("AWS/RDS", "AuroraGlobalDBReplicationLag", {"DBClusterIdentifier": identifier}, "Maximum"),
-            threshold=s.dr_rpo_seconds * 1000, periods=LAG_PERIODS, period=60, missing="notBreaching",
+            # No datapoints is shown as INSUFFICIENT_DATA, not OK: whether a headless secondary reports
+            # the metric is not established here, and a detached one stops reporting it.
+            threshold=s.dr_rpo_seconds * 1000, periods=LAG_PERIODS, period=60, missing="missing",
             page=DR_RUNBOOK_PATH)

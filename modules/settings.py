@@ -151,8 +151,8 @@ class Settings:
     # Instances of the customer database's secondary cluster in dr_region; 0: headless (storage only,
     # no instance hours; make failover detaches it to promote it).
     dr_database_instances: int = 0
-    # With dr_region the Aurora master password is Terraform's (write-only, never in state): raise this
-    # to rotate it, in the cluster and its secret together, at the next apply (modules/global_database.py).
+    # With dr_region the Aurora master password is one nobody holds (write-only, never stored): raise this
+    # after a break-glass use of the master user to replace it at the next apply (modules/global_database.py).
     aurora_password_version: int = 1
     # Latency budget (docs/maintainers/performance-latency.md). Graviton: ~20 % cheaper per GB-second.
     lambda_architecture: str = "arm64"

@@ -306,3 +306,28 @@ def test_reconcile_workflow_runs_in_the_github_environment_the_role_trusts():
     from tests.test_workflows import load
     job = load("reconcile.yml")["jobs"]["reconcile"]
     assert job["environment"] == reconcile_environment("${{ matrix.environment }}")
+
+
+# ------------------------------------------------------------------ the standby's state in the DR region
+
+def test_prod_roles_use_the_standbys_state_in_the_dr_region_and_cannot_weaken_it(three_accounts):
+    """prod's standby keeps its state in us-west-2 (modules/stacks/state_stack.py): prod's plan role
+    reads it and decrypts it through S3 there only; the deploy role cannot touch that bucket's policy
+    or that region's state key, as for the state region's."""
+    account = ACCOUNTS["prod"]
+    dr_bucket = f"payments-terraform-state-{account}-us-west-2"
+    standby_state = f"arn:aws:s3:::{dr_bucket}/payments/prod-us-west-2/terraform.tfstate"
+    stack = ci(three_accounts, "prod")
+    plan = policies(stack, "prod", "payment-ci-plan-prod")
+    assert decide(plan, "s3:GetObject", standby_state) == "Allow"
+    assert decide(plan, "s3:PutObject", f"{standby_state}.tflock") == "Allow"
+    dr_key = f"arn:aws:kms:us-west-2:{account}:key/5678"
+    assert decide(plan, "kms:Decrypt", dr_key, {"kms:ResourceAliases": [STATE_ALIAS],
+                                                "kms:ViaService": "s3.us-west-2.amazonaws.com"}) == "Allow"
+    assert decide(plan, "kms:Decrypt", dr_key, {"kms:ResourceAliases": [STATE_ALIAS],
+                                                "kms:ViaService": "ssm.us-west-2.amazonaws.com"}) == "Deny"
+    deploy_prod, _ = deploy(three_accounts, "prod")
+    for action in ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:DeleteBucket"):
+        assert decide(deploy_prod, action, f"arn:aws:s3:::{dr_bucket}") == "Deny", action
+    for action in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey"):
+        assert decide(deploy_prod, action, dr_key, {"kms:ResourceAliases": [STATE_ALIAS]}) == "Deny", action

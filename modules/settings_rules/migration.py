@@ -34,7 +34,7 @@ RULES = {
     "onprem_db_port": "a TCP port (1..65535)",
     "onprem_db_name": f"a PostgreSQL database name (`{DB_NAME_PATTERN.pattern}`)",
     "onprem_db_secret_arn": "a Secrets Manager secret ARN",
-    "dms_target_secret_arn": "empty (the cluster's managed master secret) or a Secrets Manager secret ARN; required with dr_region",
+    "dms_target_secret_arn": "empty (the cluster's managed master secret) or a Secrets Manager secret ARN; required with dr_region and migration_enabled",
     "onprem_db_ssl_mode": " or ".join(f"`{mode}`" for mode in SSL_MODES),
     "onprem_db_certificate_arn": "a DMS certificate ARN; required for onprem_db_ssl_mode verify-full",
     "legacy_api_hostname": "a lower-case DNS name",

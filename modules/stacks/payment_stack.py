@@ -73,12 +73,13 @@ class PaymentStack(TerraformStack):
             function_network = FunctionNetwork(self.network.subnet_ids["private"], self.network.lambda_sg.id)
             self.endpoints = InterfaceEndpoints(self, "endpoints", InterfaceEndpointsProps(
                 s, self.network.vpc.id, function_network.subnet_ids, function_network.security_group_id))
-        # With a DR region, Aurora is a global database (its secondary is the standby stack's).
-        self.global_database = (GlobalDatabase(self, "global-db", GlobalDatabaseProps(s))
-                                if s.dr_region else None)
         self.database = CustomerDatabase(self, "aurora", DatabaseProps(
             s, self.key.arn, self.network.subnet_ids["isolated"], self.network.aurora_sg.id,
-            account_id=account_id, partition=partition, global_database=self.global_database))
+            account_id=account_id, partition=partition, global_primary=bool(s.dr_region)))
+        # With a DR region, Aurora is a global database made from that cluster (its secondary is the
+        # standby stack's).
+        self.global_database = (GlobalDatabase(self, "global-db", GlobalDatabaseProps(s, self.database.cluster.arn))
+                                if s.dr_region else None)
         self.tables = TransactionTables(self, "dynamodb", TablesProps(s, self.key.arn))
         self.registry = MerchantRegistry(self, "registry", MerchantRegistryProps(s, self.key.arn))
         self.audit = SecureBucket(self, "audit", SecureBucketProps(

@@ -78,17 +78,18 @@ def lay_out_primary(boto: Callable[[str, str], Any], stack: dict[str, Any], envi
     ddb = boto("dynamodb", region)
     for table in resources(stack, "aws_dynamodb_table").values():
         ddb.create_table(**table_definition(table))
-    # The customer database as a global database's primary: the standby's secondary joins it by name.
+    # The customer database as a global database's primary, as the stack makes it: the cluster, then
+    # the global cluster from it (source_db_cluster_identifier); the standby's secondary joins by name.
     rds = boto("rds", region)
     for global_cluster in resources(stack, "aws_rds_global_cluster").values():
+        [cluster] = resources(stack, "aws_rds_cluster").values()
+        arn = rds.create_db_cluster(
+            DBClusterIdentifier=cluster["cluster_identifier"], Engine=cluster["engine"],
+            EngineVersion=cluster["engine_version"], MasterUsername=cluster["master_username"],
+            MasterUserPassword="rehearsal-only-not-a-secret",  # the endpoint's, thrown away
+            StorageEncrypted=True)["DBCluster"]["DBClusterArn"]
         rds.create_global_cluster(GlobalClusterIdentifier=global_cluster["global_cluster_identifier"],
-                                  Engine=global_cluster["engine"], EngineVersion=global_cluster["engine_version"],
-                                  StorageEncrypted=True)
-        for cluster in resources(stack, "aws_rds_cluster").values():
-            rds.create_db_cluster(DBClusterIdentifier=cluster["cluster_identifier"], Engine=cluster["engine"],
-                                  EngineVersion=cluster["engine_version"], MasterUsername=cluster["master_username"],
-                                  MasterUserPassword="rehearsal-only-not-a-secret",  # the endpoint's, thrown away
-                                  GlobalClusterIdentifier=global_cluster["global_cluster_identifier"])
+                                  SourceDBClusterIdentifier=arn)
     cognito, apigw = boto("cognito-idp", region), boto("apigateway", region)
     [pool] = resources(stack, "aws_cognito_user_pool").values()
     pool_id = cognito.create_user_pool(PoolName=pool["name"])["UserPool"]["Id"]
