@@ -43,4 +43,5 @@ def test_dr_rehearsal(tmp_path: Path) -> None:
     assert "us-west-2 fenced, us-east-1 open, its payment stored" in phases["failback"]
     # what the endpoint cannot do is laid out, and said so
     assert "as replication makes it: replica key alias/payment-card-fingerprint-staging" in phases["lay-out"]
+    assert "the customer database's global cluster made from its primary" in phases["lay-out"]
     print(report, f"\n(wall {time.monotonic() - started:.0f}s)")

@@ -123,7 +123,9 @@ def rehearse_dr(workdir: Path, lines: list[str], keep: bool = False) -> None:
             note.append(f"{STANDBY}: {sum(len(v) for v in standby_json['resource'].values())} resources")
         with phase(lines, "lay-out") as note:
             laid = lay_out_primary(boto, primary_json, ENVIRONMENT, PRIMARY)
-            note.append(f"{PRIMARY}: {len(laid.keys)} keys, tables, pool, API stage, {len(laid.alarms)} alarms")
+            database = (", the customer database's global cluster made from its primary"
+                        if primary_json["resource"].get("aws_rds_global_cluster") else "")
+            note.append(f"{PRIMARY}: {len(laid.keys)} keys, tables, pool, API stage, {len(laid.alarms)} alarms{database}")
             note.append(f"{DR}, as replication makes it: " + ", ".join(replicate(boto, primary_json, laid, PRIMARY, DR)))
         env = {**endpoint_env(server.url, DR), "TF_PLUGIN_CACHE_DIR": str(plugin_cache())}
         tf = Terraform(stacks / STANDBY, env, logs / "standby")
