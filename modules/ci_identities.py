@@ -89,6 +89,10 @@ class Protected:
     # With dr_region: the standby's state bucket there (modules/stacks/state_stack.py) and its region.
     dr_state_bucket_arn: str | None = None
     dr_region: str = ""
+    # Every state bucket of the account in any region (the name template with region "*"), whichever
+    # environment's settings the account stack is applied with (a single-account sandbox): what the
+    # deploy roles' DenyOtherStates covers. Empty: the buckets above.
+    state_buckets_any_region: tuple[str, ...] = ()
 
     @property
     def state_buckets(self) -> list[str]:
@@ -197,7 +201,8 @@ class CiRoles(Construct):
             # key is payments/<env>-<dr_region>/: the second pattern).
             Statement(sid="DenyOtherStates", effect="Deny",
                       actions=["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*"],
-                      resources=[f"{bucket}/payments/{other}{suffix}/*" for bucket in guard.state_buckets
+                      resources=[f"{bucket}/payments/{other}{suffix}/*"
+                                 for bucket in (guard.state_buckets_any_region or guard.state_buckets)
                                  for other in (*p.other_environments, *ACCOUNT_STATES) for suffix in ("", "-*")]),
         ))
 
@@ -215,6 +220,7 @@ class CiIdentitiesProps:
     state_region: str
     dr_state_bucket_arn: str | None = None   # with dr_region: the standby's state bucket there
     dr_region: str = ""
+    state_buckets_any_region: tuple[str, ...] = ()   # see Protected
 
 
 class CiIdentities(Construct):
@@ -234,7 +240,8 @@ class CiIdentities(Construct):
             trail_arn=p.protected_trail_arn, trail_bucket_arn=p.protected_trail_bucket_arn,
             state_bucket_arn=p.state_bucket_arn,
             state_key_arns=f"arn:{p.partition}:kms:{p.state_region}:{p.account_id}:key/*",
-            state_region=p.state_region, dr_state_bucket_arn=p.dr_state_bucket_arn, dr_region=p.dr_region)
+            state_region=p.state_region, dr_state_bucket_arn=p.dr_state_bucket_arn, dr_region=p.dr_region,
+            state_buckets_any_region=p.state_buckets_any_region)
         # The ceiling of every role a deploy creates (the environment stack attaches it to each of
         # its roles, modules/permissions_boundary.py): any service action, no identity
         # administration, and the account's fences.

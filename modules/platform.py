@@ -113,6 +113,14 @@ def state_bucket_name_in(settings: Settings, account_id: str, region: str, dr: b
         account_id=account_id, region=region)
 
 
+def state_bucket_patterns(settings: Settings, account_id: str) -> tuple[str, ...]:
+    """Every state bucket of the account, in any region: the backend.tf.json name with region ``*``,
+    or the names given by PAYMENTS_STATE_BUCKET / PAYMENTS_DR_STATE_BUCKET."""
+    if settings.state_bucket:
+        return tuple(b for b in (settings.state_bucket, settings.dr_state_bucket) if b)
+    return (str(read_backend_defaults()["bucket"]).format(account_id=settings.account_id or account_id, region="*"),)
+
+
 def state_kms_key_id(settings: Settings, env: Mapping[str, str] | None = None, dr: bool = False) -> str:
     """The state key as the backend names it: the alias ARN (fully qualified, so it resolves in the
     state account, not the caller's); the bare alias when the account id is not set. ``dr``: the

@@ -331,3 +331,17 @@ def test_prod_roles_use_the_standbys_state_in_the_dr_region_and_cannot_weaken_it
         assert decide(deploy_prod, action, f"arn:aws:s3:::{dr_bucket}") == "Deny", action
     for action in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey"):
         assert decide(deploy_prod, action, dr_key, {"kms:ResourceAliases": [STATE_ALIAS]}) == "Deny", action
+
+
+def test_a_deploy_role_reads_no_other_environments_state_in_any_regions_bucket(three_accounts):
+    """In a single-account sandbox every environment's states share the account's buckets, and the
+    account stack may be applied with dev's settings (no dr_region): dev's deploy role is still denied
+    prod's standby state in us-west-2, by the bucket name in every region."""
+    dev, account = deploy(three_accounts)
+    for region in ("us-east-1", "us-west-2", "eu-west-1"):
+        bucket_arn = f"arn:aws:s3:::payments-terraform-state-{account}-{region}"
+        for key in ("payments/prod/terraform.tfstate", "payments/prod-us-west-2/terraform.tfstate",
+                    "payments/staging-us-west-2/terraform.tfstate.tflock"):
+            assert decide(dev, "s3:GetObject", f"{bucket_arn}/{key}") == "Deny", (region, key)
+    assert decide(dev, "s3:GetObject", f"arn:aws:s3:::payments-terraform-state-{account}-us-west-2"
+                                       "/payments/dev-us-west-2/terraform.tfstate") == "Allow"

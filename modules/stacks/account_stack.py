@@ -22,7 +22,8 @@ from modules.api_logging import ApiGatewayLogging, ApiGatewayLoggingProps
 from modules.api_logging import role_name as logging_role_name
 from modules.ci_identities import CiIdentities, CiIdentitiesProps
 from modules.ci_reconcile import ReconcileRole, ReconcileRoleProps
-from modules.platform import aws_provider, configure_backend, dr_provider, state_bucket_name_in, state_region
+from modules.platform import (aws_provider, configure_backend, dr_provider, state_bucket_name_in,
+                              state_bucket_patterns, state_region)
 from modules.rehearsal import apply_rehearsal_overrides
 from modules.settings import Settings
 from modules.stacks.payment_stack import AUDIT_BUCKET_PREFIX
@@ -78,7 +79,9 @@ class AccountStack(TerraformStack):
                 protected_role_arns=(f"{iam}:role/{logging_role_name(s.region)}", f"{iam}:role/{TRAIL_NAME}-logs",
                                      *([f"{iam}:role/{logging_role_name(s.dr_region)}"] if s.dr_region else [])),
                 account_id=account_id, partition=partition, state_region=region,
-                dr_state_bucket_arn=dr_state_bucket_arn, dr_region=s.dr_region))
+                dr_state_bucket_arn=dr_state_bucket_arn, dr_region=s.dr_region,
+                state_buckets_any_region=tuple(f"arn:{partition}:s3:::{b}"
+                                               for b in state_bucket_patterns(s, account_id))))
             for env, roles in self.ci.roles.items():
                 TerraformOutput(self, f"plan-role-{env}", value=roles.plan_role.arn,
                                 description="CI plan role: AWS_PLAN_ROLE_ARN of GitHub environment plan-<env>")
