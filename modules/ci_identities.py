@@ -84,7 +84,6 @@ class Protected:
     trail_arn: str
     trail_bucket_arn: str
     state_bucket_arn: str
-    state_key_arns: str            # arn:<partition>:kms:<region>:<account>:key/* (narrowed by alias condition)
     state_region: str
     # With dr_region: the standby's state bucket there (modules/stacks/state_stack.py) and its region.
     dr_state_bucket_arn: str | None = None
@@ -103,7 +102,8 @@ class Protected:
         return [self.state_region, *([self.dr_region] if self.dr_state_bucket_arn else [])]
 
     @property
-    def all_state_key_arns(self) -> list[str]:
+    def state_key_arns(self) -> list[str]:
+        """Every state region's keys (narrowed to the state key by the alias condition)."""
         return [f"arn:{self.partition}:kms:{r}:{self.account_id}:key/*" for r in self.state_regions]
 
     @property
@@ -124,7 +124,7 @@ def protection_statements(p: Protected) -> list[Statement]:
         Statement(sid="DenyChangingProtectedBuckets", effect="Deny", actions=list(BUCKET_POLICY_CHANGES),
                   resources=[*p.state_buckets, p.trail_bucket_arn]),
         Statement(sid="DenyChangingTheStateKey", effect="Deny", actions=list(KEY_POLICY_CHANGES),
-                  resources=p.all_state_key_arns, conditions=p.key_is_the_state_key),
+                  resources=p.state_key_arns, conditions=p.key_is_the_state_key),
     ]
 
 
@@ -156,7 +156,7 @@ class CiRoles(Construct):
         own_locks = [f"{state}.tflock" for state in own_states]
         use_state_key = Statement(
             sid="UseStateKeyThroughS3", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-            resources=guard.all_state_key_arns,
+            resources=guard.state_key_arns,
             conditions={**guard.key_is_the_state_key,
                         "StringEquals": {"kms:ViaService": [f"s3.{r}.amazonaws.com" for r in guard.state_regions]}},
         )
@@ -239,7 +239,6 @@ class CiIdentities(Construct):
             role_arns=(f"{iam}:role/{CI_ROLE_PREFIX}*", *p.protected_role_arns),
             trail_arn=p.protected_trail_arn, trail_bucket_arn=p.protected_trail_bucket_arn,
             state_bucket_arn=p.state_bucket_arn,
-            state_key_arns=f"arn:{p.partition}:kms:{p.state_region}:{p.account_id}:key/*",
             state_region=p.state_region, dr_state_bucket_arn=p.dr_state_bucket_arn, dr_region=p.dr_region,
             state_buckets_any_region=p.state_buckets_any_region)
         # The ceiling of every role a deploy creates (the environment stack attaches it to each of

@@ -30,7 +30,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
 
 from modules.aurora_base import AURORA_ENGINE, cluster_base
 from modules.disaster_recovery import global_table_options
-from modules.global_database import MASTER_USERNAME, password_source
+from modules.global_database import password_source
 from modules.iam import Statement, assume_role_policy, policy_document
 from modules.settings import AURORA_ENGINE_VERSION, Settings
 
@@ -98,7 +98,7 @@ class CustomerDatabase(Construct):
             cluster_identifier=identifier,
             engine=AURORA_ENGINE, engine_mode="provisioned", engine_version=AURORA_ENGINE_VERSION,
             database_name="customerdb",
-            master_username=MASTER_USERNAME,
+            master_username="dbadmin",
             **password,
             iam_database_authentication_enabled=True,
             storage_encrypted=True, kms_key_id=props.kms_key_arn,

@@ -43,7 +43,6 @@ from modules.aurora_base import AURORA_ENGINE, cluster_base
 from modules.observability import DR_RUNBOOK_PATH, Metric, metric_alarm
 from modules.settings import AURORA_ENGINE_VERSION, Settings
 
-MASTER_USERNAME = "dbadmin"
 PASSWORD_SOURCE = "aurora_master"   # the ephemeral block's name
 PASSWORD_LENGTH = 40
 LAG_PERIODS = 3

@@ -16,10 +16,8 @@ import pytest
 from modules.global_database import SecondaryCluster, SecondaryClusterProps
 from modules.settings import SettingsError, build_settings
 from modules.standby import standby_settings
-from tests.constructs.conftest import ACCOUNT, KEY_ARN, TOPIC_ARN, scoped, settings_for
-from tests.support import (
-    API_CERTIFICATE, API_DOMAIN, DMS_TARGET_SECRET, DR_API_CERTIFICATE, HOSTED_ZONE, MIGRATION_SYNTH_SETTINGS, Synthesized, environment_env,
-)
+from tests.constructs.conftest import ACCOUNT, KEY_ARN, TOPIC_ARN, prod_settings, scoped, settings_for
+from tests.support import DMS_TARGET_SECRET, MIGRATION_SYNTH_SETTINGS, Synthesized, environment_env
 
 STANDBY = "payments-prod-us-west-2"
 EPHEMERAL = "ephemeral.aws_secretsmanager_random_password.aurora_master.random_password"
@@ -151,10 +149,8 @@ def test_both_regions_back_up_and_the_primarys_points_are_copied_to_the_dr_regio
 
 
 def secondary(instances: int = 0, password_version: int = 1):
-    settings = standby_settings(settings_for(
-        "prod", api_domain_name=API_DOMAIN, api_certificate_arn=API_CERTIFICATE,
-        dr_api_certificate_arn=DR_API_CERTIFICATE, dr_hosted_zone_id=HOSTED_ZONE,
-        dr_database_instances=instances, aurora_password_version=password_version))
+    settings = standby_settings(prod_settings(dr_database_instances=instances,
+                                              aurora_password_version=password_version))
     return scoped(lambda scope: SecondaryCluster(scope, "aurora", SecondaryClusterProps(
         settings=settings, global_cluster_identifier="payment-customer-db-global-prod", kms_key_arn=KEY_ARN,
         subnet_ids=("subnet-a", "subnet-b"), security_group_id="sg-1", alert_topic_arn=TOPIC_ARN)))
@@ -182,9 +178,7 @@ def test_raising_the_password_version_replaces_the_password_at_the_next_apply():
     """After a break-glass use of the master user: PAYMENTS_AURORA_PASSWORD_VERSION=2, then an apply."""
     from modules.data import CustomerDatabase, DatabaseProps
     from modules.global_database import GlobalDatabase, GlobalDatabaseProps
-    settings = settings_for("prod", api_domain_name=API_DOMAIN, api_certificate_arn=API_CERTIFICATE,
-                            dr_api_certificate_arn=DR_API_CERTIFICATE, dr_hosted_zone_id=HOSTED_ZONE,
-                            aurora_password_version=2)
+    settings = prod_settings(aurora_password_version=2)
 
     def build(scope):
         database = CustomerDatabase(scope, "aurora", DatabaseProps(settings, KEY_ARN, ("subnet-a",), "sg-1",

@@ -93,8 +93,13 @@ def dev() -> Settings:
     return settings_for("dev")
 
 
+def prod_settings(**context: object) -> Settings:
+    """Production as it must be configured (its custom domain, in both regions), ``context`` on top."""
+    return settings_for("prod", api_domain_name=API_DOMAIN, api_certificate_arn=API_CERTIFICATE,
+                        dr_api_certificate_arn=DR_API_CERTIFICATE, dr_hosted_zone_id=HOSTED_ZONE, **context)
+
+
 @pytest.fixture(scope="session")
 def prod() -> Settings:
     """Production as it must be configured: with its custom domain (settings rule)."""
-    return settings_for("prod", api_domain_name=API_DOMAIN, api_certificate_arn=API_CERTIFICATE,
-                        dr_api_certificate_arn=DR_API_CERTIFICATE, dr_hosted_zone_id=HOSTED_ZONE)
+    return prod_settings()

@@ -25,7 +25,7 @@ PROTECTED = Protected(
     role_arns=(f"arn:aws:iam::{ACCOUNT}:role/payment-ci-*",),
     trail_arn=f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/payment-object-access-trail",
     trail_bucket_arn=f"arn:aws:s3:::payment-trail-logs-{ACCOUNT}", state_bucket_arn=STATE_BUCKET_ARN,
-    state_key_arns=f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*", state_region="us-east-1")
+    state_region="us-east-1")
 
 
 @pytest.fixture(scope="module")
